@@ -1,0 +1,224 @@
+//! The memory cache: moka, bounded in bytes, a time to live per kind of answer, and one upstream
+//! request for any number of concurrent identical misses. Errors are never cached.
+
+use std::{collections::HashMap, fmt, future::Future, sync::Arc, time::Duration};
+
+use moka::{future::Cache, Expiry};
+
+use crate::config::CacheConfig;
+
+/// What is cached, each kind with its own time to live (`cache.ttl.<kind>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheKind {
+    Geocoding,
+    Completion,
+    Navigation,
+    Altimetry,
+    Features,
+    Tiles,
+    Capabilities,
+}
+
+impl CacheKind {
+    pub const ALL: [CacheKind; 7] = [
+        CacheKind::Geocoding,
+        CacheKind::Completion,
+        CacheKind::Navigation,
+        CacheKind::Altimetry,
+        CacheKind::Features,
+        CacheKind::Tiles,
+        CacheKind::Capabilities,
+    ];
+
+    pub fn config_name(self) -> &'static str {
+        match self {
+            CacheKind::Geocoding => "geocoding",
+            CacheKind::Completion => "completion",
+            CacheKind::Navigation => "navigation",
+            CacheKind::Altimetry => "altimetry",
+            CacheKind::Features => "features",
+            CacheKind::Tiles => "tiles",
+            CacheKind::Capabilities => "capabilities",
+        }
+    }
+
+    pub fn from_config_name(name: &str) -> Option<CacheKind> {
+        CacheKind::ALL.into_iter().find(|k| k.config_name() == name)
+    }
+
+    pub fn config_names() -> Vec<&'static str> {
+        CacheKind::ALL.iter().map(|k| k.config_name()).collect()
+    }
+}
+
+/// How an answer was obtained, reported in the `Cache-Status` header (RFC 9211).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// Served from memory.
+    Hit,
+    /// This request went upstream.
+    Miss,
+    /// Another identical request was already upstream; this one waited for its answer.
+    Collapsed,
+}
+
+impl fmt::Display for CacheStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CacheStatus::Hit => "geopf-gateway; hit",
+            CacheStatus::Miss => "geopf-gateway; fwd=miss; stored",
+            CacheStatus::Collapsed => "geopf-gateway; fwd=miss; collapsed",
+        })
+    }
+}
+
+/// A cached answer: its kind (for its time to live), its weight in bytes and the value.
+#[derive(Debug)]
+pub struct Cached<V> {
+    pub kind: CacheKind,
+    pub weight: u32,
+    pub value: V,
+}
+
+struct PerKindExpiry(HashMap<CacheKind, Duration>);
+
+impl<V> Expiry<String, Arc<Cached<V>>> for PerKindExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Arc<Cached<V>>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        self.0.get(&value.kind).copied()
+    }
+}
+
+/// A byte-bounded memory cache of values of type `V`.
+#[derive(Clone)]
+pub struct MemoryCache<V> {
+    inner: Cache<String, Arc<Cached<V>>>,
+}
+
+impl<V: Send + Sync + 'static> MemoryCache<V> {
+    pub fn new(config: &CacheConfig) -> Self {
+        let ttls = CacheKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let secs = config.ttl.get(kind.config_name()).copied().unwrap_or(300);
+                (kind, Duration::from_secs(secs))
+            })
+            .collect();
+        let inner = Cache::builder()
+            .max_capacity(config.memory_mb.saturating_mul(1024 * 1024))
+            .weigher(|key: &String, value: &Arc<Cached<V>>| {
+                value.weight.saturating_add(key.len() as u32)
+            })
+            .expire_after(PerKindExpiry(ttls))
+            .build();
+        MemoryCache { inner }
+    }
+
+    /// The cached value for `key`, or the result of `fetch`, which runs once however many callers
+    /// ask for the same missing key at the same time. A failed fetch is not cached.
+    pub async fn get_or_fetch<F, E>(
+        &self,
+        key: String,
+        fetch: F,
+    ) -> Result<(Arc<Cached<V>>, CacheStatus), Arc<E>>
+    where
+        F: Future<Output = Result<Cached<V>, E>>,
+        E: Send + Sync + 'static,
+    {
+        if let Some(hit) = self.inner.get(&key).await {
+            return Ok((hit, CacheStatus::Hit));
+        }
+        let entry = self
+            .inner
+            .entry(key)
+            .or_try_insert_with(async { fetch.await.map(Arc::new) })
+            .await?;
+        let status = if entry.is_fresh() {
+            CacheStatus::Miss
+        } else {
+            CacheStatus::Collapsed
+        };
+        Ok((entry.into_value(), status))
+    }
+
+    /// Bytes currently held (approximate until moka runs its pending tasks).
+    pub fn weighted_size(&self) -> u64 {
+        self.inner.weighted_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn cache() -> MemoryCache<String> {
+        MemoryCache::new(&crate::config::Config::defaults().cache)
+    }
+
+    fn value(s: &str) -> Cached<String> {
+        Cached {
+            kind: CacheKind::Geocoding,
+            weight: s.len() as u32,
+            value: s.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn miss_then_hit() {
+        let c = cache();
+        let (v, s) = c
+            .get_or_fetch("k".into(), async { Ok::<_, ()>(value("a")) })
+            .await
+            .unwrap();
+        assert_eq!((v.value.as_str(), s), ("a", CacheStatus::Miss));
+        let (v, s) = c
+            .get_or_fetch("k".into(), async { Ok::<_, ()>(value("b")) })
+            .await
+            .unwrap();
+        assert_eq!((v.value.as_str(), s), ("a", CacheStatus::Hit));
+    }
+
+    #[tokio::test]
+    async fn errors_are_not_cached() {
+        let c = cache();
+        assert!(c.get_or_fetch("k".into(), async { Err::<Cached<String>, _>("boom") }).await.is_err());
+        let (v, s) = c
+            .get_or_fetch("k".into(), async { Ok::<_, &str>(value("ok")) })
+            .await
+            .unwrap();
+        assert_eq!((v.value.as_str(), s), ("ok", CacheStatus::Miss));
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_fetch_once() {
+        let c = cache();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let c = c.clone();
+                let calls = calls.clone();
+                tokio::spawn(async move {
+                    c.get_or_fetch("same".into(), async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok::<_, ()>(value("v"))
+                    })
+                    .await
+                    .unwrap()
+                    .1
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(statuses.iter().filter(|s| **s == CacheStatus::Miss).count(), 1);
+    }
+}

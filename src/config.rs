@@ -1,0 +1,311 @@
+//! Typed configuration: `config/default.toml` < a user file < `GEOPF_<SECTION>__<KEY>` environment
+//! variables < command-line flags. Validation names the offending key; secrets never print.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
+
+use figment::{
+    providers::{Env, Format, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+
+/// The defaults, compiled in so the binary runs from any folder.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub upstream: UpstreamConfig,
+    pub cache: CacheConfig,
+    pub geocoding: GeocodingConfig,
+    pub catalog: CatalogConfig,
+    pub jobs: JobsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub body_limit_mb: u64,
+    pub cors_origins: Vec<String>,
+    pub shutdown_grace_s: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    pub base_url: String,
+    pub timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub retries: u32,
+    pub retry_backoff_ms: u64,
+    #[serde(serialize_with = "mask_secret")]
+    pub api_key: String,
+    pub max_concurrency: usize,
+    pub queue_timeout_ms: u64,
+    /// Requests per second per upstream API (see [`crate::upstream::Api`]); 0 = unlimited.
+    pub quotas: BTreeMap<String, u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    pub dir: String,
+    pub memory_mb: u64,
+    pub disk_mb: u64,
+    /// Time to live per kind of answer, in seconds (see [`crate::cache::CacheKind`]).
+    pub ttl: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeocodingConfig {
+    pub max_bbox_side_m: f64,
+    pub known_features: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    pub refresh_s: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    pub max_jobs: usize,
+    pub max_age_s: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: String,
+    pub level: String,
+}
+
+/// Values given on the command line; they win over every other source.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub upstream: Option<String>,
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path} cannot be read: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    #[error("invalid configuration: `{key}` {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+fn mask_secret<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if value.is_empty() { "" } else { "***" })
+}
+
+fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Loads every layer, applies the command-line overrides and validates the result.
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::load_with_env(overrides, Env::prefixed("GEOPF_"))
+    }
+
+    /// The built-in defaults alone (what tests start from).
+    pub fn defaults() -> Self {
+        Figment::from(Toml::string(DEFAULT_TOML))
+            .extract()
+            .expect("config/default.toml is valid (checked by a unit test)")
+    }
+
+    fn load_with_env(overrides: &Overrides, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = &overrides.config_file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+                path: path.clone(),
+                source,
+            })?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        // Only `SECTION__KEY` variables are configuration (GEOPF_GATEWAY_URL, say, is the plugin's).
+        let env = env
+            .filter(|key| key.as_str().contains("__"))
+            .split("__");
+        let mut config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        if let Some(listen) = overrides.listen {
+            config.server.listen = listen;
+        }
+        if let Some(upstream) = &overrides.upstream {
+            config.upstream.base_url = upstream.clone();
+        }
+        if let Some(dir) = &overrides.cache_dir {
+            config.cache.dir = dir.display().to_string();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value that deserialization alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_http_url("upstream.base_url", &self.upstream.base_url)?;
+        if !self.server.public_url.is_empty() {
+            check_http_url("server.public_url", &self.server.public_url)?;
+        }
+        for (key, value) in [
+            ("upstream.timeout_ms", self.upstream.timeout_ms),
+            ("upstream.connect_timeout_ms", self.upstream.connect_timeout_ms),
+            ("upstream.queue_timeout_ms", self.upstream.queue_timeout_ms),
+            ("cache.memory_mb", self.cache.memory_mb),
+            ("server.body_limit_mb", self.server.body_limit_mb),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        if self.upstream.max_concurrency == 0 {
+            return Err(invalid("upstream.max_concurrency", "must be greater than 0"));
+        }
+        if self.upstream.retries > 10 {
+            return Err(invalid("upstream.retries", "must be at most 10"));
+        }
+        if self.upstream.api_key.chars().any(|c| c.is_control()) {
+            return Err(invalid("upstream.api_key", "contains control characters"));
+        }
+        for name in self.upstream.quotas.keys() {
+            if crate::upstream::Api::from_config_name(name).is_none() {
+                return Err(invalid(
+                    &format!("upstream.quotas.{name}"),
+                    format!(
+                        "is not an upstream API (expected one of: {})",
+                        crate::upstream::Api::config_names().join(", ")
+                    ),
+                ));
+            }
+        }
+        for name in self.cache.ttl.keys() {
+            if crate::cache::CacheKind::from_config_name(name).is_none() {
+                return Err(invalid(
+                    &format!("cache.ttl.{name}"),
+                    format!(
+                        "is not a cache kind (expected one of: {})",
+                        crate::cache::CacheKind::config_names().join(", ")
+                    ),
+                ));
+            }
+        }
+        let side = self.geocoding.max_bbox_side_m;
+        if !(side.is_finite() && side > 0.0) {
+            return Err(invalid("geocoding.max_bbox_side_m", "must be a positive number"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(invalid("log.format", "must be \"text\" or \"json\""));
+        }
+        for origin in &self.server.cors_origins {
+            if origin != "*" && origin.parse::<axum::http::HeaderValue>().is_err() {
+                return Err(invalid("server.cors_origins", format!("has an invalid origin {origin:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The folder of the disk cache: `cache.dir`, else the user's cache folder.
+    pub fn cache_dir(&self) -> PathBuf {
+        if !self.cache.dir.is_empty() {
+            return PathBuf::from(&self.cache.dir);
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("geopf-gateway")
+    }
+
+    /// The effective configuration as pretty JSON, with secrets masked.
+    pub fn to_masked_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+fn check_http_url(key: &str, value: &str) -> Result<(), ConfigError> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err(invalid(key, format!("must be an http(s) URL, got {value:?}"))),
+        Err(e) => Err(invalid(key, format!("is not a URL ({e}): {value:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut result = None;
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in vars {
+                jail.set_env(k, v);
+            }
+            result = Some(Config::load(&Overrides::default()));
+            Ok(())
+        });
+        result.expect("the jail ran")
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::defaults();
+        c.validate().unwrap();
+        assert_eq!(c.upstream.base_url, "https://data.geopf.fr");
+        assert_eq!(c.upstream.quotas["geocoding"], 50);
+    }
+
+    #[test]
+    fn env_overrides_nested_keys() {
+        let c = load_env(&[
+            ("GEOPF_UPSTREAM__TIMEOUT_MS", "1234"),
+            ("GEOPF_UPSTREAM__QUOTAS__GEOCODING", "7"),
+            ("GEOPF_GATEWAY_URL", "http://ignored"),
+        ])
+        .unwrap();
+        assert_eq!(c.upstream.timeout_ms, 1234);
+        assert_eq!(c.upstream.quotas["geocoding"], 7);
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let e = load_env(&[("GEOPF_UPSTREAM__TIMEOUT_MS", "soon")]).unwrap_err();
+        assert!(e.to_string().to_lowercase().contains("upstream.timeout_ms"), "{e}");
+        let e = load_env(&[("GEOPF_UPSTREAM__BASE_URL", "ftp://x")]).unwrap_err();
+        assert!(e.to_string().contains("upstream.base_url"), "{e}");
+        let e = load_env(&[("GEOPF_UPSTREAM__QUOTAS__NOPE", "3")]).unwrap_err();
+        assert!(e.to_string().contains("upstream.quotas.nope"), "{e}");
+        let e = load_env(&[("GEOPF_SERVER__NOPE", "3")]).unwrap_err();
+        assert!(e.to_string().to_lowercase().contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn api_key_is_masked() {
+        let mut c = Config::defaults();
+        c.upstream.api_key = "s3cr3t".into();
+        let json = c.to_masked_json();
+        assert!(!json.contains("s3cr3t"));
+        assert!(json.contains("***"));
+    }
+}

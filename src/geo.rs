@@ -1,0 +1,94 @@
+//! Small pure geometry helpers shared by the edge and the services (WGS84 longitude/latitude).
+
+/// A WGS84 box: west, south, east, north, in degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bbox {
+    pub min_lon: f64,
+    pub min_lat: f64,
+    pub max_lon: f64,
+    pub max_lat: f64,
+}
+
+/// Metres per degree of latitude (mean).
+const M_PER_DEG_LAT: f64 = 111_132.0;
+/// Metres per degree of longitude at the equator.
+const M_PER_DEG_LON: f64 = 111_320.0;
+
+impl Bbox {
+    pub fn contains(&self, lon: f64, lat: f64) -> bool {
+        lon >= self.min_lon && lon <= self.max_lon && lat >= self.min_lat && lat <= self.max_lat
+    }
+
+    /// Width and height in metres (at the box's middle latitude).
+    pub fn size_m(&self) -> (f64, f64) {
+        let mid = ((self.min_lat + self.max_lat) / 2.0).to_radians();
+        let w = (self.max_lon - self.min_lon) * M_PER_DEG_LON * mid.cos();
+        let h = (self.max_lat - self.min_lat) * M_PER_DEG_LAT;
+        (w, h)
+    }
+
+    pub fn center(&self) -> (f64, f64) {
+        (
+            (self.min_lon + self.max_lon) / 2.0,
+            (self.min_lat + self.max_lat) / 2.0,
+        )
+    }
+
+    /// The box as a closed GeoJSON Polygon.
+    pub fn to_polygon(&self) -> serde_json::Value {
+        let (w, s, e, n) = (self.min_lon, self.min_lat, self.max_lon, self.max_lat);
+        serde_json::json!({
+            "type": "Polygon",
+            "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]
+        })
+    }
+
+    /// The smallest box holding every point, if there is one.
+    pub fn around(points: impl IntoIterator<Item = (f64, f64)>) -> Option<Bbox> {
+        points.into_iter().fold(None, |acc, (x, y)| {
+            Some(match acc {
+                None => Bbox {
+                    min_lon: x,
+                    min_lat: y,
+                    max_lon: x,
+                    max_lat: y,
+                },
+                Some(b) => Bbox {
+                    min_lon: b.min_lon.min(x),
+                    min_lat: b.min_lat.min(y),
+                    max_lon: b.max_lon.max(x),
+                    max_lat: b.max_lat.max(y),
+                },
+            })
+        })
+    }
+}
+
+/// The coordinates of a GeoJSON Point geometry.
+pub fn point_of(geometry: &serde_json::Value) -> Option<(f64, f64)> {
+    if geometry.get("type")?.as_str()? != "Point" {
+        return None;
+    }
+    let c = geometry.get("coordinates")?.as_array()?;
+    Some((c.first()?.as_f64()?, c.get(1)?.as_f64()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_montpellier_box_is_a_few_hundred_metres() {
+        let b = Bbox {
+            min_lon: 3.894,
+            min_lat: 43.596,
+            max_lon: 3.900,
+            max_lat: 43.601,
+        };
+        let (w, h) = b.size_m();
+        assert!((450.0..500.0).contains(&w), "{w}");
+        assert!((540.0..570.0).contains(&h), "{h}");
+        assert!(b.contains(3.8965, 43.5988));
+        assert!(!b.contains(3.91, 43.5988));
+    }
+}

@@ -1,0 +1,101 @@
+//! The public base URL of a request, from which every absolute link is built: the configured
+//! `server.public_url`, else `X-Forwarded-Proto`/`-Host`/`-Prefix`, else the `Host` header.
+
+use axum::{extract::FromRequestParts, http::request::Parts, http::HeaderMap};
+
+use crate::{error::ApiError, AppState};
+
+/// `scheme://host[:port][/prefix]`, without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(pub String);
+
+impl BaseUrl {
+    /// An absolute URL for a path of the gateway (`path` starts with `/`).
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{}", self.0, path)
+    }
+
+    pub fn from_headers(headers: &HeaderMap, configured: &str, fallback_host: &str) -> BaseUrl {
+        if !configured.is_empty() {
+            return BaseUrl(configured.trim_end_matches('/').to_string());
+        }
+        let first = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let proto = match first("x-forwarded-proto") {
+            Some(p) if p.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
+        let host = first("x-forwarded-host")
+            .or_else(|| first("host"))
+            .filter(|h| is_host(h))
+            .unwrap_or(fallback_host);
+        let prefix = first("x-forwarded-prefix")
+            .map(|p| p.trim_end_matches('/'))
+            .filter(|p| p.starts_with('/') && is_path(p))
+            .unwrap_or("");
+        BaseUrl(format!("{proto}://{host}{prefix}"))
+    }
+}
+
+/// A host[:port] that cannot smuggle anything into a URL.
+fn is_host(h: &str) -> bool {
+    h.len() <= 255
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+}
+
+fn is_path(p: &str) -> bool {
+    p.len() <= 512
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_' | b'~' | b'%'))
+}
+
+impl FromRequestParts<AppState> for BaseUrl {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let fallback = state.config.server.listen.to_string();
+        Ok(BaseUrl::from_headers(
+            &parts.headers,
+            &state.config.server.public_url,
+            &fallback,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_headers_win_over_host() {
+        let h = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "gis.example.org"),
+            ("x-forwarded-prefix", "/geopf/"),
+        ]);
+        assert_eq!(BaseUrl::from_headers(&h, "", "x").0, "https://gis.example.org/geopf");
+    }
+
+    #[test]
+    fn configured_url_wins_and_bad_hosts_are_ignored() {
+        let h = headers(&[("host", "evil.org/\"><script>")]);
+        assert_eq!(BaseUrl::from_headers(&h, "", "127.0.0.1:8080").0, "http://127.0.0.1:8080");
+        assert_eq!(BaseUrl::from_headers(&h, "https://a.b/c/", "x").0, "https://a.b/c");
+    }
+}

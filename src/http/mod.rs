@@ -1,0 +1,95 @@
+//! The HTTP edge: the router and its middleware (tracing, request ids, CORS, compression, body
+//! limit, panics caught as problem+json, OPTIONS answered, unknown paths as 404 problems).
+
+pub mod base_url;
+pub mod negotiate;
+
+use std::any::Any;
+
+use axum::{
+    extract::{DefaultBodyLimit, Request},
+    http::{header, HeaderName, HeaderValue, Method, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    Router,
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    compression::CompressionLayer,
+    cors::{AllowOrigin, Any as AnyOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    trace::TraceLayer,
+};
+
+use crate::{config::ServerConfig, error::ApiError, ogcapi, AppState};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: every route and every layer.
+pub fn router(state: AppState) -> Router {
+    let server = state.config.server.clone();
+    ogcapi::routes()
+        .fallback(|| async { ApiError::not_found("no such path on this gateway; the landing page / lists what there is") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed("this path does not take that method") })
+        .with_state(state)
+        .layer(middleware::from_fn(answer_options))
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(server.body_limit_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
+        ))
+        .layer(CompressionLayer::new())
+        .layer(cors(&server))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-key"),
+            header::COOKIE,
+        ]))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn cors(server: &ServerConfig) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::ACCEPT, header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("prefer")])
+        .expose_headers([header::LOCATION, header::RETRY_AFTER, HeaderName::from_static("cache-status")]);
+    if server.cors_origins.iter().any(|o| o == "*") {
+        layer.allow_origin(AnyOrigin)
+    } else {
+        let origins: Vec<HeaderValue> = server
+            .cors_origins
+            .iter()
+            .filter_map(|o| o.parse().ok())
+            .collect();
+        layer.allow_origin(AllowOrigin::list(origins))
+    }
+}
+
+/// QGIS sends `OPTIONS …/items` to learn what a collection allows: answer with `Allow`.
+/// (CORS preflights, which carry `Access-Control-Request-Method`, are left to the CORS layer.)
+async fn answer_options(request: Request, next: Next) -> Response {
+    if request.method() == Method::OPTIONS
+        && !request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        let allow = if request.uri().path().ends_with("/execution") || request.uri().path() == "/jobs" {
+            "GET, HEAD, POST, OPTIONS"
+        } else {
+            "GET, HEAD, OPTIONS"
+        };
+        return (StatusCode::NO_CONTENT, [(header::ALLOW, allow)]).into_response();
+    }
+    next.run(request).await
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    tracing::error!(panic = %what, "a handler panicked");
+    ApiError::internal("the gateway hit an internal error while answering; it keeps serving. Please report it.")
+        .into_response()
+}

@@ -1,0 +1,118 @@
+//! geopf-gateway: a local gateway that re-exposes IGN's Géoplateforme (data.geopf.fr) through
+//! open standards — OGC API Features and Processes today — with caching, quotas and clear errors.
+//!
+//! Layers, from the edge inwards (no module imports one above it):
+//! `http` → `ogcapi` → `services` → `cache` / `upstream`.
+
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod geo;
+pub mod http;
+pub mod ogcapi;
+pub mod services;
+pub mod upstream;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::net::TcpListener;
+
+use crate::{
+    cache::MemoryCache,
+    config::Config,
+    services::{
+        geocode::{collection_specs, CollectionSpec, GeocodeService},
+        process::Processes,
+        Fetcher,
+    },
+    upstream::UpstreamClient,
+};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub upstream: UpstreamClient,
+    pub geocode: Arc<GeocodeService>,
+    pub collections: Arc<Vec<CollectionSpec>>,
+    pub processes: Processes,
+    pub readiness: Arc<ogcapi::common::Readiness>,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> anyhow::Result<Self> {
+        let upstream = UpstreamClient::new(&config.upstream)?;
+        let fetcher = Fetcher::new(upstream.clone(), MemoryCache::new(&config.cache));
+        let geocode = Arc::new(GeocodeService::new(fetcher, config.geocoding.clone()));
+        Ok(AppState {
+            config: Arc::new(config),
+            upstream,
+            processes: Processes::new(geocode.clone()),
+            geocode,
+            collections: Arc::new(collection_specs()),
+            readiness: Arc::new(ogcapi::common::Readiness::default()),
+        })
+    }
+}
+
+/// The application router for a configuration (what the tests drive).
+pub fn app(config: Config) -> anyhow::Result<axum::Router> {
+    Ok(http::router(AppState::new(config)?))
+}
+
+/// Binds the configured address and serves until SIGINT/SIGTERM, then lets in-flight requests
+/// finish for at most `server.shutdown_grace_s`.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.listen))?;
+    serve_on(listener, config).await
+}
+
+/// Serves on an already bound listener.
+pub async fn serve_on(listener: TcpListener, config: Config) -> anyhow::Result<()> {
+    let grace = Duration::from_secs(config.server.shutdown_grace_s);
+    let addr = listener.local_addr()?;
+    let upstream = config.upstream.base_url.clone();
+    let router = app(config)?;
+    tracing::info!(%addr, %upstream, "geopf-gateway listening on http://{addr}/");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stop_tx.send(true);
+        });
+    let mut stop_rx = stop_rx;
+    tokio::select! {
+        result = server => result.map_err(Into::into),
+        _ = async {
+            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

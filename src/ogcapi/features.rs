@@ -1,0 +1,487 @@
+//! OGC API Features over the geocoding collections: `/collections`, `/collections/{id}`,
+//! `items`, `items/{featureId}` and `queryables`.
+
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::{header, HeaderValue},
+    response::Response,
+};
+use serde_json::{json, Map, Value};
+
+use super::{
+    html::{cell_text, respond, Cell, Form, FormField, Page, Table},
+    links::{self, encode_query, Link},
+};
+use crate::{
+    cache::CacheStatus,
+    error::ApiError,
+    geo::Bbox,
+    http::{base_url::BaseUrl, negotiate::Format},
+    services::{
+        geocode::{CollectionSpec, ItemsQuery},
+        inputs::Inputs,
+    },
+    AppState,
+};
+
+/// Page size when `limit` is absent, and the largest page (a larger `limit` is clamped).
+pub const LIMIT_DEFAULT: usize = 10;
+pub const LIMIT_MAX: usize = 1000;
+
+pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+/// Roughly France with its overseas departments, west-south-east-north.
+const FRANCE: [f64; 4] = [-63.2, -21.4, 55.9, 51.2];
+
+/// Parameters every items request takes, besides the collection's queryables.
+const STANDARD_PARAMS: [&str; 6] = ["f", "limit", "offset", "bbox", "bbox-crs", "crs"];
+
+fn find<'a>(state: &'a AppState, id: &str) -> Result<&'a CollectionSpec, ApiError> {
+    state.collections.iter().find(|c| c.id == id).ok_or_else(|| {
+        let ids: Vec<_> = state.collections.iter().map(|c| c.id).collect();
+        ApiError::not_found(format!("there is no collection {id:?} (collections: {})", ids.join(", ")))
+    })
+}
+
+fn collection_doc(state: &AppState, base: &BaseUrl, c: &CollectionSpec, format: Format, top: bool) -> Value {
+    let path = format!("/collections/{}", c.id);
+    let mut l = if top {
+        links::self_and_alternate(base, &path, format, links::JSON)
+    } else {
+        vec![Link::new(base.join(&path), "self", links::JSON, c.title)]
+    };
+    l.extend([
+        Link::new(base.join(&format!("{path}/items")), "items", links::GEOJSON, "Items as GeoJSON"),
+        Link::new(base.join(&format!("{path}/items?f=html")), "items", links::HTML, "Items as HTML"),
+        Link::new(base.join(&format!("{path}/queryables")), links::REL_QUERYABLES, links::SCHEMA_JSON, "Queryables"),
+    ]);
+    let extent = state
+        .geocode
+        .known_extent(c.index)
+        .map(|b| [b.min_lon, b.min_lat, b.max_lon, b.max_lat])
+        .unwrap_or(FRANCE);
+    json!({
+        "id": c.id,
+        "title": c.title,
+        "description": c.description,
+        "keywords": c.keywords,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "extent": { "spatial": { "bbox": [extent], "crs": CRS84 } },
+        "links": links::to_value(&l),
+    })
+}
+
+pub async fn collections(State(state): State<AppState>, base: BaseUrl, format: Format) -> Response {
+    let docs: Vec<Value> = state
+        .collections
+        .iter()
+        .map(|c| collection_doc(&state, &base, c, format, false))
+        .collect();
+    let l = links::self_and_alternate(&base, "/collections", format, links::JSON);
+    let doc = json!({ "collections": docs, "links": links::to_value(&l) });
+    respond(format, &doc, links::JSON, || {
+        let mut page = Page::new(&base, "Collections", "Feature collections served by this gateway.");
+        let mut t = Table::new("", &["Collection", "Title", "Description"]);
+        for c in state.collections.iter() {
+            t.rows.push(vec![
+                Cell::link(c.id, base.join(&format!("/collections/{}?f=html", c.id))),
+                Cell::text(c.title),
+                Cell::text(c.description),
+            ]);
+        }
+        page.tables.push(t);
+        page.links = l;
+        page
+    })
+}
+
+pub async fn collection(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    base: BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let c = find(&state, &id)?;
+    let doc = collection_doc(&state, &base, c, format, true);
+    Ok(respond(format, &doc, links::JSON, || {
+        let mut page = Page::new(&base, c.title, c.description);
+        page.form = Some(search_form(&base, c, &[]));
+        page.tables.push(queryables_table(c));
+        page.links = serde_json::from_value::<Vec<Value>>(doc["links"].clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|l| Link::new(cell_text(&l["href"]), &cell_text(&l["rel"]), &cell_text(&l["type"]), &cell_text(&l["title"])))
+            .collect();
+        page
+    }))
+}
+
+fn queryables_table(c: &CollectionSpec) -> Table {
+    let mut t = Table::new("Filters (query parameters of items)", &["Parameter", "Meaning", "Schema"]);
+    for q in &c.queryables {
+        t.rows.push(vec![Cell::text(q.name), Cell::text(q.title), Cell::text(q.schema.to_string())]);
+    }
+    t
+}
+
+fn search_form(base: &BaseUrl, c: &CollectionSpec, pairs: &[(String, String)]) -> Form {
+    let value = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut fields = vec![FormField {
+        name: "q".into(),
+        label: "Search".into(),
+        value: value("q"),
+        placeholder: "1 place Georges Frêche Montpellier".into(),
+    }];
+    fields.push(FormField {
+        name: "bbox".into(),
+        label: "or a box (west,south,east,north)".into(),
+        value: value("bbox"),
+        placeholder: "3.894,43.596,3.900,43.601".into(),
+    });
+    Form {
+        action: base.join(&format!("/collections/{}/items", c.id)),
+        submit: "Find".into(),
+        fields,
+    }
+}
+
+/// The standard items parameters, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paging {
+    pub limit: usize,
+    pub offset: usize,
+    pub bbox: Option<Bbox>,
+}
+
+pub fn parse_limit(v: &str) -> Result<usize, ApiError> {
+    let n: i64 = v
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::bad_parameter("limit", format!("{v:?} is not a whole number")))?;
+    if n < 1 {
+        return Err(ApiError::bad_parameter("limit", format!("must be at least 1, got {n}")));
+    }
+    Ok((n as u64).min(LIMIT_MAX as u64) as usize)
+}
+
+pub fn parse_offset(v: &str) -> Result<usize, ApiError> {
+    v.trim()
+        .parse::<usize>()
+        .map_err(|_| ApiError::bad_parameter("offset", format!("{v:?} is not a whole number of 0 or more")))
+}
+
+/// `bbox=west,south,east,north` (or 6 numbers with heights), in WGS84 degrees.
+pub fn parse_bbox(v: &str) -> Result<Bbox, ApiError> {
+    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+    let numbers: Vec<f64> = parts
+        .iter()
+        .map(|p| p.parse::<f64>().ok().filter(|n| n.is_finite()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| ApiError::bad_parameter("bbox", format!("{v:?} is not a list of numbers")))?;
+    let (w, s, e, n) = match numbers.as_slice() {
+        [w, s, e, n] => (*w, *s, *e, *n),
+        [w, s, _, e, n, _] => (*w, *s, *e, *n),
+        other => {
+            return Err(ApiError::bad_parameter(
+                "bbox",
+                format!("expected 4 or 6 numbers (west,south,east,north), got {}", other.len()),
+            ))
+        }
+    };
+    for (name, lat) in [("south", s), ("north", n)] {
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(ApiError::bad_parameter("bbox", format!("{name} latitude {lat} is outside -90..90")));
+        }
+    }
+    for (name, lon) in [("west", w), ("east", e)] {
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(ApiError::bad_parameter("bbox", format!("{name} longitude {lon} is outside -180..180")));
+        }
+    }
+    if s > n {
+        return Err(ApiError::bad_parameter("bbox", format!("south {s} is greater than north {n}")));
+    }
+    if w > e {
+        return Err(ApiError::bad_parameter(
+            "bbox",
+            format!("west {w} is greater than east {e} (boxes across the antimeridian are not supported)"),
+        ));
+    }
+    Ok(Bbox {
+        min_lon: w,
+        min_lat: s,
+        max_lon: e,
+        max_lat: n,
+    })
+}
+
+fn check_crs(name: &str, v: &str) -> Result<(), ApiError> {
+    const ACCEPTED: [&str; 3] = [CRS84, "http://www.opengis.net/def/crs/EPSG/0/4326", "EPSG:4326"];
+    if ACCEPTED.contains(&v.trim()) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_parameter(name, format!("{v:?} is not supported; use {CRS84}")))
+    }
+}
+
+/// Splits the query into the standard parameters and the collection's own; anything else is a 400.
+fn parse_items_query(c: &CollectionSpec, pairs: &[(String, String)]) -> Result<(Paging, Inputs), ApiError> {
+    let mut paging = Paging {
+        limit: LIMIT_DEFAULT,
+        offset: 0,
+        bbox: None,
+    };
+    let mut own = Vec::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "f" => {}
+            "limit" => paging.limit = parse_limit(v)?,
+            "offset" => paging.offset = parse_offset(v)?,
+            "bbox" => paging.bbox = Some(parse_bbox(v)?),
+            "bbox-crs" | "crs" => check_crs(k, v)?,
+            name if c.queryables.iter().any(|q| q.name == name) => own.push((k.as_str(), v.as_str())),
+            other => {
+                let mut known: Vec<&str> = STANDARD_PARAMS.to_vec();
+                known.extend(c.queryables.iter().map(|q| q.name));
+                return Err(ApiError::bad_parameter(
+                    other,
+                    format!("is not a parameter of {} items (parameters: {})", c.id, known.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok((paging, own.into_iter().collect()))
+}
+
+fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn with_cache_status(mut response: Response, status: Option<CacheStatus>) -> Response {
+    if let Some(s) = status {
+        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+            response.headers_mut().insert("cache-status", v);
+        }
+    }
+    response
+}
+
+fn timestamp() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A link to the same items request with another offset.
+fn page_link(base: &BaseUrl, path: &str, pairs: &[(String, String)], offset: usize, limit: usize, rel: &str) -> Link {
+    let mut p: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "offset" && k != "limit" && k != "f")
+        .cloned()
+        .collect();
+    p.push(("limit".into(), limit.to_string()));
+    p.push(("offset".into(), offset.to_string()));
+    let title = if rel == "next" { "Next page" } else { "Previous page" };
+    Link::new(format!("{}?{}", base.join(path), encode_query(&p)), rel, links::GEOJSON, title)
+}
+
+pub async fn items(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    base: BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let c = find(&state, &id)?;
+    let pairs = query_pairs(raw.as_deref());
+    let (paging, params) = parse_items_query(c, &pairs)?;
+    let page = state
+        .geocode
+        .items(
+            c.index,
+            ItemsQuery {
+                bbox: paging.bbox,
+                limit: paging.limit,
+                offset: paging.offset,
+                params,
+            },
+        )
+        .await?;
+    let path = format!("/collections/{}/items", c.id);
+    let query = encode_query(&pairs);
+    let here = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
+    let mut l = links::self_and_alternate(&base, &here, format, links::GEOJSON);
+    if paging.offset + page.features.len() < page.number_matched {
+        l.push(page_link(&base, &path, &pairs, paging.offset + paging.limit, paging.limit, "next"));
+    }
+    if paging.offset > 0 {
+        l.push(page_link(&base, &path, &pairs, paging.offset.saturating_sub(paging.limit), paging.limit, "prev"));
+    }
+    l.push(Link::new(base.join(&format!("/collections/{}", c.id)), "collection", links::JSON, c.title));
+    let mut doc = Map::new();
+    doc.insert("type".into(), json!("FeatureCollection"));
+    doc.insert("timeStamp".into(), json!(timestamp()));
+    doc.insert("numberMatched".into(), json!(page.number_matched));
+    doc.insert("numberReturned".into(), json!(page.features.len()));
+    if let Some(note) = &page.note {
+        doc.insert("note".into(), json!(note));
+    }
+    doc.insert("features".into(), Value::Array(page.features));
+    doc.insert("links".into(), links::to_value(&l));
+    let doc = Value::Object(doc);
+    let response = respond(format, &doc, links::GEOJSON, || {
+        let mut p = Page::new(&base, format!("{} — items", c.title), c.description);
+        p.note = page.note.clone();
+        p.form = Some(search_form(&base, c, &pairs));
+        let mut t = Table::new(
+            &format!("{} of {} feature(s)", doc["numberReturned"], page.number_matched),
+            &["id", "label", "type", "lon, lat"],
+        );
+        for f in doc["features"].as_array().into_iter().flatten() {
+            let props = &f["properties"];
+            let label = ["label", "toponym", "name", "id"]
+                .iter()
+                .map(|k| cell_text(&props[*k]))
+                .find(|s| !s.is_empty())
+                .unwrap_or_default();
+            let fid = cell_text(&f["id"]);
+            let href = base.join(&format!("{path}/{}?f=html", urlencode(&fid)));
+            t.rows.push(vec![
+                Cell::link(fid, href),
+                Cell::text(label),
+                Cell::text(cell_text(&props["_type"])),
+                Cell::text(cell_text(&f["geometry"]["coordinates"])),
+            ]);
+        }
+        p.tables.push(t);
+        p.links = l;
+        p
+    });
+    Ok(with_cache_status(response, page.cache_status))
+}
+
+fn urlencode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+pub async fn item(
+    State(state): State<AppState>,
+    Path((id, fid)): Path<(String, String)>,
+    base: BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let c = find(&state, &id)?;
+    let (mut feature, status) = state.geocode.item(c.index, &fid).await?;
+    let path = format!("/collections/{}/items/{}", c.id, urlencode(&fid));
+    let mut l = links::self_and_alternate(&base, &path, format, links::GEOJSON);
+    l.push(Link::new(base.join(&format!("/collections/{}", c.id)), "collection", links::JSON, c.title));
+    feature["links"] = links::to_value(&l);
+    let response = respond(format, &feature, links::GEOJSON, || {
+        let mut p = Page::new(&base, format!("{} {fid}", c.title), "");
+        let mut t = Table::new("Properties", &["Property", "Value"]);
+        if let Some(props) = feature["properties"].as_object() {
+            for (k, v) in props {
+                t.rows.push(vec![Cell::text(k.clone()), Cell::text(cell_text(v))]);
+            }
+        }
+        t.rows.push(vec![Cell::text("geometry"), Cell::text(feature["geometry"].to_string())]);
+        p.tables.push(t);
+        p.links = l;
+        p
+    });
+    Ok(with_cache_status(response, status))
+}
+
+pub async fn queryables(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    base: BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let c = find(&state, &id)?;
+    let properties: Map<String, Value> = c
+        .queryables
+        .iter()
+        .map(|q| {
+            let mut schema = q.schema.clone();
+            schema["title"] = json!(q.title);
+            (q.name.to_string(), schema)
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": base.join(&format!("/collections/{}/queryables", c.id)),
+        "type": "object",
+        "title": c.title,
+        "properties": properties,
+        "additionalProperties": false,
+    });
+    let mut response = respond(format, &doc, links::SCHEMA_JSON, || {
+        let mut p = Page::new(&base, format!("{} — queryables", c.title), "");
+        p.tables.push(queryables_table(c));
+        p
+    });
+    if format == Format::Json {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(links::SCHEMA_JSON));
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn limits_are_clamped_not_refused() {
+        assert_eq!(parse_limit("5000").unwrap(), LIMIT_MAX);
+        assert_eq!(parse_limit("7").unwrap(), 7);
+        assert!(parse_limit("0").is_err());
+        assert!(parse_limit("ten").is_err());
+    }
+
+    #[test]
+    fn bboxes_are_checked() {
+        assert!(parse_bbox("3.894,43.596,3.900,43.601").is_ok());
+        assert!(parse_bbox("3.894,43.596,0,3.900,43.601,100").is_ok());
+        assert!(parse_bbox("1,2,3").unwrap_err().detail.contains("4 or 6"));
+        assert!(parse_bbox("1,50,2,40").unwrap_err().detail.contains("south"));
+        assert!(parse_bbox("1,2,3,95").unwrap_err().detail.contains("outside"));
+        assert!(parse_bbox("1,2,x,4").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn bbox_parsing_never_panics(s in "[-0-9.,eE ]{0,60}") {
+            if let Ok(b) = parse_bbox(&s) {
+                prop_assert!(b.min_lon <= b.max_lon && b.min_lat <= b.max_lat);
+            }
+        }
+
+        #[test]
+        fn any_valid_box_round_trips(w in -180.0f64..180.0, s in -90.0f64..90.0, dw in 0.0f64..10.0, dh in 0.0f64..10.0) {
+            let e = (w + dw).min(180.0);
+            let n = (s + dh).min(90.0);
+            let b = parse_bbox(&format!("{w:.17},{s:.17},{e:.17},{n:.17}")).unwrap();
+            prop_assert!((b.min_lon - w).abs() < 1e-9 && (b.max_lat - n).abs() < 1e-9);
+        }
+
+        #[test]
+        fn limit_parsing_never_panics(s in "\\PC{0,20}") {
+            if let Ok(n) = parse_limit(&s) {
+                prop_assert!((1..=LIMIT_MAX).contains(&n));
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Server-rendered HTML: one small page template (askama, escaped, no scripts, no CDN) that every
+//! resource fills with a title, tables, links and its JSON.
+
+use askama::Template;
+use axum::{
+    http::{header, HeaderValue},
+    response::{Html, IntoResponse, Response},
+};
+use serde_json::Value;
+
+use super::links::Link;
+use crate::{error::ApiError, http::base_url::BaseUrl, http::negotiate::Format};
+
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    pub text: String,
+    pub href: Option<String>,
+}
+
+impl Cell {
+    pub fn text(text: impl Into<String>) -> Self {
+        Cell {
+            text: text.into(),
+            href: None,
+        }
+    }
+
+    pub fn link(text: impl Into<String>, href: impl Into<String>) -> Self {
+        Cell {
+            text: text.into(),
+            href: Some(href.into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub caption: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    pub fn new(caption: &str, headers: &[&str]) -> Self {
+        Table {
+            caption: caption.to_string(),
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FormField {
+    pub name: String,
+    pub label: String,
+    pub value: String,
+    pub placeholder: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub action: String,
+    pub submit: String,
+    pub fields: Vec<FormField>,
+}
+
+#[derive(Template, Default)]
+#[template(path = "page.html")]
+pub struct Page {
+    pub home: String,
+    pub title: String,
+    pub description: String,
+    pub note: Option<String>,
+    pub form: Option<Form>,
+    pub tables: Vec<Table>,
+    pub links: Vec<Link>,
+    pub json: Option<String>,
+}
+
+impl Page {
+    pub fn new(base: &BaseUrl, title: impl Into<String>, description: impl Into<String>) -> Self {
+        Page {
+            home: base.0.clone(),
+            title: title.into(),
+            description: description.into(),
+            ..Page::default()
+        }
+    }
+
+    pub fn render_response(self) -> Response {
+        match self.render() {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => ApiError::internal(format!("an HTML page failed to render: {e}")).into_response(),
+        }
+    }
+}
+
+/// Answers a resource in the negotiated format: its JSON with `json_type`, or the HTML page made
+/// by `page` (which receives the pretty JSON to embed).
+pub fn respond(format: Format, json: &Value, json_type: &'static str, page: impl FnOnce() -> Page) -> Response {
+    match format {
+        Format::Json => {
+            let mut response = axum::Json(json).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(json_type));
+            response
+        }
+        Format::Html => {
+            let mut p = page();
+            p.json = serde_json::to_string_pretty(json).ok();
+            p.render_response()
+        }
+    }
+}
+
+/// A JSON value as a short text for a table cell.
+pub fn cell_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell_text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}

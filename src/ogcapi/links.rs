@@ -1,0 +1,85 @@
+//! Links of OGC API documents (`href`, `rel`, `type`, `title`) and the media types they name.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::http::{base_url::BaseUrl, negotiate::Format};
+
+pub const JSON: &str = "application/json";
+pub const GEOJSON: &str = "application/geo+json";
+pub const HTML: &str = "text/html";
+pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
+pub const SCHEMA_JSON: &str = "application/schema+json";
+
+pub const REL_CONFORMANCE: &str = "http://www.opengis.net/def/rel/ogc/1.0/conformance";
+pub const REL_DATA: &str = "http://www.opengis.net/def/rel/ogc/1.0/data";
+pub const REL_PROCESSES: &str = "http://www.opengis.net/def/rel/ogc/1.0/processes";
+pub const REL_QUERYABLES: &str = "http://www.opengis.net/def/rel/ogc/1.0/queryables";
+pub const REL_EXECUTE: &str = "http://www.opengis.net/def/rel/ogc/1.0/execute";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    pub href: String,
+    pub rel: String,
+    #[serde(rename = "type")]
+    pub media_type: String,
+    pub title: String,
+}
+
+impl Link {
+    pub fn new(href: String, rel: &str, media_type: &str, title: &str) -> Self {
+        Link {
+            href,
+            rel: rel.to_string(),
+            media_type: media_type.to_string(),
+            title: title.to_string(),
+        }
+    }
+}
+
+/// `href` with `f=…` set (replacing any `f` already there).
+pub fn with_format(href: &str, f: &str) -> String {
+    let (path, query) = href.split_once('?').unwrap_or((href, ""));
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != "f")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    pairs.push(("f".into(), f.into()));
+    format!("{path}?{}", encode_query(&pairs))
+}
+
+pub fn encode_query(pairs: &[(String, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// `self` and `alternate` links of a resource at `path`, for the format being served.
+/// `json_type` is the resource's JSON media type (JSON, GeoJSON, OpenAPI…).
+pub fn self_and_alternate(base: &BaseUrl, path_and_query: &str, format: Format, json_type: &str) -> Vec<Link> {
+    let href = base.join(path_and_query);
+    let json = Link::new(with_format(&href, "json"), "self", json_type, "This document as JSON");
+    let html = Link::new(with_format(&href, "html"), "alternate", HTML, "This document as HTML");
+    match format {
+        Format::Json => vec![json, html],
+        Format::Html => vec![
+            Link { rel: "alternate".into(), ..json },
+            Link { rel: "self".into(), ..html },
+        ],
+    }
+}
+
+pub fn to_value(links: &[Link]) -> Value {
+    serde_json::to_value(links).unwrap_or(Value::Array(Vec::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_replaces_f() {
+        assert_eq!(with_format("http://h/c?f=html&q=a b", "json"), "http://h/c?q=a+b&f=json");
+        assert_eq!(with_format("http://h/c", "html"), "http://h/c?f=html");
+    }
+}

@@ -1,0 +1,34 @@
+//! OGC API resources: Common (landing, conformance, OpenAPI), Features (collections, items,
+//! queryables) and Processes (list, descriptions, execution), in JSON and HTML.
+
+pub mod common;
+pub mod features;
+pub mod html;
+pub mod links;
+pub mod openapi;
+pub mod processes;
+
+use axum::{routing::get, Router};
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(common::landing))
+        .route("/conformance", get(common::conformance))
+        .route("/health", get(common::health))
+        .route("/ready", get(common::ready))
+        .route("/api", get(openapi::api))
+        .route("/api.html", get(openapi::api_html))
+        .route("/collections", get(features::collections))
+        .route("/collections/{collection_id}", get(features::collection))
+        .route("/collections/{collection_id}/items", get(features::items))
+        .route("/collections/{collection_id}/items/{feature_id}", get(features::item))
+        .route("/collections/{collection_id}/queryables", get(features::queryables))
+        .route("/processes", get(processes::list))
+        .route("/processes/{process_id}", get(processes::describe))
+        .route(
+            "/processes/{process_id}/execution",
+            get(processes::execute_get).post(processes::execute_post),
+        )
+}

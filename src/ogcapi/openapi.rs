@@ -1,0 +1,233 @@
+//! The OpenAPI 3.0 document of the whole service, generated from the collections and processes
+//! the gateway serves (`/api`), and a readable rendering of it (`/api.html`).
+//!
+//! It is built as JSON rather than with utoipa: utoipa 6 emits OpenAPI 3.1, and the OGC `oas30`
+//! classes and QGIS (which reads `components.parameters.limit`) want 3.0.
+
+use axum::{extract::State, response::Response};
+use serde_json::{json, Map, Value};
+
+use super::{
+    common::TITLE,
+    features::{LIMIT_DEFAULT, LIMIT_MAX},
+    html::{respond, Cell, Page, Table},
+    links,
+    processes::description,
+};
+use crate::{
+    http::{base_url::BaseUrl, negotiate::Format},
+    AppState,
+};
+
+fn param_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/parameters/{name}") })
+}
+
+fn response(description: &str, media: &[&str], schema: &str) -> Value {
+    let content: Map<String, Value> = media
+        .iter()
+        .map(|m| (m.to_string(), json!({ "schema": { "$ref": format!("#/components/schemas/{schema}") } })))
+        .collect();
+    json!({ "description": description, "content": content })
+}
+
+fn problems(codes: &[&str]) -> Map<String, Value> {
+    codes
+        .iter()
+        .map(|c| (c.to_string(), json!({ "$ref": "#/components/responses/Problem" })))
+        .collect()
+}
+
+fn get_op(summary: &str, tag: &str, params: Vec<Value>, ok: Value, errors: &[&str]) -> Value {
+    let mut responses = problems(errors);
+    responses.insert("200".into(), ok);
+    json!({ "get": { "summary": summary, "tags": [tag], "parameters": params, "responses": responses } })
+}
+
+/// The OpenAPI document, with `base` as its server.
+pub fn document(state: &AppState, base: &BaseUrl) -> Value {
+    let mut paths = Map::new();
+    let doc_ok = |what: &str| response(what, &[links::JSON, links::HTML], "Document");
+    paths.insert("/".into(), get_op("Landing page", "Common", vec![param_ref("f")], doc_ok("The landing page"), &["400"]));
+    paths.insert("/conformance".into(), get_op("Conformance classes", "Common", vec![param_ref("f")], doc_ok("Conformance"), &["400"]));
+    paths.insert("/api".into(), get_op("This OpenAPI document", "Common", vec![], response("OpenAPI 3.0", &[links::OPENAPI_JSON], "Document"), &[]));
+    paths.insert("/health".into(), get_op("Liveness", "Common", vec![], response("Alive", &[links::JSON], "Document"), &[]));
+    paths.insert("/ready".into(), get_op("Readiness: the upstream answers", "Common", vec![], response("Ready", &[links::JSON], "Document"), &["503"]));
+    paths.insert("/collections".into(), get_op("Feature collections", "Features", vec![param_ref("f")], doc_ok("The collections"), &["400"]));
+
+    for c in state.collections.iter() {
+        let base_path = format!("/collections/{}", c.id);
+        paths.insert(base_path.clone(), get_op(c.title, "Features", vec![param_ref("f")], doc_ok("The collection"), &["400"]));
+        let mut params = vec![param_ref("limit"), param_ref("offset"), param_ref("bbox"), param_ref("bbox-crs"), param_ref("f")];
+        params.extend(c.queryables.iter().map(|q| {
+            json!({ "name": q.name, "in": "query", "required": false, "description": q.title, "schema": q.schema, "style": "form", "explode": false })
+        }));
+        paths.insert(
+            format!("{base_path}/items"),
+            get_op(&format!("Items of {}", c.title), "Features", params, response("A page of features", &[links::GEOJSON, links::HTML], "FeatureCollection"), &["400", "429", "502", "504"]),
+        );
+        paths.insert(
+            format!("{base_path}/items/{{featureId}}"),
+            get_op(&format!("One item of {}", c.title), "Features", vec![param_ref("featureId"), param_ref("f")], response("The feature", &[links::GEOJSON, links::HTML], "Feature"), &["400", "404", "502", "504"]),
+        );
+        paths.insert(
+            format!("{base_path}/queryables"),
+            get_op(&format!("Queryables of {}", c.title), "Features", vec![param_ref("f")], response("JSON Schema of the filters", &[links::SCHEMA_JSON, links::HTML], "Document"), &["400"]),
+        );
+    }
+
+    paths.insert("/processes".into(), get_op("Processes", "Processes", vec![param_ref("f")], doc_ok("The process list"), &["400"]));
+    for p in state.processes.list() {
+        let path = format!("/processes/{}", p.id);
+        paths.insert(path.clone(), get_op(p.title, "Processes", vec![param_ref("f")], doc_ok("The process description"), &["400"]));
+        let desc = description(base, p);
+        let query_params: Vec<Value> = p
+            .inputs
+            .iter()
+            .map(|i| json!({ "name": i.name, "in": "query", "required": i.required, "description": i.description, "schema": desc["inputs"][i.name]["schema"] }))
+            .collect();
+        let ok = response("The result", &[links::GEOJSON], "FeatureCollection");
+        let mut post_responses = problems(&["400", "404", "422", "429", "502", "504"]);
+        post_responses.insert("200".into(), ok.clone());
+        let mut op = get_op(&format!("Run {} with query parameters", p.title), "Processes", query_params, ok, &["400", "429", "502", "504"]);
+        op["post"] = json!({
+            "summary": format!("Run {}", p.title),
+            "tags": ["Processes"],
+            "requestBody": { "required": true, "content": { links::JSON: { "schema": { "$ref": "#/components/schemas/Execute" } } } },
+            "responses": post_responses,
+        });
+        paths.insert(format!("{path}/execution"), op);
+    }
+
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": TITLE,
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "IGN's Géoplateforme through OGC API Features and Processes.",
+            "license": { "name": "Etalab Open Licence 2.0 (data); MIT OR Apache-2.0 (gateway)" },
+        },
+        "servers": [{ "url": base.0 }],
+        "tags": [{ "name": "Common" }, { "name": "Features" }, { "name": "Processes" }],
+        "paths": paths,
+        "components": components(),
+    })
+}
+
+fn components() -> Value {
+    json!({
+        "parameters": {
+            "limit": {
+                "name": "limit", "in": "query", "required": false, "style": "form", "explode": false,
+                "description": "Most features in the page; a larger value is clamped to the maximum.",
+                "schema": { "type": "integer", "minimum": 1, "maximum": LIMIT_MAX, "default": LIMIT_DEFAULT }
+            },
+            "offset": {
+                "name": "offset", "in": "query", "required": false,
+                "description": "Features to skip (the rel=next links set it).",
+                "schema": { "type": "integer", "minimum": 0, "default": 0 }
+            },
+            "bbox": {
+                "name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
+                "description": "west,south,east,north in WGS84 degrees (4 or 6 numbers).",
+                "schema": { "type": "array", "minItems": 4, "maxItems": 6, "items": { "type": "number" } }
+            },
+            "bbox-crs": {
+                "name": "bbox-crs", "in": "query", "required": false,
+                "schema": { "type": "string", "format": "uri", "enum": [super::features::CRS84] }
+            },
+            "f": {
+                "name": "f", "in": "query", "required": false,
+                "description": "The format: json or html (else the Accept header decides).",
+                "schema": { "type": "string", "enum": ["json", "html"] }
+            },
+            "featureId": { "name": "featureId", "in": "path", "required": true, "schema": { "type": "string" } }
+        },
+        "schemas": {
+            "Document": { "type": "object" },
+            "Feature": {
+                "type": "object", "required": ["type", "geometry", "properties"],
+                "properties": {
+                    "type": { "type": "string", "enum": ["Feature"] },
+                    "id": { "type": "string" },
+                    "geometry": { "type": "object", "nullable": true },
+                    "properties": { "type": "object", "nullable": true }
+                }
+            },
+            "FeatureCollection": {
+                "type": "object", "required": ["type", "features"],
+                "properties": {
+                    "type": { "type": "string", "enum": ["FeatureCollection"] },
+                    "features": { "type": "array", "items": { "$ref": "#/components/schemas/Feature" } },
+                    "numberMatched": { "type": "integer" },
+                    "numberReturned": { "type": "integer" },
+                    "timeStamp": { "type": "string", "format": "date-time" },
+                    "links": { "type": "array", "items": { "type": "object" } }
+                }
+            },
+            "Execute": {
+                "type": "object",
+                "properties": {
+                    "inputs": { "type": "object", "additionalProperties": true },
+                    "response": { "type": "string", "enum": ["raw", "document"], "default": "raw" }
+                }
+            },
+            "Problem": {
+                "type": "object", "required": ["type", "title", "status", "detail"],
+                "properties": {
+                    "type": { "type": "string" }, "title": { "type": "string" },
+                    "status": { "type": "integer" }, "detail": { "type": "string" },
+                    "parameter": { "type": "string" }
+                }
+            }
+        },
+        "responses": {
+            "Problem": {
+                "description": "An error (RFC 7807)",
+                "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+            }
+        }
+    })
+}
+
+pub async fn api(State(state): State<AppState>, base: BaseUrl, format: Format) -> Response {
+    let doc = document(&state, &base);
+    respond(format, &doc, links::OPENAPI_JSON, || api_page(&base, &doc))
+}
+
+pub async fn api_html(State(state): State<AppState>, base: BaseUrl) -> Response {
+    let doc = document(&state, &base);
+    respond(Format::Html, &doc, links::OPENAPI_JSON, || api_page(&base, &doc))
+}
+
+fn api_page(base: &BaseUrl, doc: &Value) -> Page {
+    let mut page = Page::new(base, "API documentation", "Every path of this gateway, generated from its OpenAPI 3.0 document (/api).");
+    let mut t = Table::new("", &["Method", "Path", "Summary", "Parameters"]);
+    for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in ops.as_object().into_iter().flatten() {
+            let params: Vec<String> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    p["name"].as_str().map(str::to_string).unwrap_or_else(|| {
+                        p["$ref"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string()
+                    })
+                })
+                .collect();
+            let link = if method == "get" && !path.contains('{') {
+                Cell::link(path.clone(), base.join(path))
+            } else {
+                Cell::text(path.clone())
+            };
+            t.rows.push(vec![
+                Cell::text(method.to_uppercase()),
+                link,
+                Cell::text(op["summary"].as_str().unwrap_or("")),
+                Cell::text(params.join(", ")),
+            ]);
+        }
+    }
+    page.tables.push(t);
+    page
+}

@@ -1,0 +1,63 @@
+//! Cached, coalesced upstream JSON: what services use to reach the Géoplateforme.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::ServiceError;
+use crate::{
+    cache::{CacheKind, CacheStatus, Cached, MemoryCache},
+    upstream::{UpstreamClient, UpstreamError, UpstreamRequest},
+};
+
+/// A parsed upstream JSON answer, shared by every request that hits the cache.
+pub type CachedJson = Arc<Cached<Value>>;
+
+#[derive(Clone)]
+pub struct Fetcher {
+    client: UpstreamClient,
+    cache: MemoryCache<Value>,
+}
+
+impl Fetcher {
+    pub fn new(client: UpstreamClient, cache: MemoryCache<Value>) -> Self {
+        Fetcher { client, cache }
+    }
+
+    pub fn client(&self) -> &UpstreamClient {
+        &self.client
+    }
+
+    /// The upstream's JSON answer to `request`, from the cache or fetched once. `check` vets the
+    /// parsed answer before it is cached (an API that reports failures inside a 200, say).
+    pub async fn json(
+        &self,
+        request: UpstreamRequest,
+        kind: CacheKind,
+        check: fn(&Value) -> Result<(), String>,
+    ) -> Result<(CachedJson, CacheStatus), ServiceError> {
+        let client = &self.client;
+        let key = request.cache_key();
+        let api = request.api;
+        let fetch = async move {
+            let response = client.get(&request).await?;
+            let value: Value = serde_json::from_slice(&response.body).map_err(|e| {
+                UpstreamError::BadBody {
+                    api,
+                    reason: format!("not JSON ({e})"),
+                }
+            })?;
+            check(&value).map_err(|reason| UpstreamError::BadBody { api, reason })?;
+            Ok::<_, UpstreamError>(Cached {
+                kind,
+                // The parsed tree takes about three times the bytes of its text.
+                weight: u32::try_from(response.body.len().saturating_mul(3)).unwrap_or(u32::MAX),
+                value,
+            })
+        };
+        self.cache
+            .get_or_fetch(key, fetch)
+            .await
+            .map_err(|e| ServiceError::Upstream((*e).clone()))
+    }
+}

@@ -1,0 +1,241 @@
+//! Geocoding (the Géoplateforme's `/geocodage`): the `addresses`, `poi` and `parcels` feature
+//! collections, and the `geocode`, `reverse-geocode` and `autocomplete` processes.
+
+mod collections;
+mod features;
+mod known;
+mod params;
+mod processes;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub use collections::{collection_specs, CollectionSpec, Queryable};
+pub use processes::process_specs;
+
+use self::{
+    features::{check_feature_collection, features_of},
+    known::KnownFeatures,
+    params::{lon_lat, query_text, Filters},
+};
+use super::{fetch::Fetcher, inputs::Inputs, ServiceError};
+use crate::{
+    cache::{CacheKind, CacheStatus},
+    config::GeocodingConfig,
+    geo::{point_of, Bbox},
+    upstream::{Api, UpstreamRequest},
+};
+
+/// The most candidates the geocoder returns for one search.
+pub const MAX_CANDIDATES: usize = 20;
+
+/// One of the geocoder's three indexes, each served as a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Index {
+    Address,
+    Poi,
+    Parcel,
+}
+
+impl Index {
+    pub const ALL: [Index; 3] = [Index::Address, Index::Poi, Index::Parcel];
+
+    pub fn upstream_name(self) -> &'static str {
+        match self {
+            Index::Address => "address",
+            Index::Poi => "poi",
+            Index::Parcel => "parcel",
+        }
+    }
+
+    pub fn from_upstream_name(name: &str) -> Option<Index> {
+        Index::ALL.into_iter().find(|i| i.upstream_name() == name)
+    }
+
+    fn position(self) -> usize {
+        self as usize
+    }
+}
+
+/// A request for a page of a collection's items.
+#[derive(Debug, Clone)]
+pub struct ItemsQuery {
+    pub bbox: Option<Bbox>,
+    pub limit: usize,
+    pub offset: usize,
+    /// The collection's own parameters (`q`, `postcode`, …), unvalidated.
+    pub params: Inputs,
+}
+
+/// A page of features, with what is known of the whole result.
+#[derive(Debug, Clone)]
+pub struct ItemsPage {
+    pub features: Vec<Value>,
+    pub number_matched: usize,
+    /// Why the page is smaller than one might expect (a box too large to search, say).
+    pub note: Option<String>,
+    pub cache_status: Option<CacheStatus>,
+}
+
+pub struct GeocodeService {
+    fetcher: Fetcher,
+    config: GeocodingConfig,
+    known: [KnownFeatures; 3],
+}
+
+impl GeocodeService {
+    pub fn new(fetcher: Fetcher, config: GeocodingConfig) -> Self {
+        let known = std::array::from_fn(|_| KnownFeatures::new(config.known_features));
+        GeocodeService {
+            fetcher,
+            config,
+            known,
+        }
+    }
+
+    fn known(&self, index: Index) -> &KnownFeatures {
+        &self.known[index.position()]
+    }
+
+    /// Remembers fetched features in the collection of their own index.
+    fn remember(&self, features: &[Value]) {
+        for index in Index::ALL {
+            let own: Vec<Value> = features
+                .iter()
+                .filter(|f| f["properties"]["_type"].as_str() == Some(index.upstream_name()))
+                .cloned()
+                .collect();
+            if !own.is_empty() {
+                self.known(index).remember(&own);
+            }
+        }
+    }
+
+    /// Sends a search or reverse request and reads its features.
+    async fn run(&self, request: UpstreamRequest) -> Result<(Vec<Value>, CacheStatus), ServiceError> {
+        let (answer, status) = self
+            .fetcher
+            .json(request, CacheKind::Geocoding, check_feature_collection)
+            .await?;
+        let features = features_of(&answer.value);
+        self.remember(&features);
+        Ok((features, status))
+    }
+
+    /// The items of a collection: a forward search with `q` (or the cadastral fields for
+    /// parcels), a search inside `bbox`, or else the features already known to the gateway.
+    pub async fn items(&self, index: Index, query: ItemsQuery) -> Result<ItemsPage, ServiceError> {
+        let params = &query.params;
+        let filters = Filters::from_inputs(&[index], params)?;
+        let q = params.string("q")?.map(|q| query_text("q", &q)).transpose()?;
+        let bias = lon_lat(params)?;
+        let autocomplete = params.boolean("autocomplete")?;
+        let in_bbox = |f: &Value| match (&query.bbox, point_of(&f["geometry"])) {
+            (None, _) => true,
+            (Some(b), Some((x, y))) => b.contains(x, y),
+            (Some(_), None) => false,
+        };
+
+        let mut note = None;
+        let (candidates, cache_status) = if q.is_some() || !filters.parcel.is_empty() {
+            let bias = bias.or(query.bbox.map(|b| b.center()));
+            let request = self.search_request(&[index], q.as_deref(), MAX_CANDIDATES, &filters, bias, autocomplete);
+            let (features, status) = self.run(request).await?;
+            (features, Some(status))
+        } else if let Some(bbox) = query.bbox {
+            let (w, h) = bbox.size_m();
+            let max = self.config.max_bbox_side_m;
+            if w <= max && h <= max {
+                let request = filters.apply(
+                    UpstreamRequest::new(Api::Geocoding, "/geocodage/reverse")
+                        .param("searchgeom", bbox.to_polygon())
+                        .param("index", index.upstream_name())
+                        .param("limit", MAX_CANDIDATES),
+                );
+                let (features, status) = self.run(request).await?;
+                (features, Some(status))
+            } else {
+                note = Some(format!(
+                    "The box is {:.0} m × {:.0} m; the geocoder searches boxes of at most {max:.0} m a side. \
+                     Listed: the features of this box already fetched by the gateway. Zoom in to search it.",
+                    w, h
+                ));
+                (self.known(index).list(|f| filters.matches(f)), None)
+            }
+        } else {
+            (self.known(index).list(|f| filters.matches(f)), None)
+        };
+        let matched: Vec<Value> = candidates.into_iter().filter(in_bbox).collect();
+        let number_matched = matched.len();
+        let features = matched.into_iter().skip(query.offset).take(query.limit).collect();
+        Ok(ItemsPage {
+            features,
+            number_matched,
+            note,
+            cache_status,
+        })
+    }
+
+    /// One feature by id: from the features already fetched, or for a parcel from its cadastral
+    /// reference.
+    pub async fn item(&self, index: Index, id: &str) -> Result<(Value, Option<CacheStatus>), ServiceError> {
+        if let Some(f) = self.known(index).get(id) {
+            return Ok((f, None));
+        }
+        let not_found = || {
+            ServiceError::NotFound(format!(
+                "no {} with id {id:?} is known to the gateway; search for it first (items?q=… or items?bbox=…)",
+                index.upstream_name()
+            ))
+        };
+        if index == Index::Parcel {
+            let fields = params::parcel_fields_of_id(id).ok_or_else(not_found)?;
+            let filters = Filters {
+                parcel: fields,
+                ..Filters::default()
+            };
+            let request = self.search_request(&[Index::Parcel], None, MAX_CANDIDATES, &filters, None, None);
+            let (features, status) = self.run(request).await?;
+            if let Some(f) = features.into_iter().find(|f| f["id"] == id) {
+                return Ok((f, Some(status)));
+            }
+        }
+        Err(not_found())
+    }
+
+    /// The bounding box of the features already known in a collection.
+    pub fn known_extent(&self, index: Index) -> Option<Bbox> {
+        let points: Vec<_> = self
+            .known(index)
+            .list(|_| true)
+            .iter()
+            .filter_map(|f| point_of(&f["geometry"]))
+            .collect();
+        Bbox::around(points)
+    }
+
+    fn search_request(
+        &self,
+        indexes: &[Index],
+        q: Option<&str>,
+        limit: usize,
+        filters: &Filters,
+        bias: Option<(f64, f64)>,
+        autocomplete: Option<bool>,
+    ) -> UpstreamRequest {
+        let index: Vec<_> = indexes.iter().map(|i| i.upstream_name()).collect();
+        let request = UpstreamRequest::new(Api::Geocoding, "/geocodage/search")
+            .param_opt("q", q)
+            .param("index", index.join(","))
+            .param("limit", limit);
+        filters
+            .apply(request)
+            .param_opt("lon", bias.map(|b| b.0))
+            .param_opt("lat", bias.map(|b| b.1))
+            .param_opt("autocomplete", autocomplete.map(|a| if a { "1" } else { "0" }))
+    }
+}
+
+/// The geocoding service shared by the handlers.
+pub type SharedGeocode = Arc<GeocodeService>;

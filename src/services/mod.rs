@@ -1,0 +1,33 @@
+//! The capabilities of the gateway, each a pure mapping between the upstream's formats and the
+//! OGC models (GeoJSON features, process inputs and outputs). No HTTP responses are built here.
+
+pub mod fetch;
+pub mod geocode;
+pub mod inputs;
+pub mod process;
+
+pub use fetch::Fetcher;
+
+use crate::upstream::UpstreamError;
+
+/// What can go wrong in a service; converted to problem+json at the edge.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ServiceError {
+    /// A request parameter or process input is missing or wrong.
+    #[error("{name}: {reason}")]
+    InvalidInput { name: String, reason: String },
+    /// The resource does not exist (or is not known to the gateway).
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+impl ServiceError {
+    pub fn invalid(name: &str, reason: impl Into<String>) -> Self {
+        ServiceError::InvalidInput {
+            name: name.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! The upstream HTTP client: every request to the Géoplateforme goes through [`UpstreamClient::get`].
+
+use std::{error::Error as _, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use reqwest::{header, StatusCode};
+use tokio::sync::Semaphore;
+
+use super::{quota::Quotas, Api, UpstreamError};
+use crate::config::UpstreamConfig;
+
+/// A GET request to one upstream API: a path below the base URL and its query parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UpstreamRequest {
+    pub api: Api,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+}
+
+impl UpstreamRequest {
+    pub fn new(api: Api, path: impl Into<String>) -> Self {
+        UpstreamRequest {
+            api,
+            path: path.into(),
+            query: Vec::new(),
+        }
+    }
+
+    /// Adds a query parameter.
+    pub fn param(mut self, key: &str, value: impl ToString) -> Self {
+        self.query.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Adds a query parameter when there is a value.
+    pub fn param_opt<V: ToString>(self, key: &str, value: Option<V>) -> Self {
+        match value {
+            Some(v) => self.param(key, v),
+            None => self,
+        }
+    }
+
+    /// A stable identity of the request, used as its cache key.
+    pub fn cache_key(&self) -> String {
+        let mut key = format!("{:?} {}?", self.api, self.path);
+        for (k, v) in &self.query {
+            key.push_str(k);
+            key.push('=');
+            key.push_str(v);
+            key.push('&');
+        }
+        key
+    }
+}
+
+/// A successful (2xx) upstream answer.
+#[derive(Debug, Clone)]
+pub struct UpstreamResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Bytes,
+}
+
+#[derive(Clone)]
+pub struct UpstreamClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: Option<header::HeaderValue>,
+    timeout: Duration,
+    retries: u32,
+    backoff: Duration,
+    quotas: Quotas,
+    in_flight: Semaphore,
+}
+
+enum Attempt {
+    Done(UpstreamResponse),
+    Retry(UpstreamError),
+    Fail(UpstreamError),
+}
+
+impl UpstreamClient {
+    pub fn new(config: &UpstreamConfig) -> Result<Self, reqwest::Error> {
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("geopf-gateway/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
+        let api_key = (!config.api_key.is_empty())
+            .then(|| header::HeaderValue::from_str(&config.api_key).ok())
+            .flatten()
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            });
+        let quotas = Quotas::new(
+            Api::ALL.into_iter().map(|api| {
+                let rate = config.quotas.get(api.config_name()).copied().unwrap_or(0);
+                (api, rate)
+            }),
+            Duration::from_millis(config.queue_timeout_ms),
+        );
+        Ok(UpstreamClient {
+            inner: Arc::new(Inner {
+                http,
+                base_url: config.base_url.trim_end_matches('/').to_string(),
+                api_key,
+                timeout,
+                retries: config.retries,
+                backoff: Duration::from_millis(config.retry_backoff_ms),
+                quotas,
+                in_flight: Semaphore::new(config.max_concurrency),
+            }),
+        })
+    }
+
+    /// Sends a GET, waiting for the API's quota, retrying transient failures with jittered
+    /// exponential backoff. Non-2xx answers become errors carrying the upstream's own message.
+    pub async fn get(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+        let inner = &self.inner;
+        let mut attempt = 0;
+        loop {
+            inner.quotas.acquire(request.api).await?;
+            let outcome = {
+                let _permit = inner.in_flight.acquire().await.map_err(|_| {
+                    UpstreamError::Unreachable {
+                        api: request.api,
+                        reason: "the gateway is shutting down".into(),
+                    }
+                })?;
+                self.attempt(request).await
+            };
+            match outcome {
+                Attempt::Done(response) => return Ok(response),
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Retry(error) if attempt >= inner.retries => return Err(error),
+                Attempt::Retry(error) => {
+                    let base = inner.backoff.saturating_mul(1 << attempt.min(16));
+                    let delay = base.mul_f64(0.5 + fastrand::f64());
+                    tracing::warn!(api = %request.api, path = %request.path, attempt, ?delay, %error, "upstream retry");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, request: &UpstreamRequest) -> Attempt {
+        let inner = &self.inner;
+        let api = request.api;
+        let url = format!("{}{}", inner.base_url, request.path);
+        let mut builder = inner.http.get(&url).query(&request.query);
+        if let Some(key) = &inner.api_key {
+            builder = builder.header("X-Key", key.clone());
+        }
+        let started = std::time::Instant::now();
+        let response = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => return self.transport_error(api, e),
+        };
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) if e.is_timeout() => return Attempt::Fail(self.timeout(api)),
+            Err(e) => {
+                return Attempt::Retry(UpstreamError::BadBody {
+                    api,
+                    reason: format!("the body was cut short ({})", chain(&e)),
+                })
+            }
+        };
+        tracing::debug!(%api, path = %request.path, status = status.as_u16(), bytes = body.len(), elapsed_ms = started.elapsed().as_millis() as u64, "upstream");
+        if status.is_success() {
+            return Attempt::Done(UpstreamResponse {
+                status: status.as_u16(),
+                content_type,
+                body,
+            });
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after_s = retry_after.unwrap_or(5).max(1);
+            inner.quotas.pause(api, Duration::from_secs(retry_after_s));
+            tracing::warn!(%api, retry_after_s, "upstream rate limit: pausing this API");
+            return Attempt::Fail(UpstreamError::RateLimited { api, retry_after_s });
+        }
+        let error = UpstreamError::Status {
+            api,
+            status: status.as_u16(),
+            message: upstream_message(&body),
+        };
+        match status.as_u16() {
+            502..=504 => Attempt::Retry(error),
+            _ => Attempt::Fail(error),
+        }
+    }
+
+    fn transport_error(&self, api: Api, e: reqwest::Error) -> Attempt {
+        if e.is_timeout() {
+            return Attempt::Fail(self.timeout(api));
+        }
+        Attempt::Retry(UpstreamError::Unreachable {
+            api,
+            reason: chain(&e),
+        })
+    }
+
+    fn timeout(&self, api: Api) -> UpstreamError {
+        UpstreamError::Timeout {
+            api,
+            after: self.inner.timeout,
+        }
+    }
+}
+
+/// The error and its causes on one line, without the URL (reqwest puts it in its message).
+fn chain(e: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    if parts.is_empty() {
+        parts.push(e.to_string());
+    }
+    parts.join(": ")
+}
+
+/// The human message inside an upstream error body, whatever the API's error format:
+/// geocoding `{message, detail[]}`, navigation `{error:{message}}`, altimetry
+/// `{error:{description}}`, Kong `{message}`, OWS `<ExceptionText>`, or plain text.
+pub fn upstream_message(body: &[u8]) -> String {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        let error = value.get("error").unwrap_or(&value);
+        let message = ["message", "description"]
+            .iter()
+            .find_map(|k| error.get(*k).and_then(|m| m.as_str()))
+            .map(|m| m.trim().to_string());
+        let detail = value.get("detail").and_then(|d| match d {
+            serde_json::Value::Array(items) => Some(
+                items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            serde_json::Value::String(s) => Some(s.clone()),
+            _ => None,
+        });
+        match (message, detail) {
+            (Some(m), Some(d)) if !d.is_empty() => return format!("{m}: {d}"),
+            (Some(m), _) => return m,
+            (None, Some(d)) => return d,
+            _ => {}
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    if let Some(start) = text.find("ExceptionText>") {
+        let rest = &text[start + "ExceptionText>".len()..];
+        if let Some(end) = rest.find('<') {
+            return rest[..end].trim().to_string();
+        }
+    }
+    let plain: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    plain.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upstream_message;
+
+    #[test]
+    fn messages_of_every_upstream_error_format() {
+        assert_eq!(
+            upstream_message(br#"{"code":400,"message":"Failed parsing query","detail":["q: required param"]}"#),
+            "Failed parsing query: q: required param"
+        );
+        assert_eq!(
+            upstream_message(br#"{"error":{"errorType":"parameter","message":"Parameter 'start' is invalid"}}"#),
+            "Parameter 'start' is invalid"
+        );
+        assert_eq!(
+            upstream_message(br#"{"error":{"code":"BAD_PARAMETER","description":"too many"}}"#),
+            "too many"
+        );
+        assert_eq!(
+            upstream_message(b"<ows:ExceptionReport><ows:Exception><ows:ExceptionText>Could not find type: x</ows:ExceptionText></ows:Exception></ows:ExceptionReport>"),
+            "Could not find type: x"
+        );
+        assert_eq!(upstream_message(b"<html> 502  Bad </html>"), "<html> 502 Bad </html>");
+    }
+}

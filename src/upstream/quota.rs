@@ -1,0 +1,116 @@
+//! Per-API token buckets at the published quotas, and the pauses an upstream 429 imposes.
+//!
+//! The Géoplateforme counts requests per clock second; a token bucket refilling at the full rate
+//! with a full-size burst can put up to twice the quota in one such second. The buckets therefore
+//! keep a small burst (a tenth of the quota) and refill at 95 % of what remains, so that no window
+//! of one second ever holds more than the quota.
+
+use std::{
+    collections::HashMap,
+    num::NonZeroU32,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use super::{Api, UpstreamError};
+
+pub struct Quotas {
+    limiters: HashMap<Api, DefaultDirectRateLimiter>,
+    paused_until: Mutex<HashMap<Api, Instant>>,
+    queue_timeout: Duration,
+}
+
+/// The bucket for `per_second` requests per clock second, or None for "unlimited".
+pub fn bucket_for(per_second: u32) -> Option<Quota> {
+    let limit = NonZeroU32::new(per_second)?;
+    let burst = (limit.get() / 10).max(1);
+    let refill_per_s = (f64::from(limit.get() - burst).max(1.0)) * 0.95;
+    let burst = NonZeroU32::new(burst).expect("burst is at least 1");
+    Quota::with_period(Duration::from_secs_f64(1.0 / refill_per_s)).map(|q| q.allow_burst(burst))
+}
+
+impl Quotas {
+    pub fn new(per_api: impl IntoIterator<Item = (Api, u32)>, queue_timeout: Duration) -> Self {
+        let limiters = per_api
+            .into_iter()
+            .filter_map(|(api, rate)| bucket_for(rate).map(|q| (api, RateLimiter::direct(q))))
+            .collect();
+        Quotas {
+            limiters,
+            paused_until: Mutex::new(HashMap::new()),
+            queue_timeout,
+        }
+    }
+
+    /// Waits for the API's turn; fails at once while the API is paused after an upstream 429, or
+    /// when the wait would exceed the queue timeout.
+    pub async fn acquire(&self, api: Api) -> Result<(), UpstreamError> {
+        if let Some(left) = self.pause_left(api) {
+            return Err(UpstreamError::RateLimited {
+                api,
+                retry_after_s: left.as_secs_f64().ceil().max(1.0) as u64,
+            });
+        }
+        let Some(limiter) = self.limiters.get(&api) else {
+            return Ok(());
+        };
+        tokio::time::timeout(self.queue_timeout, limiter.until_ready())
+            .await
+            .map_err(|_| UpstreamError::QueueFull {
+                api,
+                retry_after_s: 1,
+            })
+    }
+
+    /// Stops sending to `api` for `duration` (an upstream 429's Retry-After).
+    pub fn pause(&self, api: Api, duration: Duration) {
+        let until = Instant::now() + duration;
+        let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = paused.entry(api).or_insert(until);
+        if *entry < until {
+            *entry = until;
+        }
+    }
+
+    fn pause_left(&self, api: Api) -> Option<Duration> {
+        let paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        paused
+            .get(&api)
+            .and_then(|until| until.checked_duration_since(Instant::now()))
+            .filter(|left| !left.is_zero())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_means_unlimited() {
+        assert!(bucket_for(0).is_none());
+    }
+
+    #[test]
+    fn a_second_never_holds_more_than_the_quota() {
+        for limit in [1u32, 5, 10, 30, 50, 400] {
+            let q = bucket_for(limit).unwrap();
+            // A full bucket at the start of a second, then one cell per interval.
+            let refills = (1.0 / q.replenish_interval().as_secs_f64()).floor();
+            let worst = f64::from(q.burst_size().get()) + refills;
+            assert!(worst <= f64::from(limit), "limit {limit}: worst {worst}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pause_answers_429_with_the_time_left() {
+        let quotas = Quotas::new([(Api::Geocoding, 50)], Duration::from_secs(1));
+        quotas.pause(Api::Geocoding, Duration::from_secs(5));
+        match quotas.acquire(Api::Geocoding).await {
+            Err(UpstreamError::RateLimited { retry_after_s, .. }) => assert_eq!(retry_after_s, 5),
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+        assert!(quotas.acquire(Api::Completion).await.is_ok());
+    }
+}
