@@ -33,12 +33,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("no such path on this gateway; the landing page / lists what there is") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed("this path does not take that method") })
         .with_state(state)
-        .layer(middleware::from_fn(answer_options))
         .layer(DefaultBodyLimit::max(
             usize::try_from(server.body_limit_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
         ))
         .layer(CompressionLayer::new())
         .layer(cors(&server))
+        .layer(middleware::from_fn(answer_options))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveRequestHeadersLayer::new([

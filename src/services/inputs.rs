@@ -40,6 +40,11 @@ impl Inputs {
         }
     }
 
+    /// Whether the input was given at all, even empty.
+    pub fn present(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
     }

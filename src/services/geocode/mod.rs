@@ -128,7 +128,11 @@ impl GeocodeService {
     pub async fn items(&self, index: Index, query: ItemsQuery) -> Result<ItemsPage, ServiceError> {
         let params = &query.params;
         let filters = Filters::from_inputs(&[index], params)?;
-        let q = params.string("q")?.map(|q| query_text("q", &q)).transpose()?;
+        let q = match params.string("q")? {
+            Some(q) => Some(query_text("q", &q)?),
+            None if params.present("q") => return Err(ServiceError::invalid("q", "must not be empty")),
+            None => None,
+        };
         let bias = lon_lat(params)?;
         let autocomplete = params.boolean("autocomplete")?;
         let in_bbox = |f: &Value| match (&query.bbox, point_of(&f["geometry"])) {

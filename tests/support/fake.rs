@@ -1,0 +1,284 @@
+//! A fake Géoplateforme on loopback, answering GETs from `tests/fixtures` in the upstream's exact
+//! format. Written on a raw socket so that faults (reset, truncated body, hang) are real ones.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub query: HashMap<String, String>,
+    pub headers: HashMap<String, String>,
+    /// Seconds since the epoch, with fractions.
+    pub at: f64,
+}
+
+/// A failure to inject on requests whose path starts with `path_prefix`.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer this status with a JSON body (and `Retry-After` if given).
+    Status { status: u16, retry_after: Option<u64>, body: String },
+    /// Close the connection with a TCP reset.
+    Reset,
+    /// Announce the full length, send half the body, close.
+    Truncate,
+    /// A 200 whose body is not JSON.
+    Garbage,
+    /// Never answer.
+    Hang,
+    /// Answer normally after a delay.
+    Slow(Duration),
+}
+
+struct Rule {
+    prefix: String,
+    fault: Fault,
+    times: Option<u32>,
+}
+
+#[derive(Default)]
+struct State {
+    log: Vec<Recorded>,
+    rules: Vec<Rule>,
+    bodies: HashMap<String, (u16, String, Vec<u8>)>,
+    quotas: Vec<(String, u32)>,
+    windows: HashMap<String, (u64, u32)>,
+    blocked_until: HashMap<String, Instant>,
+}
+
+#[derive(Clone)]
+pub struct FakeUpstream {
+    port: u16,
+    state: Arc<Mutex<State>>,
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn now_s() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+impl FakeUpstream {
+    pub async fn start() -> FakeUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let fake = FakeUpstream {
+            port,
+            state: Arc::new(Mutex::new(State::default())),
+        };
+        let f = fake.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let f = f.clone();
+                tokio::spawn(async move { f.serve(socket).await });
+            }
+        });
+        fake
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request received so far.
+    pub fn log(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// Requests received whose path starts with `prefix`.
+    pub fn count(&self, prefix: &str) -> usize {
+        self.log().iter().filter(|r| r.path.starts_with(prefix)).count()
+    }
+
+    pub fn clear_log(&self) {
+        self.state.lock().unwrap().log.clear();
+    }
+
+    pub fn fault(&self, prefix: &str, fault: Fault, times: Option<u32>) {
+        self.state.lock().unwrap().rules.push(Rule {
+            prefix: prefix.into(),
+            fault,
+            times,
+        });
+    }
+
+    /// Answers `path` with this status, content type and body instead of the fixtures.
+    pub fn set_body(&self, path: &str, status: u16, content_type: &str, body: Vec<u8>) {
+        self.state
+            .lock()
+            .unwrap()
+            .bodies
+            .insert(path.into(), (status, content_type.into(), body));
+    }
+
+    /// Enforces `limit` requests per clock second on paths starting with `prefix`, as the real
+    /// service does: beyond it, 429 with Retry-After 5, and the API blocked for 5 s.
+    pub fn enforce_quota(&self, prefix: &str, limit: u32) {
+        self.state.lock().unwrap().quotas.push((prefix.into(), limit));
+    }
+
+    /// The most requests on `prefix` seen within one clock second.
+    pub fn max_per_second(&self, prefix: &str) -> usize {
+        let mut per: HashMap<u64, usize> = HashMap::new();
+        for r in self.log().iter().filter(|r| r.path.starts_with(prefix)) {
+            *per.entry(r.at as u64).or_default() += 1;
+        }
+        per.values().copied().max().unwrap_or(0)
+    }
+
+    async fn serve(&self, mut socket: TcpStream) {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let head = String::from_utf8_lossy(&buf).to_string();
+        let mut lines = head.split("\r\n");
+        let target = lines.next().unwrap_or("").split(' ').nth(1).unwrap_or("/").to_string();
+        let headers: HashMap<String, String> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let url = url::Url::parse(&format!("http://fake{target}")).unwrap();
+        let path = url.path().to_string();
+        let query: HashMap<String, String> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+
+        let (fault, quota_hit) = {
+            let mut st = self.state.lock().unwrap();
+            st.log.push(Recorded {
+                path: path.clone(),
+                query: query.clone(),
+                headers,
+                at: now_s(),
+            });
+            let quota_hit = Self::quota_hit(&mut st, &path);
+            let mut fault = None;
+            if let Some(rule) = st.rules.iter_mut().find(|r| path.starts_with(&r.prefix) && r.times != Some(0)) {
+                if let Some(t) = rule.times.as_mut() {
+                    *t -= 1;
+                }
+                fault = Some(rule.fault.clone());
+            }
+            (fault, quota_hit)
+        };
+        if quota_hit {
+            let _ = respond(&mut socket, 429, "application/json", br#"{"message":"API rate limit exceeded"}"#, &[("Retry-After", "5")]).await;
+            return;
+        }
+        let (status, ctype, body) = self.route(&path, &query);
+        match fault {
+            None => {
+                let _ = respond(&mut socket, status, &ctype, &body, &[]).await;
+            }
+            Some(Fault::Status { status, retry_after, body }) => {
+                let ra = retry_after.map(|r| r.to_string());
+                let extra: Vec<(&str, &str)> = ra.iter().map(|r| ("Retry-After", r.as_str())).collect();
+                let _ = respond(&mut socket, status, "application/json", body.as_bytes(), &extra).await;
+            }
+            Some(Fault::Reset) => {
+                let _ = socket.set_linger(Some(Duration::ZERO));
+                drop(socket);
+            }
+            Some(Fault::Truncate) => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body[..body.len() / 2]).await;
+                let _ = socket.shutdown().await;
+            }
+            Some(Fault::Garbage) => {
+                let _ = respond(&mut socket, 200, "application/json", b"{\"type\":\"Feat\x00\xff", &[]).await;
+            }
+            Some(Fault::Hang) => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            Some(Fault::Slow(d)) => {
+                tokio::time::sleep(d).await;
+                let _ = respond(&mut socket, status, &ctype, &body, &[]).await;
+            }
+        }
+    }
+
+    fn quota_hit(st: &mut State, path: &str) -> bool {
+        let Some((prefix, limit)) = st.quotas.iter().find(|(p, _)| path.starts_with(p.as_str())).cloned() else {
+            return false;
+        };
+        if st.blocked_until.get(&prefix).is_some_and(|until| *until > Instant::now()) {
+            return true;
+        }
+        let second = now_s() as u64;
+        let window = st.windows.entry(prefix.clone()).or_insert((second, 0));
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        window.1 += 1;
+        if window.1 > limit {
+            st.blocked_until.insert(prefix, Instant::now() + Duration::from_secs(5));
+            return true;
+        }
+        false
+    }
+
+    /// The fixture answering a request, as the real service would pick its answer.
+    fn route(&self, path: &str, query: &HashMap<String, String>) -> (u16, String, Vec<u8>) {
+        if let Some((s, c, b)) = self.state.lock().unwrap().bodies.get(path).cloned() {
+            return (s, c, b);
+        }
+        let json = "application/json; charset=utf-8".to_string();
+        let index = query.get("index").map(String::as_str).unwrap_or("address");
+        let file = match path.trim_end_matches('/') {
+            "/geocodage/search" => {
+                if query.get("q").is_none() && index != "parcel" {
+                    let body = br#"{"code":400,"message":"Failed parsing query","detail":["q: required param"]}"#;
+                    return (400, json, body.to_vec());
+                }
+                match index {
+                    "poi" => "search_poi.json",
+                    "parcel" => "search_parcel.json",
+                    _ if query.get("q").is_some_and(|q| q.to_lowercase().contains("bodini")) => "search_address_2026.json",
+                    _ => "search_address.json",
+                }
+            }
+            "/geocodage/reverse" => match index {
+                "poi" => "reverse_poi.json",
+                _ => "reverse_address.json",
+            },
+            "/geocodage/completion" => "completion.json",
+            "/geocodage/getCapabilities" => "getCapabilities.json",
+            _ => return (404, json, br#"{"code":404,"message":"Not Found"}"#.to_vec()),
+        };
+        let body = std::fs::read(fixtures().join("geocodage").join(file)).unwrap();
+        (200, json, body)
+    }
+}
+
+async fn respond(socket: &mut TcpStream, status: u16, ctype: &str, body: &[u8], extra: &[(&str, &str)]) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    socket.write_all(head.as_bytes()).await?;
+    socket.write_all(body).await?;
+    socket.shutdown().await
+}
