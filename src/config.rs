@@ -143,9 +143,7 @@ impl Config {
             figment = figment.merge(Toml::string(&text));
         }
         // Only `SECTION__KEY` variables are configuration (GEOPF_GATEWAY_URL, say, is the plugin's).
-        let env = env
-            .filter(|key| key.as_str().contains("__"))
-            .split("__");
+        let env = env.filter(|key| key.as_str().contains("__")).split("__");
         let mut config: Config = figment
             .merge(env)
             .extract()
@@ -171,7 +169,10 @@ impl Config {
         }
         for (key, value) in [
             ("upstream.timeout_ms", self.upstream.timeout_ms),
-            ("upstream.connect_timeout_ms", self.upstream.connect_timeout_ms),
+            (
+                "upstream.connect_timeout_ms",
+                self.upstream.connect_timeout_ms,
+            ),
             ("upstream.queue_timeout_ms", self.upstream.queue_timeout_ms),
             ("cache.memory_mb", self.cache.memory_mb),
             ("server.body_limit_mb", self.server.body_limit_mb),
@@ -181,7 +182,10 @@ impl Config {
             }
         }
         if self.upstream.max_concurrency == 0 {
-            return Err(invalid("upstream.max_concurrency", "must be greater than 0"));
+            return Err(invalid(
+                "upstream.max_concurrency",
+                "must be greater than 0",
+            ));
         }
         if self.upstream.retries > 10 {
             return Err(invalid("upstream.retries", "must be at most 10"));
@@ -213,14 +217,20 @@ impl Config {
         }
         let side = self.geocoding.max_bbox_side_m;
         if !(side.is_finite() && side > 0.0) {
-            return Err(invalid("geocoding.max_bbox_side_m", "must be a positive number"));
+            return Err(invalid(
+                "geocoding.max_bbox_side_m",
+                "must be a positive number",
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }
         for origin in &self.server.cors_origins {
             if origin != "*" && origin.parse::<axum::http::HeaderValue>().is_err() {
-                return Err(invalid("server.cors_origins", format!("has an invalid origin {origin:?}")));
+                return Err(invalid(
+                    "server.cors_origins",
+                    format!("has an invalid origin {origin:?}"),
+                ));
             }
         }
         Ok(())
@@ -247,7 +257,10 @@ impl Config {
 fn check_http_url(key: &str, value: &str) -> Result<(), ConfigError> {
     match url::Url::parse(value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        Ok(_) => Err(invalid(key, format!("must be an http(s) URL, got {value:?}"))),
+        Ok(_) => Err(invalid(
+            key,
+            format!("must be an http(s) URL, got {value:?}"),
+        )),
         Err(e) => Err(invalid(key, format!("is not a URL ({e}): {value:?}"))),
     }
 }
@@ -256,6 +269,7 @@ fn check_http_url(key: &str, value: &str) -> Result<(), ConfigError> {
 mod tests {
     use super::*;
 
+    #[allow(clippy::result_large_err)] // figment's error type, in tests only
     fn load_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let mut result = None;
         figment::Jail::expect_with(|jail| {
@@ -291,7 +305,10 @@ mod tests {
     #[test]
     fn invalid_values_name_their_key() {
         let e = load_env(&[("GEOPF_UPSTREAM__TIMEOUT_MS", "soon")]).unwrap_err();
-        assert!(e.to_string().to_lowercase().contains("upstream.timeout_ms"), "{e}");
+        assert!(
+            e.to_string().to_lowercase().contains("upstream.timeout_ms"),
+            "{e}"
+        );
         let e = load_env(&[("GEOPF_UPSTREAM__BASE_URL", "ftp://x")]).unwrap_err();
         assert!(e.to_string().contains("upstream.base_url"), "{e}");
         let e = load_env(&[("GEOPF_UPSTREAM__QUOTAS__NOPE", "3")]).unwrap_err();

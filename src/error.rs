@@ -57,7 +57,12 @@ impl ApiError {
 
     /// 404: no such resource.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail.into())
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            detail.into(),
+        )
     }
 
     pub fn method_not_allowed(detail: impl Into<String>) -> Self {

@@ -77,12 +77,15 @@ pub async fn serve_on(listener: TcpListener, config: Config) -> anyhow::Result<(
     let router = app(config)?;
     tracing::info!(%addr, %upstream, "geopf-gateway listening on http://{addr}/");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stop_tx.send(true);
-        });
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+    });
     let mut stop_rx = stop_rx;
     tokio::select! {
         result = server => result.map_err(Into::into),

@@ -7,7 +7,11 @@ use geopf_gateway::config::{Config, Overrides};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "geopf-gateway", version, about = "IGN's Géoplateforme through OGC API Features and Processes")]
+#[command(
+    name = "geopf-gateway",
+    version,
+    about = "IGN's Géoplateforme through OGC API Features and Processes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,7 +51,9 @@ fn init_logging(config: &Config) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log.format == "json" {
         builder.json().init();
     } else {
@@ -87,7 +93,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("geopf-gateway: cannot start the runtime: {e}");

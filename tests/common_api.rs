@@ -22,10 +22,15 @@ async fn landing_page_links_what_qgis_and_gdal_follow() {
         "http://www.opengis.net/def/rel/ogc/1.0/processes",
     ] {
         let href = link(&doc, rel).unwrap_or_else(|| panic!("no {rel} link in {doc}"));
-        assert!(href.starts_with(&app.base), "{rel} link {href} is not absolute");
+        assert!(
+            href.starts_with(&app.base),
+            "{rel} link {href} is not absolute"
+        );
     }
     // The service-desc must resolve: QGIS silently drops the layer otherwise.
-    let api = app.get(&link(&doc, "service-desc").unwrap().replace(&app.base, "")).await;
+    let api = app
+        .get(&link(&doc, "service-desc").unwrap().replace(&app.base, ""))
+        .await;
     assert_eq!(api.status(), 200);
 }
 
@@ -34,7 +39,12 @@ async fn conformance_lists_features_and_processes() {
     let app = TestApp::start().await;
     let (status, _, doc) = app.get_json("/conformance").await;
     assert_eq!(status, 200);
-    let classes: Vec<&str> = doc["conformsTo"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let classes: Vec<&str> = doc["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert!(classes.contains(&"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"));
     assert!(classes.contains(&"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30"));
     assert!(classes.contains(&"http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core"));
@@ -47,7 +57,10 @@ async fn openapi_is_3_0_with_the_limit_qgis_reads() {
     let app = TestApp::start().await;
     let r = app.get("/api").await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-type"], "application/vnd.oai.openapi+json;version=3.0");
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.oai.openapi+json;version=3.0"
+    );
     let doc: Value = r.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.0."));
     let limit = &doc["components"]["parameters"]["limit"]["schema"];
@@ -76,7 +89,10 @@ async fn api_html_lists_every_path() {
     let app = TestApp::start().await;
     let r = app.get("/api.html").await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = r.text().await.unwrap();
     assert!(html.contains("/collections/addresses/items"));
     assert!(html.contains("/processes/geocode/execution"));
@@ -86,18 +102,66 @@ async fn api_html_lists_every_path() {
 #[tokio::test]
 async fn every_resource_answers_html_and_json() {
     let app = TestApp::start().await;
-    for path in ["/", "/conformance", "/collections", "/collections/addresses", "/collections/addresses/items", "/collections/addresses/queryables", "/processes", "/processes/geocode"] {
-        let html = app.http.get(app.url(path)).header("accept", "text/html,application/xhtml+xml,*/*;q=0.8").send().await.unwrap();
+    for path in [
+        "/",
+        "/conformance",
+        "/collections",
+        "/collections/addresses",
+        "/collections/addresses/items",
+        "/collections/addresses/queryables",
+        "/processes",
+        "/processes/geocode",
+    ] {
+        let html = app
+            .http
+            .get(app.url(path))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(html.status(), 200, "{path}");
-        assert!(html.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        assert!(
+            html.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
         let body = html.text().await.unwrap();
-        assert!(body.starts_with("<!DOCTYPE html>") && body.contains("</html>"), "{path}");
+        assert!(
+            body.starts_with("<!DOCTYPE html>") && body.contains("</html>"),
+            "{path}"
+        );
 
         // f= wins over Accept; */* (OWSLib) gets JSON.
-        let json = app.http.get(app.url(&format!("{path}?f=json"))).header("accept", "text/html").send().await.unwrap();
-        assert!(!json.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
-        let any = app.http.get(app.url(path)).header("accept", "*/*").send().await.unwrap();
-        assert!(any.headers()["content-type"].to_str().unwrap().contains("json"), "{path}");
+        let json = app
+            .http
+            .get(app.url(&format!("{path}?f=json")))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !json.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let any = app
+            .http
+            .get(app.url(path))
+            .header("accept", "*/*")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            any.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .contains("json"),
+            "{path}"
+        );
     }
     let (status, ..) = app.get_json("/collections/addresses/items?f=geojson").await;
     assert_eq!(status, 200);
@@ -107,11 +171,19 @@ async fn every_resource_answers_html_and_json() {
 #[tokio::test]
 async fn html_escapes_what_it_shows() {
     let app = TestApp::start().await;
-    let r = app.get("/collections/addresses/items?f=html&q=a%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
+    let r = app
+        .get("/collections/addresses/items?f=html&q=a%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
-    assert!(html.contains("a&#60;script&#62;alert(1)") || html.contains("a&lt;script&gt;alert(1)"), "the query is shown back");
-    assert!(!html.contains("<script>alert(1)"), "user input must be escaped");
+    assert!(
+        html.contains("a&#60;script&#62;alert(1)") || html.contains("a&lt;script&gt;alert(1)"),
+        "the query is shown back"
+    );
+    assert!(
+        !html.contains("<script>alert(1)"),
+        "user input must be escaped"
+    );
 }
 
 #[tokio::test]
@@ -135,9 +207,13 @@ async fn links_follow_the_reverse_proxy() {
 
 #[tokio::test]
 async fn a_configured_public_url_wins() {
-    let app = TestApp::start_with(|c| c.server.public_url = "https://maps.example.org/gw/".into()).await;
+    let app =
+        TestApp::start_with(|c| c.server.public_url = "https://maps.example.org/gw/".into()).await;
     let (_, _, doc) = app.get_json("/").await;
-    assert_eq!(link(&doc, "service-desc").unwrap(), "https://maps.example.org/gw/api");
+    assert_eq!(
+        link(&doc, "service-desc").unwrap(),
+        "https://maps.example.org/gw/api"
+    );
 }
 
 #[tokio::test]
@@ -153,25 +229,49 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn readiness_says_when_the_upstream_is_down() {
     let app = TestApp::start_with(|c| c.upstream.retries = 0).await;
-    app.fake.fault("/geocodage", Fault::Status { status: 503, retry_after: None, body: "{}".into() }, None);
+    app.fake.fault(
+        "/geocodage",
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+            body: "{}".into(),
+        },
+        None,
+    );
     let (status, _, doc) = app.get_json("/ready").await;
     assert_eq!(status, 503);
     assert_eq!(doc["status"], "degraded");
-    assert!(doc["upstream"]["geocoding"]["error"].as_str().unwrap().contains("503"));
+    assert!(doc["upstream"]["geocoding"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("503"));
 }
 
 #[tokio::test]
 async fn unknown_paths_and_methods_are_problems() {
     let app = TestApp::start().await;
     assert_problem(&app.get_json("/nowhere").await, 404, "no such path");
-    let r = app.http.delete(app.url("/collections")).send().await.unwrap();
+    let r = app
+        .http
+        .delete(app.url("/collections"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(&support::split(r).await, 405, "method");
 }
 
 #[tokio::test]
 async fn options_on_items_answers_allow() {
     let app = TestApp::start().await;
-    let r = app.http.request(reqwest::Method::OPTIONS, app.url("/collections/addresses/items")).send().await.unwrap();
+    let r = app
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            app.url("/collections/addresses/items"),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     assert!(r.headers()["allow"].to_str().unwrap().contains("GET"));
 }
@@ -186,5 +286,10 @@ async fn the_server_starts_without_the_upstream() {
     .await;
     let (status, ..) = app.get_json("/").await;
     assert_eq!(status, 200);
-    assert_problem(&app.get_json("/collections/addresses/items?q=rue%20de%20la%20paix").await, 502, "geocoding");
+    assert_problem(
+        &app.get_json("/collections/addresses/items?q=rue%20de%20la%20paix")
+            .await,
+        502,
+        "geocoding",
+    );
 }

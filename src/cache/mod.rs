@@ -186,7 +186,10 @@ mod tests {
     #[tokio::test]
     async fn errors_are_not_cached() {
         let c = cache();
-        assert!(c.get_or_fetch("k".into(), async { Err::<Cached<String>, _>("boom") }).await.is_err());
+        assert!(c
+            .get_or_fetch("k".into(), async { Err::<Cached<String>, _>("boom") })
+            .await
+            .is_err());
         let (v, s) = c
             .get_or_fetch("k".into(), async { Ok::<_, &str>(value("ok")) })
             .await
@@ -219,6 +222,9 @@ mod tests {
             statuses.push(t.await.unwrap());
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        assert_eq!(statuses.iter().filter(|s| **s == CacheStatus::Miss).count(), 1);
+        assert_eq!(
+            statuses.iter().filter(|s| **s == CacheStatus::Miss).count(),
+            1
+        );
     }
 }

@@ -46,14 +46,16 @@ impl BaseUrl {
 /// A host[:port] that cannot smuggle anything into a URL.
 fn is_host(h: &str) -> bool {
     h.len() <= 255
-        && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+        && h.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        })
 }
 
 fn is_path(p: &str) -> bool {
     p.len() <= 512
-        && p.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_' | b'~' | b'%'))
+        && p.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_' | b'~' | b'%')
+        })
 }
 
 impl FromRequestParts<AppState> for BaseUrl {
@@ -89,13 +91,22 @@ mod tests {
             ("x-forwarded-host", "gis.example.org"),
             ("x-forwarded-prefix", "/geopf/"),
         ]);
-        assert_eq!(BaseUrl::from_headers(&h, "", "x").0, "https://gis.example.org/geopf");
+        assert_eq!(
+            BaseUrl::from_headers(&h, "", "x").0,
+            "https://gis.example.org/geopf"
+        );
     }
 
     #[test]
     fn configured_url_wins_and_bad_hosts_are_ignored() {
         let h = headers(&[("host", "evil.org/\"><script>")]);
-        assert_eq!(BaseUrl::from_headers(&h, "", "127.0.0.1:8080").0, "http://127.0.0.1:8080");
-        assert_eq!(BaseUrl::from_headers(&h, "https://a.b/c/", "x").0, "https://a.b/c");
+        assert_eq!(
+            BaseUrl::from_headers(&h, "", "127.0.0.1:8080").0,
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            BaseUrl::from_headers(&h, "https://a.b/c/", "x").0,
+            "https://a.b/c"
+        );
     }
 }

@@ -29,15 +29,27 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application: every route and every layer.
 pub fn router(state: AppState) -> Router {
     let server = state.config.server.clone();
-    ogcapi::routes()
-        .fallback(|| async { ApiError::not_found("no such path on this gateway; the landing page / lists what there is") })
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed("this path does not take that method") })
-        .with_state(state)
+    let routes = ogcapi::routes()
+        .fallback(|| async {
+            ApiError::not_found(
+                "no such path on this gateway; the landing page / lists what there is",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::method_not_allowed("this path does not take that method")
+        })
+        .with_state(state);
+    with_layers(routes, &server)
+}
+
+/// Wraps routes in the gateway's middleware stack.
+pub fn with_layers(routes: Router, server: &ServerConfig) -> Router {
+    routes
         .layer(DefaultBodyLimit::max(
             usize::try_from(server.body_limit_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
         ))
         .layer(CompressionLayer::new())
-        .layer(cors(&server))
+        .layer(cors(server))
         .layer(middleware::from_fn(answer_options))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
@@ -52,9 +64,24 @@ pub fn router(state: AppState) -> Router {
 
 fn cors(server: &ServerConfig) -> CorsLayer {
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::DELETE, Method::OPTIONS])
-        .allow_headers([header::ACCEPT, header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("prefer")])
-        .expose_headers([header::LOCATION, header::RETRY_AFTER, HeaderName::from_static("cache-status")]);
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::ACCEPT,
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("prefer"),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("cache-status"),
+        ]);
     if server.cors_origins.iter().any(|o| o == "*") {
         layer.allow_origin(AnyOrigin)
     } else {
@@ -71,13 +98,16 @@ fn cors(server: &ServerConfig) -> CorsLayer {
 /// (CORS preflights, which carry `Access-Control-Request-Method`, are left to the CORS layer.)
 async fn answer_options(request: Request, next: Next) -> Response {
     if request.method() == Method::OPTIONS
-        && !request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        && !request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     {
-        let allow = if request.uri().path().ends_with("/execution") || request.uri().path() == "/jobs" {
-            "GET, HEAD, POST, OPTIONS"
-        } else {
-            "GET, HEAD, OPTIONS"
-        };
+        let allow =
+            if request.uri().path().ends_with("/execution") || request.uri().path() == "/jobs" {
+                "GET, HEAD, POST, OPTIONS"
+            } else {
+                "GET, HEAD, OPTIONS"
+            };
         return (StatusCode::NO_CONTENT, [(header::ALLOW, allow)]).into_response();
     }
     next.run(request).await
@@ -90,6 +120,8 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
     tracing::error!(panic = %what, "a handler panicked");
-    ApiError::internal("the gateway hit an internal error while answering; it keeps serving. Please report it.")
-        .into_response()
+    ApiError::internal(
+        "the gateway hit an internal error while answering; it keeps serving. Please report it.",
+    )
+    .into_response()
 }

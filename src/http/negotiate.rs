@@ -19,7 +19,9 @@ impl Format {
         });
         if let Some(f) = f {
             return match f.to_ascii_lowercase().as_str() {
-                "json" | "geojson" | "application/json" | "application/geo+json" => Ok(Format::Json),
+                "json" | "geojson" | "application/json" | "application/geo+json" => {
+                    Ok(Format::Json)
+                }
                 "html" | "text/html" => Ok(Format::Html),
                 other => Err(ApiError::bad_parameter(
                     "f",
@@ -77,16 +79,28 @@ mod tests {
         assert_eq!(from_accept(browser), Format::Html);
         assert_eq!(from_accept("*/*"), Format::Json);
         assert_eq!(from_accept(""), Format::Json);
-        assert_eq!(from_accept("application/geo+json, application/json"), Format::Json);
-        assert_eq!(from_accept("application/json;q=0.5, text/html"), Format::Html);
-        assert_eq!(from_accept("text/html;q=0.5, application/json"), Format::Json);
+        assert_eq!(
+            from_accept("application/geo+json, application/json"),
+            Format::Json
+        );
+        assert_eq!(
+            from_accept("application/json;q=0.5, text/html"),
+            Format::Html
+        );
+        assert_eq!(
+            from_accept("text/html;q=0.5, application/json"),
+            Format::Json
+        );
     }
 
     #[test]
     fn f_wins_over_accept() {
         let mut h = HeaderMap::new();
         h.insert("accept", "text/html".parse().unwrap());
-        assert_eq!(Format::from_request(Some("f=json"), &h).unwrap(), Format::Json);
+        assert_eq!(
+            Format::from_request(Some("f=json"), &h).unwrap(),
+            Format::Json
+        );
         assert!(Format::from_request(Some("f=xml"), &h).is_err());
     }
 }

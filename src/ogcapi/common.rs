@@ -45,19 +45,55 @@ pub const CONFORMANCE: &[&str] = &[
 ];
 
 pub const TITLE: &str = "Géoplateforme gateway";
-const DESCRIPTION: &str = "IGN's Géoplateforme (data.geopf.fr) through open standards: geocoding as OGC API \
+const DESCRIPTION: &str =
+    "IGN's Géoplateforme (data.geopf.fr) through open standards: geocoding as OGC API \
     Features collections and OGC API Processes, GeoJSON everywhere, cached and quota-safe.";
 
 pub async fn landing(State(_): State<AppState>, base: BaseUrl, format: Format) -> Response {
     let mut links = links::self_and_alternate(&base, "/", format, links::JSON);
     links.extend([
-        Link::new(base.join("/api"), "service-desc", links::OPENAPI_JSON, "The API definition (OpenAPI 3.0)"),
-        Link::new(base.join("/api.html"), "service-doc", links::HTML, "The API documentation"),
-        Link::new(base.join("/conformance"), "conformance", links::JSON, "Conformance classes"),
-        Link::new(base.join("/conformance"), links::REL_CONFORMANCE, links::JSON, "Conformance classes"),
-        Link::new(base.join("/collections"), "data", links::JSON, "Feature collections"),
-        Link::new(base.join("/collections"), links::REL_DATA, links::JSON, "Feature collections"),
-        Link::new(base.join("/processes"), links::REL_PROCESSES, links::JSON, "Processes"),
+        Link::new(
+            base.join("/api"),
+            "service-desc",
+            links::OPENAPI_JSON,
+            "The API definition (OpenAPI 3.0)",
+        ),
+        Link::new(
+            base.join("/api.html"),
+            "service-doc",
+            links::HTML,
+            "The API documentation",
+        ),
+        Link::new(
+            base.join("/conformance"),
+            "conformance",
+            links::JSON,
+            "Conformance classes",
+        ),
+        Link::new(
+            base.join("/conformance"),
+            links::REL_CONFORMANCE,
+            links::JSON,
+            "Conformance classes",
+        ),
+        Link::new(
+            base.join("/collections"),
+            "data",
+            links::JSON,
+            "Feature collections",
+        ),
+        Link::new(
+            base.join("/collections"),
+            links::REL_DATA,
+            links::JSON,
+            "Feature collections",
+        ),
+        Link::new(
+            base.join("/processes"),
+            links::REL_PROCESSES,
+            links::JSON,
+            "Processes",
+        ),
         Link::new(base.join("/health"), "status", links::JSON, "Health"),
     ]);
     let doc = json!({
@@ -69,12 +105,21 @@ pub async fn landing(State(_): State<AppState>, base: BaseUrl, format: Format) -
         let mut page = Page::new(&base, TITLE, DESCRIPTION);
         let mut t = Table::new("Start here", &["What", "Where"]);
         for (what, path) in [
-            ("Feature collections (addresses, places, parcels)", "/collections?f=html"),
-            ("Processes (geocode, reverse-geocode, autocomplete)", "/processes?f=html"),
+            (
+                "Feature collections (addresses, places, parcels)",
+                "/collections?f=html",
+            ),
+            (
+                "Processes (geocode, reverse-geocode, autocomplete)",
+                "/processes?f=html",
+            ),
             ("API documentation", "/api.html"),
             ("Conformance", "/conformance?f=html"),
         ] {
-            t.rows.push(vec![Cell::text(what), Cell::link(base.join(path), base.join(path))]);
+            t.rows.push(vec![
+                Cell::text(what),
+                Cell::link(base.join(path), base.join(path)),
+            ]);
         }
         page.tables.push(t);
         page.links = links;
@@ -85,7 +130,11 @@ pub async fn landing(State(_): State<AppState>, base: BaseUrl, format: Format) -
 pub async fn conformance(base: BaseUrl, format: Format) -> Response {
     let doc = json!({ "conformsTo": CONFORMANCE });
     respond(format, &doc, links::JSON, || {
-        let mut page = Page::new(&base, "Conformance", "The OGC conformance classes this gateway implements.");
+        let mut page = Page::new(
+            &base,
+            "Conformance",
+            "The OGC conformance classes this gateway implements.",
+        );
         let mut t = Table::new("", &["Class"]);
         t.rows = CONFORMANCE.iter().map(|c| vec![Cell::text(*c)]).collect();
         page.tables.push(t);
@@ -107,7 +156,11 @@ const PROBE_TTL: Duration = Duration::from_secs(15);
 
 pub async fn ready(State(state): State<AppState>) -> Response {
     let cached = {
-        let last = state.readiness.last.lock().unwrap_or_else(|e| e.into_inner());
+        let last = state
+            .readiness
+            .last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         last.as_ref()
             .filter(|(at, _, _)| at.elapsed() < PROBE_TTL)
             .map(|(_, ok, detail)| (*ok, detail.clone()))
@@ -119,16 +172,25 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             let probe = UpstreamRequest::new(Api::Geocoding, "/geocodage/getCapabilities");
             let result = state.upstream.get(&probe).await;
             let detail = match &result {
-                Ok(_) => json!({"reachable": true, "latency_ms": started.elapsed().as_millis() as u64}),
+                Ok(_) => {
+                    json!({"reachable": true, "latency_ms": started.elapsed().as_millis() as u64})
+                }
                 Err(e) => json!({"reachable": false, "error": e.to_string()}),
             };
             let ok = result.is_ok();
-            *state.readiness.last.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some((Instant::now(), ok, detail.clone()));
+            *state
+                .readiness
+                .last
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), ok, detail.clone()));
             (ok, detail)
         }
     };
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if ok { "ready" } else { "degraded" },
         "upstream": { "base_url": state.config.upstream.base_url, "geocoding": geocoding },

@@ -36,13 +36,26 @@ const FRANCE: [f64; 4] = [-63.2, -21.4, 55.9, 51.2];
 const STANDARD_PARAMS: [&str; 6] = ["f", "limit", "offset", "bbox", "bbox-crs", "crs"];
 
 fn find<'a>(state: &'a AppState, id: &str) -> Result<&'a CollectionSpec, ApiError> {
-    state.collections.iter().find(|c| c.id == id).ok_or_else(|| {
-        let ids: Vec<_> = state.collections.iter().map(|c| c.id).collect();
-        ApiError::not_found(format!("there is no collection {id:?} (collections: {})", ids.join(", ")))
-    })
+    state
+        .collections
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| {
+            let ids: Vec<_> = state.collections.iter().map(|c| c.id).collect();
+            ApiError::not_found(format!(
+                "there is no collection {id:?} (collections: {})",
+                ids.join(", ")
+            ))
+        })
 }
 
-fn collection_doc(state: &AppState, base: &BaseUrl, c: &CollectionSpec, format: Format, top: bool) -> Value {
+fn collection_doc(
+    state: &AppState,
+    base: &BaseUrl,
+    c: &CollectionSpec,
+    format: Format,
+    top: bool,
+) -> Value {
     let path = format!("/collections/{}", c.id);
     let mut l = if top {
         links::self_and_alternate(base, &path, format, links::JSON)
@@ -50,9 +63,24 @@ fn collection_doc(state: &AppState, base: &BaseUrl, c: &CollectionSpec, format: 
         vec![Link::new(base.join(&path), "self", links::JSON, c.title)]
     };
     l.extend([
-        Link::new(base.join(&format!("{path}/items")), "items", links::GEOJSON, "Items as GeoJSON"),
-        Link::new(base.join(&format!("{path}/items?f=html")), "items", links::HTML, "Items as HTML"),
-        Link::new(base.join(&format!("{path}/queryables")), links::REL_QUERYABLES, links::SCHEMA_JSON, "Queryables"),
+        Link::new(
+            base.join(&format!("{path}/items")),
+            "items",
+            links::GEOJSON,
+            "Items as GeoJSON",
+        ),
+        Link::new(
+            base.join(&format!("{path}/items?f=html")),
+            "items",
+            links::HTML,
+            "Items as HTML",
+        ),
+        Link::new(
+            base.join(&format!("{path}/queryables")),
+            links::REL_QUERYABLES,
+            links::SCHEMA_JSON,
+            "Queryables",
+        ),
     ]);
     let extent = state
         .geocode
@@ -81,7 +109,11 @@ pub async fn collections(State(state): State<AppState>, base: BaseUrl, format: F
     let l = links::self_and_alternate(&base, "/collections", format, links::JSON);
     let doc = json!({ "collections": docs, "links": links::to_value(&l) });
     respond(format, &doc, links::JSON, || {
-        let mut page = Page::new(&base, "Collections", "Feature collections served by this gateway.");
+        let mut page = Page::new(
+            &base,
+            "Collections",
+            "Feature collections served by this gateway.",
+        );
         let mut t = Table::new("", &["Collection", "Title", "Description"]);
         for c in state.collections.iter() {
             t.rows.push(vec![
@@ -111,16 +143,30 @@ pub async fn collection(
         page.links = serde_json::from_value::<Vec<Value>>(doc["links"].clone())
             .unwrap_or_default()
             .iter()
-            .map(|l| Link::new(cell_text(&l["href"]), &cell_text(&l["rel"]), &cell_text(&l["type"]), &cell_text(&l["title"])))
+            .map(|l| {
+                Link::new(
+                    cell_text(&l["href"]),
+                    &cell_text(&l["rel"]),
+                    &cell_text(&l["type"]),
+                    &cell_text(&l["title"]),
+                )
+            })
             .collect();
         page
     }))
 }
 
 fn queryables_table(c: &CollectionSpec) -> Table {
-    let mut t = Table::new("Filters (query parameters of items)", &["Parameter", "Meaning", "Schema"]);
+    let mut t = Table::new(
+        "Filters (query parameters of items)",
+        &["Parameter", "Meaning", "Schema"],
+    );
     for q in &c.queryables {
-        t.rows.push(vec![Cell::text(q.name), Cell::text(q.title), Cell::text(q.schema.to_string())]);
+        t.rows.push(vec![
+            Cell::text(q.name),
+            Cell::text(q.title),
+            Cell::text(q.schema.to_string()),
+        ]);
     }
     t
 }
@@ -166,15 +212,21 @@ pub fn parse_limit(v: &str) -> Result<usize, ApiError> {
         .parse()
         .map_err(|_| ApiError::bad_parameter("limit", format!("{v:?} is not a whole number")))?;
     if n < 1 {
-        return Err(ApiError::bad_parameter("limit", format!("must be at least 1, got {n}")));
+        return Err(ApiError::bad_parameter(
+            "limit",
+            format!("must be at least 1, got {n}"),
+        ));
     }
     Ok((n as u64).min(LIMIT_MAX as u64) as usize)
 }
 
 pub fn parse_offset(v: &str) -> Result<usize, ApiError> {
-    v.trim()
-        .parse::<usize>()
-        .map_err(|_| ApiError::bad_parameter("offset", format!("{v:?} is not a whole number of 0 or more")))
+    v.trim().parse::<usize>().map_err(|_| {
+        ApiError::bad_parameter(
+            "offset",
+            format!("{v:?} is not a whole number of 0 or more"),
+        )
+    })
 }
 
 /// `bbox=west,south,east,north` (or 6 numbers with heights), in WGS84 degrees.
@@ -184,29 +236,43 @@ pub fn parse_bbox(v: &str) -> Result<Bbox, ApiError> {
         .iter()
         .map(|p| p.parse::<f64>().ok().filter(|n| n.is_finite()))
         .collect::<Option<_>>()
-        .ok_or_else(|| ApiError::bad_parameter("bbox", format!("{v:?} is not a list of numbers")))?;
+        .ok_or_else(|| {
+            ApiError::bad_parameter("bbox", format!("{v:?} is not a list of numbers"))
+        })?;
     let (w, s, e, n) = match numbers.as_slice() {
         [w, s, e, n] => (*w, *s, *e, *n),
         [w, s, _, e, n, _] => (*w, *s, *e, *n),
         other => {
             return Err(ApiError::bad_parameter(
                 "bbox",
-                format!("expected 4 or 6 numbers (west,south,east,north), got {}", other.len()),
+                format!(
+                    "expected 4 or 6 numbers (west,south,east,north), got {}",
+                    other.len()
+                ),
             ))
         }
     };
     for (name, lat) in [("south", s), ("north", n)] {
         if !(-90.0..=90.0).contains(&lat) {
-            return Err(ApiError::bad_parameter("bbox", format!("{name} latitude {lat} is outside -90..90")));
+            return Err(ApiError::bad_parameter(
+                "bbox",
+                format!("{name} latitude {lat} is outside -90..90"),
+            ));
         }
     }
     for (name, lon) in [("west", w), ("east", e)] {
         if !(-180.0..=180.0).contains(&lon) {
-            return Err(ApiError::bad_parameter("bbox", format!("{name} longitude {lon} is outside -180..180")));
+            return Err(ApiError::bad_parameter(
+                "bbox",
+                format!("{name} longitude {lon} is outside -180..180"),
+            ));
         }
     }
     if s > n {
-        return Err(ApiError::bad_parameter("bbox", format!("south {s} is greater than north {n}")));
+        return Err(ApiError::bad_parameter(
+            "bbox",
+            format!("south {s} is greater than north {n}"),
+        ));
     }
     if w > e {
         return Err(ApiError::bad_parameter(
@@ -223,16 +289,26 @@ pub fn parse_bbox(v: &str) -> Result<Bbox, ApiError> {
 }
 
 fn check_crs(name: &str, v: &str) -> Result<(), ApiError> {
-    const ACCEPTED: [&str; 3] = [CRS84, "http://www.opengis.net/def/crs/EPSG/0/4326", "EPSG:4326"];
+    const ACCEPTED: [&str; 3] = [
+        CRS84,
+        "http://www.opengis.net/def/crs/EPSG/0/4326",
+        "EPSG:4326",
+    ];
     if ACCEPTED.contains(&v.trim()) {
         Ok(())
     } else {
-        Err(ApiError::bad_parameter(name, format!("{v:?} is not supported; use {CRS84}")))
+        Err(ApiError::bad_parameter(
+            name,
+            format!("{v:?} is not supported; use {CRS84}"),
+        ))
     }
 }
 
 /// Splits the query into the standard parameters and the collection's own; anything else is a 400.
-fn parse_items_query(c: &CollectionSpec, pairs: &[(String, String)]) -> Result<(Paging, Inputs), ApiError> {
+fn parse_items_query(
+    c: &CollectionSpec,
+    pairs: &[(String, String)],
+) -> Result<(Paging, Inputs), ApiError> {
     let mut paging = Paging {
         limit: LIMIT_DEFAULT,
         offset: 0,
@@ -246,13 +322,19 @@ fn parse_items_query(c: &CollectionSpec, pairs: &[(String, String)]) -> Result<(
             "offset" => paging.offset = parse_offset(v)?,
             "bbox" => paging.bbox = Some(parse_bbox(v)?),
             "bbox-crs" | "crs" => check_crs(k, v)?,
-            name if c.queryables.iter().any(|q| q.name == name) => own.push((k.as_str(), v.as_str())),
+            name if c.queryables.iter().any(|q| q.name == name) => {
+                own.push((k.as_str(), v.as_str()))
+            }
             other => {
                 let mut known: Vec<&str> = STANDARD_PARAMS.to_vec();
                 known.extend(c.queryables.iter().map(|q| q.name));
                 return Err(ApiError::bad_parameter(
                     other,
-                    format!("is not a parameter of {} items (parameters: {})", c.id, known.join(", ")),
+                    format!(
+                        "is not a parameter of {} items (parameters: {})",
+                        c.id,
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -282,7 +364,14 @@ fn timestamp() -> String {
 }
 
 /// A link to the same items request with another offset.
-fn page_link(base: &BaseUrl, path: &str, pairs: &[(String, String)], offset: usize, limit: usize, rel: &str) -> Link {
+fn page_link(
+    base: &BaseUrl,
+    path: &str,
+    pairs: &[(String, String)],
+    offset: usize,
+    limit: usize,
+    rel: &str,
+) -> Link {
     let mut p: Vec<(String, String)> = pairs
         .iter()
         .filter(|(k, _)| k != "offset" && k != "limit" && k != "f")
@@ -290,8 +379,17 @@ fn page_link(base: &BaseUrl, path: &str, pairs: &[(String, String)], offset: usi
         .collect();
     p.push(("limit".into(), limit.to_string()));
     p.push(("offset".into(), offset.to_string()));
-    let title = if rel == "next" { "Next page" } else { "Previous page" };
-    Link::new(format!("{}?{}", base.join(path), encode_query(&p)), rel, links::GEOJSON, title)
+    let title = if rel == "next" {
+        "Next page"
+    } else {
+        "Previous page"
+    };
+    Link::new(
+        format!("{}?{}", base.join(path), encode_query(&p)),
+        rel,
+        links::GEOJSON,
+        title,
+    )
 }
 
 pub async fn items(
@@ -318,15 +416,38 @@ pub async fn items(
         .await?;
     let path = format!("/collections/{}/items", c.id);
     let query = encode_query(&pairs);
-    let here = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
+    let here = if query.is_empty() {
+        path.clone()
+    } else {
+        format!("{path}?{query}")
+    };
     let mut l = links::self_and_alternate(&base, &here, format, links::GEOJSON);
     if paging.offset + page.features.len() < page.number_matched {
-        l.push(page_link(&base, &path, &pairs, paging.offset + paging.limit, paging.limit, "next"));
+        l.push(page_link(
+            &base,
+            &path,
+            &pairs,
+            paging.offset + paging.limit,
+            paging.limit,
+            "next",
+        ));
     }
     if paging.offset > 0 {
-        l.push(page_link(&base, &path, &pairs, paging.offset.saturating_sub(paging.limit), paging.limit, "prev"));
+        l.push(page_link(
+            &base,
+            &path,
+            &pairs,
+            paging.offset.saturating_sub(paging.limit),
+            paging.limit,
+            "prev",
+        ));
     }
-    l.push(Link::new(base.join(&format!("/collections/{}", c.id)), "collection", links::JSON, c.title));
+    l.push(Link::new(
+        base.join(&format!("/collections/{}", c.id)),
+        "collection",
+        links::JSON,
+        c.title,
+    ));
     let mut doc = Map::new();
     doc.insert("type".into(), json!("FeatureCollection"));
     doc.insert("timeStamp".into(), json!(timestamp()));
@@ -343,7 +464,10 @@ pub async fn items(
         p.note = page.note.clone();
         p.form = Some(search_form(&base, c, &pairs));
         let mut t = Table::new(
-            &format!("{} of {} feature(s)", doc["numberReturned"], page.number_matched),
+            &format!(
+                "{} of {} feature(s)",
+                doc["numberReturned"], page.number_matched
+            ),
             &["id", "label", "type", "lon, lat"],
         );
         for f in doc["features"].as_array().into_iter().flatten() {
@@ -383,17 +507,26 @@ pub async fn item(
     let (mut feature, status) = state.geocode.item(c.index, &fid).await?;
     let path = format!("/collections/{}/items/{}", c.id, urlencode(&fid));
     let mut l = links::self_and_alternate(&base, &path, format, links::GEOJSON);
-    l.push(Link::new(base.join(&format!("/collections/{}", c.id)), "collection", links::JSON, c.title));
+    l.push(Link::new(
+        base.join(&format!("/collections/{}", c.id)),
+        "collection",
+        links::JSON,
+        c.title,
+    ));
     feature["links"] = links::to_value(&l);
     let response = respond(format, &feature, links::GEOJSON, || {
         let mut p = Page::new(&base, format!("{} {fid}", c.title), "");
         let mut t = Table::new("Properties", &["Property", "Value"]);
         if let Some(props) = feature["properties"].as_object() {
             for (k, v) in props {
-                t.rows.push(vec![Cell::text(k.clone()), Cell::text(cell_text(v))]);
+                t.rows
+                    .push(vec![Cell::text(k.clone()), Cell::text(cell_text(v))]);
             }
         }
-        t.rows.push(vec![Cell::text("geometry"), Cell::text(feature["geometry"].to_string())]);
+        t.rows.push(vec![
+            Cell::text("geometry"),
+            Cell::text(feature["geometry"].to_string()),
+        ]);
         p.tables.push(t);
         p.links = l;
         p
@@ -431,9 +564,10 @@ pub async fn queryables(
         p
     });
     if format == Format::Json {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(links::SCHEMA_JSON));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(links::SCHEMA_JSON),
+        );
     }
     Ok(response)
 }
@@ -456,8 +590,14 @@ mod tests {
         assert!(parse_bbox("3.894,43.596,3.900,43.601").is_ok());
         assert!(parse_bbox("3.894,43.596,0,3.900,43.601,100").is_ok());
         assert!(parse_bbox("1,2,3").unwrap_err().detail.contains("4 or 6"));
-        assert!(parse_bbox("1,50,2,40").unwrap_err().detail.contains("south"));
-        assert!(parse_bbox("1,2,3,95").unwrap_err().detail.contains("outside"));
+        assert!(parse_bbox("1,50,2,40")
+            .unwrap_err()
+            .detail
+            .contains("south"));
+        assert!(parse_bbox("1,2,3,95")
+            .unwrap_err()
+            .detail
+            .contains("outside"));
         assert!(parse_bbox("1,2,x,4").is_err());
     }
 

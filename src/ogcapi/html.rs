@@ -91,14 +91,21 @@ impl Page {
     pub fn render_response(self) -> Response {
         match self.render() {
             Ok(html) => Html(html).into_response(),
-            Err(e) => ApiError::internal(format!("an HTML page failed to render: {e}")).into_response(),
+            Err(e) => {
+                ApiError::internal(format!("an HTML page failed to render: {e}")).into_response()
+            }
         }
     }
 }
 
 /// Answers a resource in the negotiated format: its JSON with `json_type`, or the HTML page made
 /// by `page` (which receives the pretty JSON to embed).
-pub fn respond(format: Format, json: &Value, json_type: &'static str, page: impl FnOnce() -> Page) -> Response {
+pub fn respond(
+    format: Format,
+    json: &Value,
+    json_type: &'static str,
+    page: impl FnOnce() -> Page,
+) -> Response {
     match format {
         Format::Json => {
             let mut response = axum::Json(json).into_response();

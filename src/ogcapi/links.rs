@@ -56,15 +56,36 @@ pub fn encode_query(pairs: &[(String, String)]) -> String {
 
 /// `self` and `alternate` links of a resource at `path`, for the format being served.
 /// `json_type` is the resource's JSON media type (JSON, GeoJSON, OpenAPI…).
-pub fn self_and_alternate(base: &BaseUrl, path_and_query: &str, format: Format, json_type: &str) -> Vec<Link> {
+pub fn self_and_alternate(
+    base: &BaseUrl,
+    path_and_query: &str,
+    format: Format,
+    json_type: &str,
+) -> Vec<Link> {
     let href = base.join(path_and_query);
-    let json = Link::new(with_format(&href, "json"), "self", json_type, "This document as JSON");
-    let html = Link::new(with_format(&href, "html"), "alternate", HTML, "This document as HTML");
+    let json = Link::new(
+        with_format(&href, "json"),
+        "self",
+        json_type,
+        "This document as JSON",
+    );
+    let html = Link::new(
+        with_format(&href, "html"),
+        "alternate",
+        HTML,
+        "This document as HTML",
+    );
     match format {
         Format::Json => vec![json, html],
         Format::Html => vec![
-            Link { rel: "alternate".into(), ..json },
-            Link { rel: "self".into(), ..html },
+            Link {
+                rel: "alternate".into(),
+                ..json
+            },
+            Link {
+                rel: "self".into(),
+                ..html
+            },
         ],
     }
 }
@@ -79,7 +100,10 @@ mod tests {
 
     #[test]
     fn format_replaces_f() {
-        assert_eq!(with_format("http://h/c?f=html&q=a b", "json"), "http://h/c?q=a+b&f=json");
+        assert_eq!(
+            with_format("http://h/c?f=html&q=a b", "json"),
+            "http://h/c?q=a+b&f=json"
+        );
         assert_eq!(with_format("http://h/c", "html"), "http://h/c?f=html");
     }
 }

@@ -23,8 +23,14 @@ pub fn routes() -> Router<AppState> {
         .route("/collections", get(features::collections))
         .route("/collections/{collection_id}", get(features::collection))
         .route("/collections/{collection_id}/items", get(features::items))
-        .route("/collections/{collection_id}/items/{feature_id}", get(features::item))
-        .route("/collections/{collection_id}/queryables", get(features::queryables))
+        .route(
+            "/collections/{collection_id}/items/{feature_id}",
+            get(features::item),
+        )
+        .route(
+            "/collections/{collection_id}/queryables",
+            get(features::queryables),
+        )
         .route("/processes", get(processes::list))
         .route("/processes/{process_id}", get(processes::describe))
         .route(

@@ -26,7 +26,12 @@ fn param_ref(name: &str) -> Value {
 fn response(description: &str, media: &[&str], schema: &str) -> Value {
     let content: Map<String, Value> = media
         .iter()
-        .map(|m| (m.to_string(), json!({ "schema": { "$ref": format!("#/components/schemas/{schema}") } })))
+        .map(|m| {
+            (
+                m.to_string(),
+                json!({ "schema": { "$ref": format!("#/components/schemas/{schema}") } }),
+            )
+        })
         .collect();
     json!({ "description": description, "content": content })
 }
@@ -34,7 +39,12 @@ fn response(description: &str, media: &[&str], schema: &str) -> Value {
 fn problems(codes: &[&str]) -> Map<String, Value> {
     codes
         .iter()
-        .map(|c| (c.to_string(), json!({ "$ref": "#/components/responses/Problem" })))
+        .map(|c| {
+            (
+                c.to_string(),
+                json!({ "$ref": "#/components/responses/Problem" }),
+            )
+        })
         .collect()
 }
 
@@ -48,38 +58,151 @@ fn get_op(summary: &str, tag: &str, params: Vec<Value>, ok: Value, errors: &[&st
 pub fn document(state: &AppState, base: &BaseUrl) -> Value {
     let mut paths = Map::new();
     let doc_ok = |what: &str| response(what, &[links::JSON, links::HTML], "Document");
-    paths.insert("/".into(), get_op("Landing page", "Common", vec![param_ref("f")], doc_ok("The landing page"), &["400"]));
-    paths.insert("/conformance".into(), get_op("Conformance classes", "Common", vec![param_ref("f")], doc_ok("Conformance"), &["400"]));
-    paths.insert("/api".into(), get_op("This OpenAPI document", "Common", vec![], response("OpenAPI 3.0", &[links::OPENAPI_JSON], "Document"), &[]));
-    paths.insert("/health".into(), get_op("Liveness", "Common", vec![], response("Alive", &[links::JSON], "Document"), &[]));
-    paths.insert("/ready".into(), get_op("Readiness: the upstream answers", "Common", vec![], response("Ready", &[links::JSON], "Document"), &["503"]));
-    paths.insert("/collections".into(), get_op("Feature collections", "Features", vec![param_ref("f")], doc_ok("The collections"), &["400"]));
+    paths.insert(
+        "/".into(),
+        get_op(
+            "Landing page",
+            "Common",
+            vec![param_ref("f")],
+            doc_ok("The landing page"),
+            &["400"],
+        ),
+    );
+    paths.insert(
+        "/conformance".into(),
+        get_op(
+            "Conformance classes",
+            "Common",
+            vec![param_ref("f")],
+            doc_ok("Conformance"),
+            &["400"],
+        ),
+    );
+    paths.insert(
+        "/api".into(),
+        get_op(
+            "This OpenAPI document",
+            "Common",
+            vec![],
+            response("OpenAPI 3.0", &[links::OPENAPI_JSON], "Document"),
+            &[],
+        ),
+    );
+    paths.insert(
+        "/health".into(),
+        get_op(
+            "Liveness",
+            "Common",
+            vec![],
+            response("Alive", &[links::JSON], "Document"),
+            &[],
+        ),
+    );
+    paths.insert(
+        "/ready".into(),
+        get_op(
+            "Readiness: the upstream answers",
+            "Common",
+            vec![],
+            response("Ready", &[links::JSON], "Document"),
+            &["503"],
+        ),
+    );
+    paths.insert(
+        "/collections".into(),
+        get_op(
+            "Feature collections",
+            "Features",
+            vec![param_ref("f")],
+            doc_ok("The collections"),
+            &["400"],
+        ),
+    );
 
     for c in state.collections.iter() {
         let base_path = format!("/collections/{}", c.id);
-        paths.insert(base_path.clone(), get_op(c.title, "Features", vec![param_ref("f")], doc_ok("The collection"), &["400"]));
-        let mut params = vec![param_ref("limit"), param_ref("offset"), param_ref("bbox"), param_ref("bbox-crs"), param_ref("f")];
+        paths.insert(
+            base_path.clone(),
+            get_op(
+                c.title,
+                "Features",
+                vec![param_ref("f")],
+                doc_ok("The collection"),
+                &["400"],
+            ),
+        );
+        let mut params = vec![
+            param_ref("limit"),
+            param_ref("offset"),
+            param_ref("bbox"),
+            param_ref("bbox-crs"),
+            param_ref("f"),
+        ];
         params.extend(c.queryables.iter().map(|q| {
             json!({ "name": q.name, "in": "query", "required": false, "description": q.title, "schema": q.schema, "style": "form", "explode": false })
         }));
         paths.insert(
             format!("{base_path}/items"),
-            get_op(&format!("Items of {}", c.title), "Features", params, response("A page of features", &[links::GEOJSON, links::HTML], "FeatureCollection"), &["400", "429", "502", "504"]),
+            get_op(
+                &format!("Items of {}", c.title),
+                "Features",
+                params,
+                response(
+                    "A page of features",
+                    &[links::GEOJSON, links::HTML],
+                    "FeatureCollection",
+                ),
+                &["400", "429", "502", "504"],
+            ),
         );
         paths.insert(
             format!("{base_path}/items/{{featureId}}"),
-            get_op(&format!("One item of {}", c.title), "Features", vec![param_ref("featureId"), param_ref("f")], response("The feature", &[links::GEOJSON, links::HTML], "Feature"), &["400", "404", "502", "504"]),
+            get_op(
+                &format!("One item of {}", c.title),
+                "Features",
+                vec![param_ref("featureId"), param_ref("f")],
+                response("The feature", &[links::GEOJSON, links::HTML], "Feature"),
+                &["400", "404", "502", "504"],
+            ),
         );
         paths.insert(
             format!("{base_path}/queryables"),
-            get_op(&format!("Queryables of {}", c.title), "Features", vec![param_ref("f")], response("JSON Schema of the filters", &[links::SCHEMA_JSON, links::HTML], "Document"), &["400"]),
+            get_op(
+                &format!("Queryables of {}", c.title),
+                "Features",
+                vec![param_ref("f")],
+                response(
+                    "JSON Schema of the filters",
+                    &[links::SCHEMA_JSON, links::HTML],
+                    "Document",
+                ),
+                &["400"],
+            ),
         );
     }
 
-    paths.insert("/processes".into(), get_op("Processes", "Processes", vec![param_ref("f")], doc_ok("The process list"), &["400"]));
+    paths.insert(
+        "/processes".into(),
+        get_op(
+            "Processes",
+            "Processes",
+            vec![param_ref("f")],
+            doc_ok("The process list"),
+            &["400"],
+        ),
+    );
     for p in state.processes.list() {
         let path = format!("/processes/{}", p.id);
-        paths.insert(path.clone(), get_op(p.title, "Processes", vec![param_ref("f")], doc_ok("The process description"), &["400"]));
+        paths.insert(
+            path.clone(),
+            get_op(
+                p.title,
+                "Processes",
+                vec![param_ref("f")],
+                doc_ok("The process description"),
+                &["400"],
+            ),
+        );
         let desc = description(base, p);
         let query_params: Vec<Value> = p
             .inputs
@@ -89,7 +212,13 @@ pub fn document(state: &AppState, base: &BaseUrl) -> Value {
         let ok = response("The result", &[links::GEOJSON], "FeatureCollection");
         let mut post_responses = problems(&["400", "404", "422", "429", "502", "504"]);
         post_responses.insert("200".into(), ok.clone());
-        let mut op = get_op(&format!("Run {} with query parameters", p.title), "Processes", query_params, ok, &["400", "429", "502", "504"]);
+        let mut op = get_op(
+            &format!("Run {} with query parameters", p.title),
+            "Processes",
+            query_params,
+            ok,
+            &["400", "429", "502", "504"],
+        );
         op["post"] = json!({
             "summary": format!("Run {}", p.title),
             "tags": ["Processes"],
@@ -197,11 +326,17 @@ pub async fn api(State(state): State<AppState>, base: BaseUrl, format: Format) -
 
 pub async fn api_html(State(state): State<AppState>, base: BaseUrl) -> Response {
     let doc = document(&state, &base);
-    respond(Format::Html, &doc, links::OPENAPI_JSON, || api_page(&base, &doc))
+    respond(Format::Html, &doc, links::OPENAPI_JSON, || {
+        api_page(&base, &doc)
+    })
 }
 
 fn api_page(base: &BaseUrl, doc: &Value) -> Page {
-    let mut page = Page::new(base, "API documentation", "Every path of this gateway, generated from its OpenAPI 3.0 document (/api).");
+    let mut page = Page::new(
+        base,
+        "API documentation",
+        "Every path of this gateway, generated from its OpenAPI 3.0 document (/api).",
+    );
     let mut t = Table::new("", &["Method", "Path", "Summary", "Parameters"]);
     for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
         for (method, op) in ops.as_object().into_iter().flatten() {
@@ -211,7 +346,13 @@ fn api_page(base: &BaseUrl, doc: &Value) -> Page {
                 .flatten()
                 .map(|p| {
                     p["name"].as_str().map(str::to_string).unwrap_or_else(|| {
-                        p["$ref"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string()
+                        p["$ref"]
+                            .as_str()
+                            .unwrap_or("")
+                            .rsplit('/')
+                            .next()
+                            .unwrap_or("")
+                            .to_string()
                     })
                 })
                 .collect();

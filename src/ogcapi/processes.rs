@@ -29,7 +29,10 @@ const VERSION: &str = "1.0.0";
 fn find<'a>(state: &'a AppState, id: &str) -> Result<&'a ProcessSpec, ApiError> {
     state.processes.get(id).ok_or_else(|| {
         let ids: Vec<_> = state.processes.list().iter().map(|p| p.id).collect();
-        ApiError::not_found(format!("there is no process {id:?} (processes: {})", ids.join(", ")))
+        ApiError::not_found(format!(
+            "there is no process {id:?} (processes: {})",
+            ids.join(", ")
+        ))
     })
 }
 
@@ -37,8 +40,18 @@ fn summary(base: &BaseUrl, p: &ProcessSpec) -> Map<String, Value> {
     let path = format!("/processes/{}", p.id);
     let l = vec![
         Link::new(base.join(&path), "self", links::JSON, "Process description"),
-        Link::new(base.join(&format!("{path}?f=html")), "alternate", links::HTML, "Process description as HTML"),
-        Link::new(base.join(&format!("{path}/execution")), links::REL_EXECUTE, links::JSON, "Execute"),
+        Link::new(
+            base.join(&format!("{path}?f=html")),
+            "alternate",
+            links::HTML,
+            "Process description as HTML",
+        ),
+        Link::new(
+            base.join(&format!("{path}/execution")),
+            links::REL_EXECUTE,
+            links::JSON,
+            "Execute",
+        ),
     ];
     let doc = json!({
         "id": p.id,
@@ -90,7 +103,11 @@ pub async fn list(State(state): State<AppState>, base: BaseUrl, format: Format) 
     let l = links::self_and_alternate(&base, "/processes", format, links::JSON);
     let doc = json!({ "processes": processes, "links": links::to_value(&l) });
     respond(format, &doc, links::JSON, || {
-        let mut page = Page::new(&base, "Processes", "Processes this gateway runs; each returns GeoJSON.");
+        let mut page = Page::new(
+            &base,
+            "Processes",
+            "Processes this gateway runs; each returns GeoJSON.",
+        );
         let mut t = Table::new("", &["Process", "Title", "Description"]);
         for p in state.processes.list() {
             t.rows.push(vec![
@@ -136,7 +153,10 @@ pub async fn describe(
 fn geojson(output: ProcessOutput) -> Response {
     let mut response = Json(output.value).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(links::GEOJSON));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(links::GEOJSON),
+    );
     if let Ok(v) = HeaderValue::from_str(&output.cache_status.to_string()) {
         headers.insert("cache-status", v);
     }
@@ -155,21 +175,32 @@ pub async fn execute_post(
     let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_body(format!("the execute request is not valid JSON: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_body(format!("the execute request is not valid JSON: {e}"))
+        })?
     };
     let Value::Object(mut request) = request else {
-        return Err(ApiError::bad_body("the execute request must be a JSON object with an \"inputs\" member"));
+        return Err(ApiError::bad_body(
+            "the execute request must be a JSON object with an \"inputs\" member",
+        ));
     };
     let inputs = match request.remove("inputs") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m,
-        Some(_) => return Err(ApiError::bad_body("\"inputs\" must be an object of input name to value")),
+        Some(_) => {
+            return Err(ApiError::bad_body(
+                "\"inputs\" must be an object of input name to value",
+            ))
+        }
     };
     let document = match request.get("response").and_then(Value::as_str) {
         None | Some("raw") => false,
         Some("document") => true,
         Some(other) => {
-            return Err(ApiError::bad_parameter("response", format!("{other:?} is not raw or document")))
+            return Err(ApiError::bad_parameter(
+                "response",
+                format!("{other:?} is not raw or document"),
+            ))
         }
     };
     let output = state.processes.execute(&id, &Inputs::from(inputs)).await?;
@@ -195,10 +226,14 @@ pub async fn execute_get(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     find(&state, &id)?;
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .filter(|(k, _)| k != "f")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .filter(|(k, _)| k != "f")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let inputs: Inputs = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let inputs: Inputs = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     Ok(geojson(state.processes.execute(&id, &inputs).await?))
 }

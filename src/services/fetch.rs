@@ -41,12 +41,11 @@ impl Fetcher {
         let api = request.api;
         let fetch = async move {
             let response = client.get(&request).await?;
-            let value: Value = serde_json::from_slice(&response.body).map_err(|e| {
-                UpstreamError::BadBody {
+            let value: Value =
+                serde_json::from_slice(&response.body).map_err(|e| UpstreamError::BadBody {
                     api,
                     reason: format!("not JSON ({e})"),
-                }
-            })?;
+                })?;
             check(&value).map_err(|reason| UpstreamError::BadBody { api, reason })?;
             Ok::<_, UpstreamError>(Cached {
                 kind,

@@ -137,13 +137,17 @@ impl Inputs {
         let Some(v) = self.raw(name) else {
             return Ok(None);
         };
-        let bad = || ServiceError::invalid(name, "expected \"lon,lat\", [lon, lat] or a GeoJSON Point");
+        let bad =
+            || ServiceError::invalid(name, "expected \"lon,lat\", [lon, lat] or a GeoJSON Point");
         let coords: Vec<f64> = match v {
             Value::String(s) => s
                 .split(',')
                 .map(|p| p.trim().parse::<f64>().map_err(|_| bad()))
                 .collect::<Result<_, _>>()?,
-            Value::Array(a) => a.iter().map(|c| c.as_f64().ok_or_else(bad)).collect::<Result<_, _>>()?,
+            Value::Array(a) => a
+                .iter()
+                .map(|c| c.as_f64().ok_or_else(bad))
+                .collect::<Result<_, _>>()?,
             Value::Object(o) if o.get("type") == Some(&Value::String("Point".into())) => o
                 .get("coordinates")
                 .and_then(Value::as_array)

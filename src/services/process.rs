@@ -37,7 +37,12 @@ pub struct ProcessSpec {
 }
 
 impl InputSpec {
-    pub fn new(name: &'static str, title: &'static str, description: &'static str, schema: Value) -> Self {
+    pub fn new(
+        name: &'static str,
+        title: &'static str,
+        description: &'static str,
+        schema: Value,
+    ) -> Self {
         InputSpec {
             name,
             title,
@@ -108,7 +113,9 @@ impl Processes {
             "geocode" => self.geocode.geocode_process(inputs).await,
             "reverse-geocode" => self.geocode.reverse_process(inputs).await,
             "autocomplete" => self.geocode.autocomplete_process(inputs).await,
-            other => Err(ServiceError::NotFound(format!("there is no process {other:?}"))),
+            other => Err(ServiceError::NotFound(format!(
+                "there is no process {other:?}"
+            ))),
         }
     }
 }

@@ -127,15 +127,16 @@ impl UpstreamClient {
         let mut attempt = 0;
         loop {
             inner.quotas.acquire(request.api).await?;
-            let outcome = {
-                let _permit = inner.in_flight.acquire().await.map_err(|_| {
-                    UpstreamError::Unreachable {
-                        api: request.api,
-                        reason: "the gateway is shutting down".into(),
-                    }
-                })?;
-                self.attempt(request).await
-            };
+            let outcome =
+                {
+                    let _permit = inner.in_flight.acquire().await.map_err(|_| {
+                        UpstreamError::Unreachable {
+                            api: request.api,
+                            reason: "the gateway is shutting down".into(),
+                        }
+                    })?;
+                    self.attempt(request).await
+                };
             match outcome {
                 Attempt::Done(response) => return Ok(response),
                 Attempt::Fail(error) => return Err(error),
@@ -260,7 +261,11 @@ pub fn upstream_message(body: &[u8]) -> String {
             serde_json::Value::Array(items) => Some(
                 items
                     .iter()
-                    .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| i.to_string())
+                    })
                     .collect::<Vec<_>>()
                     .join("; "),
             ),
@@ -292,11 +297,15 @@ mod tests {
     #[test]
     fn messages_of_every_upstream_error_format() {
         assert_eq!(
-            upstream_message(br#"{"code":400,"message":"Failed parsing query","detail":["q: required param"]}"#),
+            upstream_message(
+                br#"{"code":400,"message":"Failed parsing query","detail":["q: required param"]}"#
+            ),
             "Failed parsing query: q: required param"
         );
         assert_eq!(
-            upstream_message(br#"{"error":{"errorType":"parameter","message":"Parameter 'start' is invalid"}}"#),
+            upstream_message(
+                br#"{"error":{"errorType":"parameter","message":"Parameter 'start' is invalid"}}"#
+            ),
             "Parameter 'start' is invalid"
         );
         assert_eq!(
@@ -307,6 +316,9 @@ mod tests {
             upstream_message(b"<ows:ExceptionReport><ows:Exception><ows:ExceptionText>Could not find type: x</ows:ExceptionText></ows:Exception></ows:ExceptionReport>"),
             "Could not find type: x"
         );
-        assert_eq!(upstream_message(b"<html> 502  Bad </html>"), "<html> 502 Bad </html>");
+        assert_eq!(
+            upstream_message(b"<html> 502  Bad </html>"),
+            "<html> 502 Bad </html>"
+        );
     }
 }

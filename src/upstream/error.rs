@@ -18,7 +18,9 @@ pub enum UpstreamError {
     },
     #[error("the Géoplateforme {api} API is rate limiting; retry in {retry_after_s} s")]
     RateLimited { api: Api, retry_after_s: u64 },
-    #[error("the gateway's queue for the Géoplateforme {api} API is full; retry in {retry_after_s} s")]
+    #[error(
+        "the gateway's queue for the Géoplateforme {api} API is full; retry in {retry_after_s} s"
+    )]
     QueueFull { api: Api, retry_after_s: u64 },
     #[error("the Géoplateforme {api} API sent an unreadable answer: {reason}")]
     BadBody { api: Api, reason: String },

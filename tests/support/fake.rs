@@ -27,7 +27,11 @@ pub struct Recorded {
 #[derive(Debug, Clone)]
 pub enum Fault {
     /// Answer this status with a JSON body (and `Retry-After` if given).
-    Status { status: u16, retry_after: Option<u64>, body: String },
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+        body: String,
+    },
     /// Close the connection with a TCP reset.
     Reset,
     /// Announce the full length, send half the body, close.
@@ -67,7 +71,10 @@ fn fixtures() -> PathBuf {
 }
 
 fn now_s() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 impl FakeUpstream {
@@ -99,7 +106,10 @@ impl FakeUpstream {
 
     /// Requests received whose path starts with `prefix`.
     pub fn count(&self, prefix: &str) -> usize {
-        self.log().iter().filter(|r| r.path.starts_with(prefix)).count()
+        self.log()
+            .iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .count()
     }
 
     pub fn clear_log(&self) {
@@ -114,6 +124,10 @@ impl FakeUpstream {
         });
     }
 
+    pub fn clear_faults(&self) {
+        self.state.lock().unwrap().rules.clear();
+    }
+
     /// Answers `path` with this status, content type and body instead of the fixtures.
     pub fn set_body(&self, path: &str, status: u16, content_type: &str, body: Vec<u8>) {
         self.state
@@ -126,7 +140,11 @@ impl FakeUpstream {
     /// Enforces `limit` requests per clock second on paths starting with `prefix`, as the real
     /// service does: beyond it, 429 with Retry-After 5, and the API blocked for 5 s.
     pub fn enforce_quota(&self, prefix: &str, limit: u32) {
-        self.state.lock().unwrap().quotas.push((prefix.into(), limit));
+        self.state
+            .lock()
+            .unwrap()
+            .quotas
+            .push((prefix.into(), limit));
     }
 
     /// The most requests on `prefix` seen within one clock second.
@@ -149,14 +167,23 @@ impl FakeUpstream {
         }
         let head = String::from_utf8_lossy(&buf).to_string();
         let mut lines = head.split("\r\n");
-        let target = lines.next().unwrap_or("").split(' ').nth(1).unwrap_or("/").to_string();
+        let target = lines
+            .next()
+            .unwrap_or("")
+            .split(' ')
+            .nth(1)
+            .unwrap_or("/")
+            .to_string();
         let headers: HashMap<String, String> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
         let url = url::Url::parse(&format!("http://fake{target}")).unwrap();
         let path = url.path().to_string();
-        let query: HashMap<String, String> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let query: HashMap<String, String> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
 
         let (fault, quota_hit) = {
             let mut st = self.state.lock().unwrap();
@@ -168,7 +195,11 @@ impl FakeUpstream {
             });
             let quota_hit = Self::quota_hit(&mut st, &path);
             let mut fault = None;
-            if let Some(rule) = st.rules.iter_mut().find(|r| path.starts_with(&r.prefix) && r.times != Some(0)) {
+            if let Some(rule) = st
+                .rules
+                .iter_mut()
+                .find(|r| path.starts_with(&r.prefix) && r.times != Some(0))
+            {
                 if let Some(t) = rule.times.as_mut() {
                     *t -= 1;
                 }
@@ -177,7 +208,14 @@ impl FakeUpstream {
             (fault, quota_hit)
         };
         if quota_hit {
-            let _ = respond(&mut socket, 429, "application/json", br#"{"message":"API rate limit exceeded"}"#, &[("Retry-After", "5")]).await;
+            let _ = respond(
+                &mut socket,
+                429,
+                "application/json",
+                br#"{"message":"API rate limit exceeded"}"#,
+                &[("Retry-After", "5")],
+            )
+            .await;
             return;
         }
         let (status, ctype, body) = self.route(&path, &query);
@@ -185,12 +223,26 @@ impl FakeUpstream {
             None => {
                 let _ = respond(&mut socket, status, &ctype, &body, &[]).await;
             }
-            Some(Fault::Status { status, retry_after, body }) => {
+            Some(Fault::Status {
+                status,
+                retry_after,
+                body,
+            }) => {
                 let ra = retry_after.map(|r| r.to_string());
-                let extra: Vec<(&str, &str)> = ra.iter().map(|r| ("Retry-After", r.as_str())).collect();
-                let _ = respond(&mut socket, status, "application/json", body.as_bytes(), &extra).await;
+                let extra: Vec<(&str, &str)> =
+                    ra.iter().map(|r| ("Retry-After", r.as_str())).collect();
+                let _ = respond(
+                    &mut socket,
+                    status,
+                    "application/json",
+                    body.as_bytes(),
+                    &extra,
+                )
+                .await;
             }
             Some(Fault::Reset) => {
+                // Linger 0 makes the close a TCP reset; nothing is left to flush, so it cannot block.
+                #[allow(deprecated)]
                 let _ = socket.set_linger(Some(Duration::ZERO));
                 drop(socket);
             }
@@ -204,7 +256,14 @@ impl FakeUpstream {
                 let _ = socket.shutdown().await;
             }
             Some(Fault::Garbage) => {
-                let _ = respond(&mut socket, 200, "application/json", b"{\"type\":\"Feat\x00\xff", &[]).await;
+                let _ = respond(
+                    &mut socket,
+                    200,
+                    "application/json",
+                    b"{\"type\":\"Feat\x00\xff",
+                    &[],
+                )
+                .await;
             }
             Some(Fault::Hang) => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -217,10 +276,19 @@ impl FakeUpstream {
     }
 
     fn quota_hit(st: &mut State, path: &str) -> bool {
-        let Some((prefix, limit)) = st.quotas.iter().find(|(p, _)| path.starts_with(p.as_str())).cloned() else {
+        let Some((prefix, limit)) = st
+            .quotas
+            .iter()
+            .find(|(p, _)| path.starts_with(p.as_str()))
+            .cloned()
+        else {
             return false;
         };
-        if st.blocked_until.get(&prefix).is_some_and(|until| *until > Instant::now()) {
+        if st
+            .blocked_until
+            .get(&prefix)
+            .is_some_and(|until| *until > Instant::now())
+        {
             return true;
         }
         let second = now_s() as u64;
@@ -230,7 +298,8 @@ impl FakeUpstream {
         }
         window.1 += 1;
         if window.1 > limit {
-            st.blocked_until.insert(prefix, Instant::now() + Duration::from_secs(5));
+            st.blocked_until
+                .insert(prefix, Instant::now() + Duration::from_secs(5));
             return true;
         }
         false
@@ -252,7 +321,12 @@ impl FakeUpstream {
                 match index {
                     "poi" => "search_poi.json",
                     "parcel" => "search_parcel.json",
-                    _ if query.get("q").is_some_and(|q| q.to_lowercase().contains("bodini")) => "search_address_2026.json",
+                    _ if query
+                        .get("q")
+                        .is_some_and(|q| q.to_lowercase().contains("bodini")) =>
+                    {
+                        "search_address_2026.json"
+                    }
                     _ => "search_address.json",
                 }
             }
@@ -269,7 +343,13 @@ impl FakeUpstream {
     }
 }
 
-async fn respond(socket: &mut TcpStream, status: u16, ctype: &str, body: &[u8], extra: &[(&str, &str)]) -> std::io::Result<()> {
+async fn respond(
+    socket: &mut TcpStream,
+    status: u16,
+    ctype: &str,
+    body: &[u8],
+    extra: &[(&str, &str)],
+) -> std::io::Result<()> {
     let mut head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\n",
         body.len()

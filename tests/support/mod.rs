@@ -11,7 +11,8 @@ use geopf_gateway::config::Config;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-pub use fake::{Fault, FakeUpstream};
+#[allow(unused_imports)]
+pub use fake::{FakeUpstream, Fault};
 
 /// A running gateway and the fake upstream behind it.
 pub struct TestApp {
@@ -81,7 +82,13 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, String, Value) {
-        let r = self.http.post(self.url(path)).json(body).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         split(r).await
     }
 }
@@ -109,7 +116,10 @@ pub fn assert_problem(got: &(u16, String, Value), status: u16, needle: &str) {
     }
     assert_eq!(body["status"], status);
     let detail = body["detail"].as_str().unwrap();
-    assert!(detail.contains(needle), "detail {detail:?} lacks {needle:?}");
+    assert!(
+        detail.contains(needle),
+        "detail {detail:?} lacks {needle:?}"
+    );
 }
 
 /// The ids of a FeatureCollection's features.

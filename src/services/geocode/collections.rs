@@ -23,7 +23,11 @@ pub struct CollectionSpec {
 }
 
 fn q(name: &'static str, title: &'static str, schema: Value) -> Queryable {
-    Queryable { name, title, schema }
+    Queryable {
+        name,
+        title,
+        schema,
+    }
 }
 
 fn text_query() -> Queryable {
@@ -35,7 +39,11 @@ fn text_query() -> Queryable {
 }
 
 fn postcode() -> Queryable {
-    q("postcode", "Postcode (5 digits)", json!({"type": "string", "pattern": "^[0-9]{5}$"}))
+    q(
+        "postcode",
+        "Postcode (5 digits)",
+        json!({"type": "string", "pattern": "^[0-9]{5}$"}),
+    )
 }
 
 fn citycode() -> Queryable {
@@ -47,18 +55,34 @@ fn citycode() -> Queryable {
 }
 
 fn city() -> Queryable {
-    q("city", "Name of the commune", json!({"type": "string", "maxLength": 50}))
+    q(
+        "city",
+        "Name of the commune",
+        json!({"type": "string", "maxLength": 50}),
+    )
 }
 
 fn bias() -> [Queryable; 2] {
     [
-        q("lon", "Longitude of a point that favours nearby results", json!({"type": "number", "minimum": -180, "maximum": 180})),
-        q("lat", "Latitude of a point that favours nearby results", json!({"type": "number", "minimum": -90, "maximum": 90})),
+        q(
+            "lon",
+            "Longitude of a point that favours nearby results",
+            json!({"type": "number", "minimum": -180, "maximum": 180}),
+        ),
+        q(
+            "lat",
+            "Latitude of a point that favours nearby results",
+            json!({"type": "number", "minimum": -90, "maximum": 90}),
+        ),
     ]
 }
 
 fn autocomplete() -> Queryable {
-    q("autocomplete", "Treat q as the beginning of a text being typed", json!({"type": "boolean"}))
+    q(
+        "autocomplete",
+        "Treat q as the beginning of a text being typed",
+        json!({"type": "boolean"}),
+    )
 }
 
 /// The collections, in the order they are listed.
@@ -74,7 +98,11 @@ pub fn collection_specs() -> Vec<CollectionSpec> {
     address.extend(bias());
     let mut poi = vec![
         text_query(),
-        q("category", "Category of the place (e.g. mairie, gare)", json!({"type": "string"})),
+        q(
+            "category",
+            "Category of the place (e.g. mairie, gare)",
+            json!({"type": "string"}),
+        ),
         postcode(),
         citycode(),
         city(),
@@ -82,9 +110,11 @@ pub fn collection_specs() -> Vec<CollectionSpec> {
     ];
     poi.extend(bias());
     let mut parcel = vec![text_query()];
-    parcel.extend(super::params::PARCEL_FIELDS.iter().map(|(name, shape)| {
-        q(name, shape, json!({"type": "string"}))
-    }));
+    parcel.extend(
+        super::params::PARCEL_FIELDS
+            .iter()
+            .map(|(name, shape)| q(name, shape, json!({"type": "string"}))),
+    );
     vec![
         CollectionSpec {
             id: "addresses",

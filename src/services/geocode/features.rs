@@ -22,7 +22,10 @@ pub fn check_feature_collection(value: &Value) -> Result<(), String> {
 pub fn features_of(value: &Value) -> Vec<Value> {
     let list = match value {
         Value::Array(items) => items.as_slice(),
-        Value::Object(o) => o.get("features").and_then(Value::as_array).map_or(&[][..], Vec::as_slice),
+        Value::Object(o) => o
+            .get("features")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice),
         _ => &[],
     };
     list.iter().filter_map(normalize).collect()
@@ -71,10 +74,20 @@ pub fn stable_id(feature: &Map<String, Value>) -> String {
     let fingerprint = format!(
         "{}|{}|{}",
         kind,
-        prop("label").or(prop("toponym")).or(prop("fulltext")).unwrap_or(""),
-        feature.get("geometry").map(Value::to_string).unwrap_or_default()
+        prop("label")
+            .or(prop("toponym"))
+            .or(prop("fulltext"))
+            .unwrap_or(""),
+        feature
+            .get("geometry")
+            .map(Value::to_string)
+            .unwrap_or_default()
     );
-    format!("{}-{:016x}", if kind.is_empty() { "f" } else { kind }, fnv1a(fingerprint.as_bytes()))
+    format!(
+        "{}-{:016x}",
+        if kind.is_empty() { "f" } else { kind },
+        fnv1a(fingerprint.as_bytes())
+    )
 }
 
 /// FNV-1a, 64 bits: a hash that is the same on every build and platform.
@@ -91,14 +104,20 @@ pub fn check_completion(value: &Value) -> Result<(), String> {
         Some("OK") => Err("no `results` array in the answer".into()),
         _ => Err(format!(
             "the autocompletion reported an error: {}",
-            value.get("error").and_then(Value::as_str).unwrap_or("unknown error")
+            value
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error")
         )),
     }
 }
 
 /// Autocompletion results as GeoJSON points (x, y are lon, lat); every field is kept.
 pub fn completion_features(value: &Value) -> Vec<Value> {
-    let results = value.get("results").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    let results = value
+        .get("results")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
     results
         .iter()
         .filter_map(|r| {
@@ -148,13 +167,19 @@ mod tests {
 
     #[test]
     fn a_bare_array_is_a_feature_list() {
-        let f = features_of(&json!([{"type": "Feature", "properties": {"id": "44070000AR0238", "_type": "parcel"}}]));
+        let f = features_of(
+            &json!([{"type": "Feature", "properties": {"id": "44070000AR0238", "_type": "parcel"}}]),
+        );
         assert_eq!(f[0]["id"], "44070000AR0238");
     }
 
     #[test]
     fn completion_errors_inside_200_are_failures() {
-        assert!(check_completion(&json!({"status": "Error", "error": "boom"})).unwrap_err().contains("boom"));
+        assert!(
+            check_completion(&json!({"status": "Error", "error": "boom"}))
+                .unwrap_err()
+                .contains("boom")
+        );
         let ok = json!({"status": "OK", "results": [{"x": 2.4, "y": 48.8, "fulltext": "IGN", "country": "PositionOfInterest"}]});
         check_completion(&ok).unwrap();
         let f = completion_features(&ok);

@@ -113,7 +113,10 @@ impl GeocodeService {
     }
 
     /// Sends a search or reverse request and reads its features.
-    async fn run(&self, request: UpstreamRequest) -> Result<(Vec<Value>, CacheStatus), ServiceError> {
+    async fn run(
+        &self,
+        request: UpstreamRequest,
+    ) -> Result<(Vec<Value>, CacheStatus), ServiceError> {
         let (answer, status) = self
             .fetcher
             .json(request, CacheKind::Geocoding, check_feature_collection)
@@ -130,7 +133,9 @@ impl GeocodeService {
         let filters = Filters::from_inputs(&[index], params)?;
         let q = match params.string("q")? {
             Some(q) => Some(query_text("q", &q)?),
-            None if params.present("q") => return Err(ServiceError::invalid("q", "must not be empty")),
+            None if params.present("q") => {
+                return Err(ServiceError::invalid("q", "must not be empty"))
+            }
             None => None,
         };
         let bias = lon_lat(params)?;
@@ -144,7 +149,14 @@ impl GeocodeService {
         let mut note = None;
         let (candidates, cache_status) = if q.is_some() || !filters.parcel.is_empty() {
             let bias = bias.or(query.bbox.map(|b| b.center()));
-            let request = self.search_request(&[index], q.as_deref(), MAX_CANDIDATES, &filters, bias, autocomplete);
+            let request = self.search_request(
+                &[index],
+                q.as_deref(),
+                MAX_CANDIDATES,
+                &filters,
+                bias,
+                autocomplete,
+            );
             let (features, status) = self.run(request).await?;
             (features, Some(status))
         } else if let Some(bbox) = query.bbox {
@@ -172,7 +184,11 @@ impl GeocodeService {
         };
         let matched: Vec<Value> = candidates.into_iter().filter(in_bbox).collect();
         let number_matched = matched.len();
-        let features = matched.into_iter().skip(query.offset).take(query.limit).collect();
+        let features = matched
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .collect();
         Ok(ItemsPage {
             features,
             number_matched,
@@ -183,7 +199,11 @@ impl GeocodeService {
 
     /// One feature by id: from the features already fetched, or for a parcel from its cadastral
     /// reference.
-    pub async fn item(&self, index: Index, id: &str) -> Result<(Value, Option<CacheStatus>), ServiceError> {
+    pub async fn item(
+        &self,
+        index: Index,
+        id: &str,
+    ) -> Result<(Value, Option<CacheStatus>), ServiceError> {
         if let Some(f) = self.known(index).get(id) {
             return Ok((f, None));
         }
@@ -199,7 +219,8 @@ impl GeocodeService {
                 parcel: fields,
                 ..Filters::default()
             };
-            let request = self.search_request(&[Index::Parcel], None, MAX_CANDIDATES, &filters, None, None);
+            let request =
+                self.search_request(&[Index::Parcel], None, MAX_CANDIDATES, &filters, None, None);
             let (features, status) = self.run(request).await?;
             if let Some(f) = features.into_iter().find(|f| f["id"] == id) {
                 return Ok((f, Some(status)));
@@ -237,7 +258,10 @@ impl GeocodeService {
             .apply(request)
             .param_opt("lon", bias.map(|b| b.0))
             .param_opt("lat", bias.map(|b| b.1))
-            .param_opt("autocomplete", autocomplete.map(|a| if a { "1" } else { "0" }))
+            .param_opt(
+                "autocomplete",
+                autocomplete.map(|a| if a { "1" } else { "0" }),
+            )
     }
 }
 

@@ -46,7 +46,10 @@ pub fn query_text(name: &str, text: &str) -> Result<String, ServiceError> {
         ));
     }
     if !text.chars().next().is_some_and(char::is_alphanumeric) {
-        return Err(ServiceError::invalid(name, "must start with a letter or a digit"));
+        return Err(ServiceError::invalid(
+            name,
+            "must start with a letter or a digit",
+        ));
     }
     Ok(text.to_string())
 }
@@ -68,7 +71,9 @@ fn all_digits(s: &str, lengths: std::ops::RangeInclusive<usize>) -> bool {
 
 pub fn is_citycode(s: &str) -> bool {
     all_digits(s, 5..=5)
-        || (s.len() == 5 && (s.starts_with("2A") || s.starts_with("2B")) && all_digits(&s[2..], 3..=3))
+        || (s.len() == 5
+            && (s.starts_with("2A") || s.starts_with("2B"))
+            && all_digits(&s[2..], 3..=3))
 }
 
 impl Filters {
@@ -87,7 +92,10 @@ impl Filters {
         if let Some(p) = inputs.string("postcode")? {
             only("postcode", &[Index::Address, Index::Poi])?;
             if !all_digits(&p, 5..=5) {
-                return Err(ServiceError::invalid("postcode", format!("{p:?} is not a 5-digit postcode")));
+                return Err(ServiceError::invalid(
+                    "postcode",
+                    format!("{p:?} is not a 5-digit postcode"),
+                ));
             }
             f.postcode = Some(p);
         }
@@ -104,10 +112,16 @@ impl Filters {
         if let Some(c) = inputs.string("city")? {
             only("city", &[Index::Address, Index::Poi])?;
             if c.chars().count() > 50 {
-                return Err(ServiceError::invalid("city", "must be at most 50 characters"));
+                return Err(ServiceError::invalid(
+                    "city",
+                    "must be at most 50 characters",
+                ));
             }
             if f.citycode.is_some() {
-                return Err(ServiceError::invalid("city", "cannot be combined with citycode"));
+                return Err(ServiceError::invalid(
+                    "city",
+                    "cannot be combined with citycode",
+                ));
             }
             f.city = Some(c);
         }
@@ -152,7 +166,9 @@ impl Filters {
             None => true,
             Some(w) => match &props[key] {
                 Value::String(s) => s.eq_ignore_ascii_case(w),
-                Value::Array(items) => items.iter().any(|i| i.as_str().is_some_and(|s| s.eq_ignore_ascii_case(w))),
+                Value::Array(items) => items
+                    .iter()
+                    .any(|i| i.as_str().is_some_and(|s| s.eq_ignore_ascii_case(w))),
                 _ => false,
             },
         };
@@ -190,8 +206,14 @@ pub fn lon_lat(inputs: &Inputs) -> Result<Option<(f64, f64)>, ServiceError> {
             })?;
             Ok(Some((lon, lat)))
         }
-        (Some(_), None) => Err(ServiceError::invalid("lat", "is required when lon is given")),
-        (None, Some(_)) => Err(ServiceError::invalid("lon", "is required when lat is given")),
+        (Some(_), None) => Err(ServiceError::invalid(
+            "lat",
+            "is required when lon is given",
+        )),
+        (None, Some(_)) => Err(ServiceError::invalid(
+            "lon",
+            "is required when lat is given",
+        )),
     }
 }
 
@@ -232,13 +254,25 @@ mod tests {
     #[test]
     fn filters_apply_to_their_index_only() {
         let e = Filters::from_inputs(&[Index::Poi], &inputs(&[("type", "street")])).unwrap_err();
-        assert!(e.to_string().starts_with("type: applies to the address index only"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("type: applies to the address index only"),
+            "{e}"
+        );
         let e = Filters::from_inputs(&[Index::Address], &inputs(&[("type", "road")])).unwrap_err();
         assert!(e.to_string().contains("housenumber"), "{e}");
-        let f = Filters::from_inputs(&[Index::Address], &inputs(&[("postcode", "34000"), ("citycode", "2A004")])).unwrap();
+        let f = Filters::from_inputs(
+            &[Index::Address],
+            &inputs(&[("postcode", "34000"), ("citycode", "2A004")]),
+        )
+        .unwrap();
         assert_eq!(f.postcode.as_deref(), Some("34000"));
         assert!(Filters::from_inputs(&[Index::Address], &inputs(&[("postcode", "3400")])).is_err());
-        assert!(Filters::from_inputs(&[Index::Address], &inputs(&[("citycode", "34172"), ("city", "x")])).is_err());
+        assert!(Filters::from_inputs(
+            &[Index::Address],
+            &inputs(&[("citycode", "34172"), ("city", "x")])
+        )
+        .is_err());
     }
 
     #[test]
@@ -254,9 +288,18 @@ mod tests {
 
     #[test]
     fn lon_and_lat_go_together() {
-        assert!(lon_lat(&inputs(&[("lon", "3.8")])).unwrap_err().to_string().starts_with("lat"));
-        assert!(lon_lat(&inputs(&[("lon", "3.8"), ("lat", "91")])).unwrap_err().to_string().contains("latitude"));
-        assert_eq!(lon_lat(&inputs(&[("lon", "3.8"), ("lat", "43.6")])).unwrap(), Some((3.8, 43.6)));
+        assert!(lon_lat(&inputs(&[("lon", "3.8")]))
+            .unwrap_err()
+            .to_string()
+            .starts_with("lat"));
+        assert!(lon_lat(&inputs(&[("lon", "3.8"), ("lat", "91")]))
+            .unwrap_err()
+            .to_string()
+            .contains("latitude"));
+        assert_eq!(
+            lon_lat(&inputs(&[("lon", "3.8"), ("lat", "43.6")])).unwrap(),
+            Some((3.8, 43.6))
+        );
     }
 
     proptest! {

@@ -23,7 +23,10 @@ fn output(features: Vec<Value>, cache_status: CacheStatus) -> ProcessOutput {
         "numberReturned": features.len(),
         "features": features,
     });
-    ProcessOutput { value, cache_status }
+    ProcessOutput {
+        value,
+        cache_status,
+    }
 }
 
 fn common_filters() -> Vec<InputSpec> {
@@ -40,10 +43,30 @@ fn common_filters() -> Vec<InputSpec> {
             "From 1 to 20.",
             json!({"type": "integer", "minimum": 1, "maximum": MAX_CANDIDATES, "default": 10}),
         ),
-        InputSpec::new("postcode", "Postcode", "Only results with this postcode (5 digits).", json!({"type": "string", "pattern": "^[0-9]{5}$"})),
-        InputSpec::new("citycode", "INSEE code", "Only results in this commune.", json!({"type": "string", "pattern": "^([0-9]{5}|2[AB][0-9]{3})$"})),
-        InputSpec::new("type", "Address type", "Only addresses of this type (address index).", address_type_schema()),
-        InputSpec::new("category", "POI category", "Only places of this category (poi index), e.g. mairie.", json!({"type": "string"})),
+        InputSpec::new(
+            "postcode",
+            "Postcode",
+            "Only results with this postcode (5 digits).",
+            json!({"type": "string", "pattern": "^[0-9]{5}$"}),
+        ),
+        InputSpec::new(
+            "citycode",
+            "INSEE code",
+            "Only results in this commune.",
+            json!({"type": "string", "pattern": "^([0-9]{5}|2[AB][0-9]{3})$"}),
+        ),
+        InputSpec::new(
+            "type",
+            "Address type",
+            "Only addresses of this type (address index).",
+            address_type_schema(),
+        ),
+        InputSpec::new(
+            "category",
+            "POI category",
+            "Only places of this category (poi index), e.g. mairie.",
+            json!({"type": "string"}),
+        ),
     ]
 }
 
@@ -56,12 +79,32 @@ pub fn process_specs() -> Vec<ProcessSpec> {
     )
     .required()];
     geocode.extend(common_filters());
-    geocode.push(InputSpec::new("lon", "Longitude", "With lat: favour results near this point.", json!({"type": "number", "minimum": -180, "maximum": 180})));
-    geocode.push(InputSpec::new("lat", "Latitude", "With lon: favour results near this point.", json!({"type": "number", "minimum": -90, "maximum": 90})));
+    geocode.push(InputSpec::new(
+        "lon",
+        "Longitude",
+        "With lat: favour results near this point.",
+        json!({"type": "number", "minimum": -180, "maximum": 180}),
+    ));
+    geocode.push(InputSpec::new(
+        "lat",
+        "Latitude",
+        "With lon: favour results near this point.",
+        json!({"type": "number", "minimum": -90, "maximum": 90}),
+    ));
 
     let mut reverse = vec![
-        InputSpec::new("lon", "Longitude", "Longitude of the point (WGS84); give lon and lat, or point.", json!({"type": "number", "minimum": -180, "maximum": 180})),
-        InputSpec::new("lat", "Latitude", "Latitude of the point (WGS84).", json!({"type": "number", "minimum": -90, "maximum": 90})),
+        InputSpec::new(
+            "lon",
+            "Longitude",
+            "Longitude of the point (WGS84); give lon and lat, or point.",
+            json!({"type": "number", "minimum": -180, "maximum": 180}),
+        ),
+        InputSpec::new(
+            "lat",
+            "Latitude",
+            "Latitude of the point (WGS84).",
+            json!({"type": "number", "minimum": -90, "maximum": 90}),
+        ),
         InputSpec::new(
             "point",
             "Point",
@@ -72,17 +115,43 @@ pub fn process_specs() -> Vec<ProcessSpec> {
     reverse.extend(common_filters());
 
     let autocomplete = vec![
-        InputSpec::new("text", "Text being typed", "3 to 200 characters.", json!({"type": "string", "minLength": 3, "maxLength": 200})).required(),
+        InputSpec::new(
+            "text",
+            "Text being typed",
+            "3 to 200 characters.",
+            json!({"type": "string", "minLength": 3, "maxLength": 200}),
+        )
+        .required(),
         InputSpec::new(
             "type",
             "Kinds of result",
             "PositionOfInterest, StreetAddress, or both separated by a comma.",
             json!({"type": "string", "default": "PositionOfInterest,StreetAddress", "pattern": "^(PositionOfInterest|StreetAddress)(,(PositionOfInterest|StreetAddress))?$"}),
         ),
-        InputSpec::new("maximumResponses", "Maximum number of suggestions", "From 1 to 15.", json!({"type": "integer", "minimum": 1, "maximum": 15, "default": 10})),
-        InputSpec::new("terr", "Territory", "METROPOLE, DOMTOM, or department/INSEE codes separated by commas.", json!({"type": "string"})),
-        InputSpec::new("lonlat", "Near", "\"lon,lat\": favour suggestions near this point.", json!({"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$"})),
-        InputSpec::new("bbox", "Within", "\"west,south,east,north\" in WGS84: only suggestions inside.", json!({"type": "string"})),
+        InputSpec::new(
+            "maximumResponses",
+            "Maximum number of suggestions",
+            "From 1 to 15.",
+            json!({"type": "integer", "minimum": 1, "maximum": 15, "default": 10}),
+        ),
+        InputSpec::new(
+            "terr",
+            "Territory",
+            "METROPOLE, DOMTOM, or department/INSEE codes separated by commas.",
+            json!({"type": "string"}),
+        ),
+        InputSpec::new(
+            "lonlat",
+            "Near",
+            "\"lon,lat\": favour suggestions near this point.",
+            json!({"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$"}),
+        ),
+        InputSpec::new(
+            "bbox",
+            "Within",
+            "\"west,south,east,north\" in WGS84: only suggestions inside.",
+            json!({"type": "string"}),
+        ),
     ];
 
     vec![
@@ -120,7 +189,10 @@ fn indexes(inputs: &Inputs) -> Result<Vec<Index>, ServiceError> {
     let mut out = Vec::new();
     for name in list.split(',').map(str::trim) {
         let index = Index::from_upstream_name(name).ok_or_else(|| {
-            ServiceError::invalid("index", format!("{name:?} is not one of address, poi, parcel"))
+            ServiceError::invalid(
+                "index",
+                format!("{name:?} is not one of address, poi, parcel"),
+            )
         })?;
         if !out.contains(&index) {
             out.push(index);
@@ -130,7 +202,9 @@ fn indexes(inputs: &Inputs) -> Result<Vec<Index>, ServiceError> {
 }
 
 fn limit(inputs: &Inputs) -> Result<usize, ServiceError> {
-    Ok(inputs.integer("limit", 1, MAX_CANDIDATES as i64)?.unwrap_or(10) as usize)
+    Ok(inputs
+        .integer("limit", 1, MAX_CANDIDATES as i64)?
+        .unwrap_or(10) as usize)
 }
 
 impl GeocodeService {
@@ -138,7 +212,14 @@ impl GeocodeService {
         let q = query_text("q", &inputs.required_string("q")?)?;
         let indexes = indexes(inputs)?;
         let filters = Filters::from_inputs(&indexes, inputs)?;
-        let request = self.search_request(&indexes, Some(&q), limit(inputs)?, &filters, lon_lat(inputs)?, None);
+        let request = self.search_request(
+            &indexes,
+            Some(&q),
+            limit(inputs)?,
+            &filters,
+            lon_lat(inputs)?,
+            None,
+        );
         let (features, status) = self.run(request).await?;
         Ok(output(features, status))
     }
@@ -146,8 +227,18 @@ impl GeocodeService {
     pub async fn reverse_process(&self, inputs: &Inputs) -> Result<ProcessOutput, ServiceError> {
         let point = match (inputs.point("point")?, lon_lat(inputs)?) {
             (Some(p), None) | (None, Some(p)) => p,
-            (Some(_), Some(_)) => return Err(ServiceError::invalid("point", "give either point or lon/lat, not both")),
-            (None, None) => return Err(ServiceError::invalid("lon", "is required (with lat), or give point")),
+            (Some(_), Some(_)) => {
+                return Err(ServiceError::invalid(
+                    "point",
+                    "give either point or lon/lat, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(ServiceError::invalid(
+                    "lon",
+                    "is required (with lat), or give point",
+                ))
+            }
         };
         let indexes = indexes(inputs)?;
         let filters = Filters::from_inputs(&indexes, inputs)?;
@@ -163,13 +254,19 @@ impl GeocodeService {
         Ok(output(features, status))
     }
 
-    pub async fn autocomplete_process(&self, inputs: &Inputs) -> Result<ProcessOutput, ServiceError> {
+    pub async fn autocomplete_process(
+        &self,
+        inputs: &Inputs,
+    ) -> Result<ProcessOutput, ServiceError> {
         let text = query_text("text", &inputs.required_string("text")?)?;
         let kinds = inputs.string("type")?;
         if let Some(k) = &kinds {
             for part in k.split(',').map(str::trim) {
                 if !matches!(part, "PositionOfInterest" | "StreetAddress") {
-                    return Err(ServiceError::invalid("type", format!("{part:?} is not one of PositionOfInterest, StreetAddress")));
+                    return Err(ServiceError::invalid(
+                        "type",
+                        format!("{part:?} is not one of PositionOfInterest, StreetAddress"),
+                    ));
                 }
             }
         }
@@ -178,17 +275,26 @@ impl GeocodeService {
         if let Some(b) = &bbox {
             let parts: Vec<f64> = b.split(',').filter_map(|p| p.trim().parse().ok()).collect();
             if parts.len() != 4 || parts[0] > parts[2] || parts[1] > parts[3] {
-                return Err(ServiceError::invalid("bbox", "expected \"west,south,east,north\" with west <= east and south <= north"));
+                return Err(ServiceError::invalid(
+                    "bbox",
+                    "expected \"west,south,east,north\" with west <= east and south <= north",
+                ));
             }
         }
         let request = UpstreamRequest::new(Api::Completion, "/geocodage/completion")
             .param("text", &text)
             .param_opt("type", kinds)
-            .param_opt("maximumResponses", inputs.integer("maximumResponses", 1, 15)?)
+            .param_opt(
+                "maximumResponses",
+                inputs.integer("maximumResponses", 1, 15)?,
+            )
             .param_opt("terr", inputs.string("terr")?)
             .param_opt("lonlat", lonlat.map(|(x, y)| format!("{x},{y}")))
             .param_opt("bbox", bbox);
-        let (answer, status) = self.fetcher.json(request, CacheKind::Completion, check_completion).await?;
+        let (answer, status) = self
+            .fetcher
+            .json(request, CacheKind::Completion, check_completion)
+            .await?;
         Ok(output(completion_features(&answer.value), status))
     }
 }
