@@ -19,8 +19,9 @@ use tower_http::{
     cors::{AllowOrigin, Any as AnyOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
-    trace::TraceLayer,
+    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
 };
+use tracing::Level;
 
 use crate::{config::ServerConfig, error::ApiError, ogcapi, AppState};
 
@@ -52,7 +53,11 @@ pub fn with_layers(routes: Router, server: &ServerConfig) -> Router {
         .layer(cors(server))
         .layer(middleware::from_fn(answer_options))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             HeaderName::from_static("x-key"),

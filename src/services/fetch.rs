@@ -24,10 +24,6 @@ impl Fetcher {
         Fetcher { client, cache }
     }
 
-    pub fn client(&self) -> &UpstreamClient {
-        &self.client
-    }
-
     /// The upstream's JSON answer to `request`, from the cache or fetched once. `check` vets the
     /// parsed answer before it is cached (an API that reports failures inside a 200, say).
     pub async fn json(

@@ -7,6 +7,8 @@ use std::sync::Mutex;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use crate::geo::{point_of, Bbox};
+
 pub struct KnownFeatures {
     capacity: usize,
     features: Mutex<IndexMap<String, Value>>,
@@ -42,10 +44,29 @@ impl KnownFeatures {
         map.get(id).cloned()
     }
 
-    /// A snapshot of the features that pass `keep`, oldest first.
-    pub fn list(&self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
+    /// One page of the features that pass `keep`, oldest first, and how many pass in all.
+    pub fn page(
+        &self,
+        keep: impl Fn(&Value) -> bool,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<Value>, usize) {
         let map = self.features.lock().unwrap_or_else(|e| e.into_inner());
-        map.values().filter(|f| keep(f)).cloned().collect()
+        let mut total = 0;
+        let mut page = Vec::new();
+        for f in map.values().filter(|f| keep(f)) {
+            if total >= offset && page.len() < limit {
+                page.push(f.clone());
+            }
+            total += 1;
+        }
+        (page, total)
+    }
+
+    /// The box around every known point feature.
+    pub fn extent(&self) -> Option<Bbox> {
+        let map = self.features.lock().unwrap_or_else(|e| e.into_inner());
+        Bbox::around(map.values().filter_map(|f| point_of(&f["geometry"])))
     }
 }
 
@@ -59,8 +80,12 @@ mod tests {
         let k = KnownFeatures::new(2);
         k.remember(&[json!({"id": "a"}), json!({"id": "b"})]);
         k.remember(&[json!({"id": "b", "v": 2}), json!({"id": "c"})]);
-        let ids: Vec<_> = k.list(|_| true).iter().map(|f| f["id"].clone()).collect();
-        assert_eq!(ids, vec![json!("b"), json!("c")]);
+        let (page, total) = k.page(|_| true, 0, 10);
+        let ids: Vec<_> = page.iter().map(|f| f["id"].clone()).collect();
+        assert_eq!((ids, total), (vec![json!("b"), json!("c")], 2));
+        let (page, total) = k.page(|f| f["id"] != "b", 0, 10);
+        assert_eq!((page.len(), total), (1, 1));
+        assert_eq!(k.page(|_| true, 1, 1).0[0]["id"], "c");
         assert!(k.get("a").is_none());
         assert_eq!(k.get("b").unwrap()["v"], 2);
     }

@@ -146,54 +146,58 @@ impl GeocodeService {
             (Some(_), None) => false,
         };
 
-        let mut note = None;
-        let (candidates, cache_status) = if q.is_some() || !filters.parcel.is_empty() {
+        let known_page = |note: Option<String>| {
+            let (features, number_matched) = self.known(index).page(
+                |f| filters.matches(f) && in_bbox(f),
+                query.offset,
+                query.limit,
+            );
+            ItemsPage {
+                features,
+                number_matched,
+                note,
+                cache_status: None,
+            }
+        };
+        let request = if q.is_some() || !filters.parcel.is_empty() {
             let bias = bias.or(query.bbox.map(|b| b.center()));
-            let request = self.search_request(
+            self.search_request(
                 &[index],
                 q.as_deref(),
                 MAX_CANDIDATES,
                 &filters,
                 bias,
                 autocomplete,
-            );
-            let (features, status) = self.run(request).await?;
-            (features, Some(status))
+            )
         } else if let Some(bbox) = query.bbox {
             let (w, h) = bbox.size_m();
             let max = self.config.max_bbox_side_m;
-            if w <= max && h <= max {
-                let request = filters.apply(
-                    UpstreamRequest::new(Api::Geocoding, "/geocodage/reverse")
-                        .param("searchgeom", bbox.to_polygon())
-                        .param("index", index.upstream_name())
-                        .param("limit", MAX_CANDIDATES),
-                );
-                let (features, status) = self.run(request).await?;
-                (features, Some(status))
-            } else {
-                note = Some(format!(
-                    "The box is {:.0} m × {:.0} m; the geocoder searches boxes of at most {max:.0} m a side. \
-                     Listed: the features of this box already fetched by the gateway. Zoom in to search it.",
-                    w, h
-                ));
-                (self.known(index).list(|f| filters.matches(f)), None)
+            if w > max || h > max {
+                return Ok(known_page(Some(format!(
+                    "The box is {w:.0} m × {h:.0} m; the geocoder searches boxes of at most {max:.0} m a side. \
+                     Listed: the features of this box already fetched by the gateway. Zoom in to search it."
+                ))));
             }
+            filters.apply(
+                UpstreamRequest::new(Api::Geocoding, "/geocodage/reverse")
+                    .param("searchgeom", bbox.to_polygon())
+                    .param("index", index.upstream_name())
+                    .param("limit", MAX_CANDIDATES),
+            )
         } else {
-            (self.known(index).list(|f| filters.matches(f)), None)
+            return Ok(known_page(None));
         };
+        let (candidates, status) = self.run(request).await?;
         let matched: Vec<Value> = candidates.into_iter().filter(in_bbox).collect();
-        let number_matched = matched.len();
-        let features = matched
-            .into_iter()
-            .skip(query.offset)
-            .take(query.limit)
-            .collect();
         Ok(ItemsPage {
-            features,
-            number_matched,
-            note,
-            cache_status,
+            number_matched: matched.len(),
+            features: matched
+                .into_iter()
+                .skip(query.offset)
+                .take(query.limit)
+                .collect(),
+            note: None,
+            cache_status: Some(status),
         })
     }
 
@@ -231,13 +235,7 @@ impl GeocodeService {
 
     /// The bounding box of the features already known in a collection.
     pub fn known_extent(&self, index: Index) -> Option<Bbox> {
-        let points: Vec<_> = self
-            .known(index)
-            .list(|_| true)
-            .iter()
-            .filter_map(|f| point_of(&f["geometry"]))
-            .collect();
-        Bbox::around(points)
+        self.known(index).extent()
     }
 
     fn search_request(

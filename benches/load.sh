@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Load and latency figures for geopf-gateway, each against a reference measured in the same run:
+#  1. cached geocoding answers per second and p99 at 64 connections (wrk), vs nginx serving the
+#     same bytes from a file (the ceiling of "an HTTP server returning this body");
+#  2. the latency the gateway adds on a cache miss: gateway -> fake upstream vs the fake directly.
+# Loopback only; bounded in time. Usage: benches/load.sh [seconds per wrk run, default 10]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+DUR=${1:-10}
+SHARED=${SHARED:-$(cd .. && pwd)/shared}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/geopf-gateway-target}
+OUT=${BENCH_OUT:-$PWD/bench-out}
+mkdir -p "$OUT"
+command -v wrk >/dev/null && command -v nginx >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light >/dev/null
+}
+cargo build --release --locked -q
+BIN=$CARGO_TARGET_DIR/release/geopf-gateway
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+rm -f "$OUT/fake.port"
+python3 "$SHARED/tools/fake-geopf" --port-file "$OUT/fake.port" --quiet >"$OUT/fake.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$OUT/fake.port" ] && break; sleep 0.1; done
+FAKE="http://127.0.0.1:$(cat "$OUT/fake.port")"
+GW="http://127.0.0.1:18181"
+# Quotas off for the measurement: with them on, misses are paced at 50/s by design.
+GEOPF_UPSTREAM__QUOTAS__GEOCODING=0 GEOPF_LOG__LEVEL=warn \
+  "$BIN" serve --listen 127.0.0.1:18181 --upstream "$FAKE" >"$OUT/gateway.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -fsS "$GW/health" >/dev/null 2>&1 && break; sleep 0.1; done
+
+PATHQ="/collections/addresses/items?q=1%20place%20Georges%20Freche%20Montpellier&limit=10"
+curl -fsS "$GW$PATHQ" -o "$OUT/body.json"   # warms the cache
+mkdir -p "$OUT/www"
+cp "$OUT/body.json" "$OUT/www/items.json"
+cat >"$OUT/nginx.conf" <<NGINX
+worker_processes 2;
+pid $OUT/nginx.pid;
+error_log $OUT/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  types { application/geo+json json; }
+  server { listen 127.0.0.1:18182; root $OUT/www; }
+}
+NGINX
+nginx -c "$OUT/nginx.conf"
+trap 'cleanup; nginx -c "$OUT/nginx.conf" -s stop 2>/dev/null || true' EXIT
+sleep 0.5
+
+wrk_run() { # name url
+  wrk -t2 -c64 -d"${DUR}s" --latency "$2" >"$OUT/wrk-$1.txt"
+  local rps p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-$1.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$OUT/wrk-$1.txt")
+  echo "$1 $rps $p99"
+}
+echo "== 1. cached answers, 64 connections, ${DUR}s each (wrk -t2 -c64)"
+read -r _ gw_rps gw_p99 < <(wrk_run gateway "$GW$PATHQ")
+read -r _ ng_rps ng_p99 < <(wrk_run nginx "http://127.0.0.1:18182/items.json")
+printf '%-28s %12s %10s\n' "" "req/s" "p99"
+printf '%-28s %12s %10s\n' "gateway (cache hit)" "$gw_rps" "$gw_p99"
+printf '%-28s %12s %10s\n' "nginx, same bytes (ref)" "$ng_rps" "$ng_p99"
+python3 -c "print('gateway / nginx throughput ratio: %.2f' % ($gw_rps / $ng_rps))"
+
+echo "== 2. latency added on a miss (sequential, distinct queries, 300 each)"
+python3 - "$GW" "$FAKE" <<'PY'
+import statistics, sys, time, urllib.request
+gw, fake = sys.argv[1], sys.argv[2]
+def timed(url):
+    t = time.perf_counter()
+    with urllib.request.urlopen(url) as r:
+        r.read()
+    return (time.perf_counter() - t) * 1000
+direct, via = [], []
+for i in range(300):
+    q = "rue%%20%d%%20bench%%20%f" % (i, time.time())
+    direct.append(timed(f"{fake}/geocodage/search?q={q}&index=address&limit=20"))
+    via.append(timed(f"{gw}/collections/addresses/items?q={q}x"))
+def p(xs, pct):
+    xs = sorted(xs); return xs[min(len(xs) - 1, int(len(xs) * pct))]
+print("%-26s %8s %8s" % ("", "median", "p99"))
+print("%-26s %6.2fms %6.2fms" % ("fake upstream directly", statistics.median(direct), p(direct, .99)))
+print("%-26s %6.2fms %6.2fms" % ("gateway -> fake (miss)", statistics.median(via), p(via, .99)))
+print("added by the gateway: %.2f ms median" % (statistics.median(via) - statistics.median(direct)))
+PY
