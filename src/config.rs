@@ -44,6 +44,7 @@ pub struct UpstreamConfig {
     pub retry_backoff_ms: u64,
     #[serde(serialize_with = "mask_secret")]
     pub api_key: String,
+    pub pool_max_idle_per_host: usize,
     pub max_concurrency: usize,
     pub queue_timeout_ms: u64,
     /// Requests per second per upstream API (see [`crate::upstream::Api`]); 0 = unlimited.

@@ -75,6 +75,10 @@ pub async fn serve_on(listener: TcpListener, config: Config) -> anyhow::Result<(
     let addr = listener.local_addr()?;
     let upstream = config.upstream.base_url.clone();
     let router = app(config)?;
+    // Answers go out in one segment rather than waiting on Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tracing::info!(%addr, %upstream, "geopf-gateway listening on http://{addr}/");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(

@@ -24,13 +24,14 @@ impl Fetcher {
         Fetcher { client, cache }
     }
 
-    /// The upstream's JSON answer to `request`, from the cache or fetched once. `check` vets the
-    /// parsed answer before it is cached (an API that reports failures inside a 200, say).
+    /// The upstream's JSON answer to `request`, from the cache or fetched once. `prepare` vets the
+    /// parsed answer (an API that reports failures inside a 200, say) and turns it into what is
+    /// cached, so that a cache hit costs no parsing or mapping.
     pub async fn json(
         &self,
         request: UpstreamRequest,
         kind: CacheKind,
-        check: fn(&Value) -> Result<(), String>,
+        prepare: fn(Value) -> Result<Value, String>,
     ) -> Result<(CachedJson, CacheStatus), ServiceError> {
         let client = &self.client;
         let key = request.cache_key();
@@ -42,7 +43,7 @@ impl Fetcher {
                     api,
                     reason: format!("not JSON ({e})"),
                 })?;
-            check(&value).map_err(|reason| UpstreamError::BadBody { api, reason })?;
+            let value = prepare(value).map_err(|reason| UpstreamError::BadBody { api, reason })?;
             Ok::<_, UpstreamError>(Cached {
                 kind,
                 // The parsed tree takes about three times the bytes of its text.

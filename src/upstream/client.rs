@@ -91,6 +91,7 @@ impl UpstreamClient {
             .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .build()?;
         let api_key = (!config.api_key.is_empty())
             .then(|| header::HeaderValue::from_str(&config.api_key).ok())

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 /// Accepts any geocoder search/reverse answer whose features can be found; the rest is vetted
 /// feature by feature.
-pub fn check_feature_collection(value: &Value) -> Result<(), String> {
+fn check_feature_collection(value: &Value) -> Result<(), String> {
     match value {
         Value::Array(_) => Ok(()),
         Value::Object(o) if o.get("features").is_some_and(Value::is_array) => Ok(()),
@@ -97,8 +97,20 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// A geocoder answer as it is cached: its features, checked and with their ids.
+pub fn prepare_features(value: Value) -> Result<Value, String> {
+    check_feature_collection(&value)?;
+    Ok(Value::Array(features_of(&value)))
+}
+
+/// An autocompletion answer as it is cached: its results as GeoJSON points.
+pub fn prepare_completion(value: Value) -> Result<Value, String> {
+    check_completion(&value)?;
+    Ok(Value::Array(completion_features(&value)))
+}
+
 /// Accepts an autocompletion answer unless it reports a failure inside a 200.
-pub fn check_completion(value: &Value) -> Result<(), String> {
+fn check_completion(value: &Value) -> Result<(), String> {
     match value.get("status").and_then(Value::as_str) {
         Some("OK") if value.get("results").is_some_and(Value::is_array) => Ok(()),
         Some("OK") => Err("no `results` array in the answer".into()),

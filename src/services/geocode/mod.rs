@@ -15,7 +15,7 @@ pub use collections::{collection_specs, CollectionSpec, Queryable};
 pub use processes::process_specs;
 
 use self::{
-    features::{check_feature_collection, features_of},
+    features::prepare_features,
     known::KnownFeatures,
     params::{lon_lat, query_text, Filters},
 };
@@ -119,10 +119,12 @@ impl GeocodeService {
     ) -> Result<(Vec<Value>, CacheStatus), ServiceError> {
         let (answer, status) = self
             .fetcher
-            .json(request, CacheKind::Geocoding, check_feature_collection)
+            .json(request, CacheKind::Geocoding, prepare_features)
             .await?;
-        let features = features_of(&answer.value);
-        self.remember(&features);
+        let features = answer.value.as_array().cloned().unwrap_or_default();
+        if status == CacheStatus::Miss {
+            self.remember(&features);
+        }
         Ok((features, status))
     }
 

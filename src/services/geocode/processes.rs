@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{
-    features::{check_completion, completion_features},
+    features::prepare_completion,
     params::{address_type_schema, lon_lat, query_text, Filters},
     GeocodeService, Index, MAX_CANDIDATES,
 };
@@ -293,8 +293,11 @@ impl GeocodeService {
             .param_opt("bbox", bbox);
         let (answer, status) = self
             .fetcher
-            .json(request, CacheKind::Completion, check_completion)
+            .json(request, CacheKind::Completion, prepare_completion)
             .await?;
-        Ok(output(completion_features(&answer.value), status))
+        Ok(output(
+            answer.value.as_array().cloned().unwrap_or_default(),
+            status,
+        ))
     }
 }
