@@ -9,11 +9,10 @@ use axum::{
 use serde_json::{json, Map, Value};
 
 use super::{
-    html::{cell_text, respond, Cell, Form, FormField, Page, Table},
+    html::{cell_text, respond, with_cache_status, Cell, Form, FormField, Page, Table},
     links::{self, encode_query, Link},
 };
 use crate::{
-    cache::CacheStatus,
     error::ApiError,
     geo::Bbox,
     http::{base_url::BaseUrl, negotiate::Format},
@@ -49,13 +48,14 @@ fn find<'a>(state: &'a AppState, id: &str) -> Result<&'a CollectionSpec, ApiErro
         })
 }
 
+/// The collection document, and its links (for the HTML page).
 fn collection_doc(
     state: &AppState,
     base: &BaseUrl,
     c: &CollectionSpec,
     format: Format,
     top: bool,
-) -> Value {
+) -> (Value, Vec<Link>) {
     let path = format!("/collections/{}", c.id);
     let mut l = if top {
         links::self_and_alternate(base, &path, format, links::JSON)
@@ -87,7 +87,7 @@ fn collection_doc(
         .known_extent(c.index)
         .map(|b| [b.min_lon, b.min_lat, b.max_lon, b.max_lat])
         .unwrap_or(FRANCE);
-    json!({
+    let doc = json!({
         "id": c.id,
         "title": c.title,
         "description": c.description,
@@ -97,14 +97,15 @@ fn collection_doc(
         "storageCrs": CRS84,
         "extent": { "spatial": { "bbox": [extent], "crs": CRS84 } },
         "links": links::to_value(&l),
-    })
+    });
+    (doc, l)
 }
 
 pub async fn collections(State(state): State<AppState>, base: BaseUrl, format: Format) -> Response {
     let docs: Vec<Value> = state
         .collections
         .iter()
-        .map(|c| collection_doc(&state, &base, c, format, false))
+        .map(|c| collection_doc(&state, &base, c, format, false).0)
         .collect();
     let l = links::self_and_alternate(&base, "/collections", format, links::JSON);
     let doc = json!({ "collections": docs, "links": links::to_value(&l) });
@@ -135,23 +136,12 @@ pub async fn collection(
     format: Format,
 ) -> Result<Response, ApiError> {
     let c = find(&state, &id)?;
-    let doc = collection_doc(&state, &base, c, format, true);
+    let (doc, l) = collection_doc(&state, &base, c, format, true);
     Ok(respond(format, &doc, links::JSON, || {
         let mut page = Page::new(&base, c.title, c.description);
         page.form = Some(search_form(&base, c, &[]));
         page.tables.push(queryables_table(c));
-        page.links = serde_json::from_value::<Vec<Value>>(doc["links"].clone())
-            .unwrap_or_default()
-            .iter()
-            .map(|l| {
-                Link::new(
-                    cell_text(&l["href"]),
-                    &cell_text(&l["rel"]),
-                    &cell_text(&l["type"]),
-                    &cell_text(&l["title"]),
-                )
-            })
-            .collect();
+        page.links = l;
         page
     }))
 }
@@ -346,15 +336,6 @@ fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-fn with_cache_status(mut response: Response, status: Option<CacheStatus>) -> Response {
-    if let Some(s) = status {
-        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-            response.headers_mut().insert("cache-status", v);
-        }
-    }
-    response
 }
 
 fn timestamp() -> String {

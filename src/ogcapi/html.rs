@@ -9,7 +9,9 @@ use axum::{
 use serde_json::Value;
 
 use super::links::Link;
-use crate::{error::ApiError, http::base_url::BaseUrl, http::negotiate::Format};
+use crate::{
+    cache::CacheStatus, error::ApiError, http::base_url::BaseUrl, http::negotiate::Format,
+};
 
 #[derive(Debug, Clone, Default)]
 pub struct Cell {
@@ -120,6 +122,16 @@ pub fn respond(
             p.render_response()
         }
     }
+}
+
+/// Adds the `Cache-Status` header (RFC 9211) of an answer that went through the cache.
+pub fn with_cache_status(mut response: Response, status: Option<CacheStatus>) -> Response {
+    if let Some(s) = status {
+        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+            response.headers_mut().insert("cache-status", v);
+        }
+    }
+    response
 }
 
 /// A JSON value as a short text for a table cell.

@@ -11,7 +11,7 @@ use axum::{
 use serde_json::{json, Map, Value};
 
 use super::{
-    html::{respond, Cell, Page, Table},
+    html::{respond, with_cache_status, Cell, Page, Table},
     links::{self, Link},
 };
 use crate::{
@@ -205,15 +205,11 @@ pub async fn execute_post(
     };
     let output = state.processes.execute(&id, &Inputs::from(inputs)).await?;
     if document {
-        let status = output.cache_status;
-        let mut response = Json(json!({
+        let response = Json(json!({
             OUTPUT_ID: { "mediaType": links::GEOJSON, "value": output.value }
         }))
         .into_response();
-        if let Ok(v) = HeaderValue::from_str(&status.to_string()) {
-            response.headers_mut().insert("cache-status", v);
-        }
-        return Ok(response);
+        return Ok(with_cache_status(response, Some(output.cache_status)));
     }
     Ok(geojson(output))
 }
