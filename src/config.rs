@@ -79,6 +79,8 @@ pub struct CatalogConfig {
 pub struct JobsConfig {
     pub max_jobs: usize,
     pub max_age_s: u64,
+    pub memory_mb: u64,
+    pub batch_quota_share: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -221,6 +223,13 @@ impl Config {
             return Err(invalid(
                 "geocoding.max_bbox_side_m",
                 "must be a positive number",
+            ));
+        }
+        let share = self.jobs.batch_quota_share;
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(invalid(
+                "jobs.batch_quota_share",
+                "must be greater than 0 and at most 1",
             ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

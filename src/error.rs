@@ -7,7 +7,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{services::ServiceError, upstream::UpstreamError};
+use crate::{jobs::JobError, services::ServiceError, upstream::UpstreamError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -158,7 +158,42 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::InvalidInput { name, reason } => ApiError::bad_parameter(&name, reason),
             ServiceError::NotFound(what) => ApiError::not_found(what),
+            ServiceError::NoResult(why) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no-result",
+                "No result",
+                why,
+            ),
             ServiceError::Upstream(u) => u.into(),
+        }
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> Self {
+        let detail = e.to_string();
+        match e {
+            JobError::NoSuchJob(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "no-such-job", "No such job", detail)
+            }
+            JobError::NotReady(..) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "result-not-ready",
+                "Result not ready",
+                detail,
+            ),
+            JobError::Failed(cause) => cause.into(),
+            JobError::TooMany(_) => {
+                let mut err = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-jobs",
+                    "Too many jobs",
+                    detail,
+                );
+                err.retry_after_s = Some(5);
+                err
+            }
+            JobError::Storage(..) => ApiError::internal(detail),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod geo;
 pub mod http;
+pub mod jobs;
 pub mod ogcapi;
 pub mod services;
 pub mod upstream;
@@ -20,8 +21,10 @@ use tokio::net::TcpListener;
 use crate::{
     cache::MemoryCache,
     config::Config,
+    jobs::JobStore,
     services::{
         geocode::{collection_specs, CollectionSpec, GeocodeService},
+        navigation::NavigationService,
         process::Processes,
         Fetcher,
     },
@@ -34,6 +37,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub upstream: UpstreamClient,
     pub geocode: Arc<GeocodeService>,
+    pub navigation: Arc<NavigationService>,
+    pub jobs: Arc<JobStore>,
     pub collections: Arc<Vec<CollectionSpec>>,
     pub processes: Processes,
     pub readiness: Arc<ogcapi::common::Readiness>,
@@ -43,21 +48,40 @@ impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Self> {
         let upstream = UpstreamClient::new(&config.upstream)?;
         let fetcher = Fetcher::new(upstream.clone(), MemoryCache::new(&config.cache));
-        let geocode = Arc::new(GeocodeService::new(fetcher, config.geocoding.clone()));
+        let geocode = Arc::new(GeocodeService::new(
+            fetcher.clone(),
+            config.geocoding.clone(),
+        ));
+        let navigation = Arc::new(NavigationService::new(fetcher));
+        let jobs = Arc::new(JobStore::new(
+            config.jobs.max_jobs,
+            Duration::from_secs(config.jobs.max_age_s),
+            usize::try_from(config.jobs.memory_mb.saturating_mul(1024 * 1024))
+                .unwrap_or(usize::MAX),
+            config.cache_dir().join("jobs"),
+        ));
         Ok(AppState {
+            processes: Processes::new(geocode.clone(), navigation.clone()),
             config: Arc::new(config),
             upstream,
-            processes: Processes::new(geocode.clone()),
             geocode,
+            navigation,
+            jobs,
             collections: Arc::new(collection_specs()),
             readiness: Arc::new(ogcapi::common::Readiness::default()),
         })
     }
 }
 
-/// The application router for a configuration (what the tests drive).
+/// The application router for a configuration, without background tasks.
 pub fn app(config: Config) -> anyhow::Result<axum::Router> {
     Ok(http::router(AppState::new(config)?))
+}
+
+/// Starts what runs beside the server: the refresh of the upstream capabilities.
+fn spawn_background(state: &AppState) {
+    let every = Duration::from_secs(state.config.catalog.refresh_s.max(60));
+    state.navigation.clone().spawn_refresh(every);
 }
 
 /// Binds the configured address and serves until SIGINT/SIGTERM, then lets in-flight requests
@@ -74,7 +98,9 @@ pub async fn serve_on(listener: TcpListener, config: Config) -> anyhow::Result<(
     let grace = Duration::from_secs(config.server.shutdown_grace_s);
     let addr = listener.local_addr()?;
     let upstream = config.upstream.base_url.clone();
-    let router = app(config)?;
+    let state = AppState::new(config)?;
+    spawn_background(&state);
+    let router = http::router(state);
     // Answers go out in one segment rather than waiting on Nagle's algorithm.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);

@@ -16,9 +16,21 @@ async fn the_process_list() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(got, ["geocode", "reverse-geocode", "autocomplete"]);
+    assert_eq!(
+        got,
+        [
+            "geocode",
+            "reverse-geocode",
+            "autocomplete",
+            "route",
+            "isochrone"
+        ]
+    );
     for p in doc["processes"].as_array().unwrap() {
-        assert_eq!(p["jobControlOptions"], json!(["sync-execute"]));
+        assert_eq!(
+            p["jobControlOptions"],
+            json!(["sync-execute", "async-execute", "dismiss"])
+        );
         assert!(link(p, "self").is_some());
     }
 }

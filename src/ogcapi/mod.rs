@@ -4,6 +4,7 @@
 pub mod common;
 pub mod features;
 pub mod html;
+pub mod jobs;
 pub mod links;
 pub mod openapi;
 pub mod processes;
@@ -37,4 +38,7 @@ pub fn routes() -> Router<AppState> {
             "/processes/{process_id}/execution",
             get(processes::execute_get).post(processes::execute_post),
         )
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{job_id}", get(jobs::status).delete(jobs::dismiss))
+        .route("/jobs/{job_id}/results", get(jobs::results))
 }

@@ -191,7 +191,7 @@ pub fn document(state: &AppState, base: &BaseUrl) -> Value {
             &["400"],
         ),
     );
-    for p in state.processes.list() {
+    for p in &state.processes.list() {
         let path = format!("/processes/{}", p.id);
         paths.insert(
             path.clone(),

@@ -1,10 +1,11 @@
 //! OGC API Processes: `/processes`, `/processes/{id}`, and execution by POST (JSON execute
-//! request) or by GET with the inputs as query parameters (for QGIS layers and curl).
+//! request; `Prefer: respond-async` makes a job) or by GET with the inputs as query parameters
+//! (for QGIS layers and curl).
 
 use axum::{
-    body::Bytes,
+    body::{Body, Bytes},
     extract::{Path, RawQuery, State},
-    http::{header, HeaderValue},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -12,21 +13,23 @@ use serde_json::{json, Map, Value};
 
 use super::{
     html::{respond, with_cache_status, Cell, Page, Table},
+    jobs::status_document,
     links::{self, Link},
 };
 use crate::{
     error::ApiError,
     http::{base_url::BaseUrl, negotiate::Format},
+    jobs::Progress,
     services::{
         inputs::Inputs,
-        process::{feature_collection_schema, ProcessOutput, ProcessSpec, OUTPUT_ID},
+        process::{OutputValue, ProcessOutput, ProcessSpec},
     },
     AppState,
 };
 
 const VERSION: &str = "1.0.0";
 
-fn find<'a>(state: &'a AppState, id: &str) -> Result<&'a ProcessSpec, ApiError> {
+fn find(state: &AppState, id: &str) -> Result<ProcessSpec, ApiError> {
     state.processes.get(id).ok_or_else(|| {
         let ids: Vec<_> = state.processes.list().iter().map(|p| p.id).collect();
         ApiError::not_found(format!(
@@ -59,14 +62,14 @@ fn summary(base: &BaseUrl, p: &ProcessSpec) -> Map<String, Value> {
         "description": p.description,
         "version": VERSION,
         "keywords": p.keywords,
-        "jobControlOptions": ["sync-execute"],
+        "jobControlOptions": ["sync-execute", "async-execute", "dismiss"],
         "outputTransmission": ["value"],
         "links": links::to_value(&l),
     });
     doc.as_object().cloned().unwrap_or_default()
 }
 
-/// The full OGC process description: the summary plus every input and the output.
+/// The full OGC process description: the summary plus every input and output.
 pub fn description(base: &BaseUrl, p: &ProcessSpec) -> Value {
     let mut doc = summary(base, p);
     let inputs: Map<String, Value> = p
@@ -85,18 +88,24 @@ pub fn description(base: &BaseUrl, p: &ProcessSpec) -> Value {
             )
         })
         .collect();
+    let outputs: Map<String, Value> = p
+        .outputs
+        .iter()
+        .map(|o| {
+            (
+                o.id.to_string(),
+                json!({ "title": o.title, "schema": o.schema }),
+            )
+        })
+        .collect();
     doc.insert("inputs".into(), Value::Object(inputs));
-    doc.insert(
-        "outputs".into(),
-        json!({ OUTPUT_ID: { "title": p.output_title, "schema": feature_collection_schema() } }),
-    );
+    doc.insert("outputs".into(), Value::Object(outputs));
     Value::Object(doc)
 }
 
 pub async fn list(State(state): State<AppState>, base: BaseUrl, format: Format) -> Response {
-    let processes: Vec<Value> = state
-        .processes
-        .list()
+    let specs = state.processes.list();
+    let processes: Vec<Value> = specs
         .iter()
         .map(|p| Value::Object(summary(&base, p)))
         .collect();
@@ -109,7 +118,7 @@ pub async fn list(State(state): State<AppState>, base: BaseUrl, format: Format) 
             "Processes this gateway runs; each returns GeoJSON.",
         );
         let mut t = Table::new("", &["Process", "Title", "Description"]);
-        for p in state.processes.list() {
+        for p in &specs {
             t.rows.push(vec![
                 Cell::link(p.id, base.join(&format!("/processes/{}?f=html", p.id))),
                 Cell::text(p.title),
@@ -129,7 +138,7 @@ pub async fn describe(
     format: Format,
 ) -> Result<Response, ApiError> {
     let p = find(&state, &id)?;
-    let doc = description(&base, p);
+    let doc = description(&base, &p);
     Ok(respond(format, &doc, links::JSON, || {
         let mut page = Page::new(&base, p.title, p.description);
         let mut t = Table::new("Inputs", &["Input", "Required", "Meaning", "Schema"]);
@@ -144,38 +153,54 @@ pub async fn describe(
         page.tables.push(t);
         let example = base.join(&format!("/processes/{}/execution", p.id));
         page.note = Some(format!(
-            "Run it with POST {example} and a JSON body {{\"inputs\": {{…}}}}, or GET {example}?input=value…"
+            "Run it with POST {example} and a JSON body {{\"inputs\": {{…}}}} (add the header \
+             Prefer: respond-async for a job), or GET {example}?input=value…"
         ));
         page
     }))
 }
 
-fn geojson(output: ProcessOutput) -> Response {
-    let mut response = Json(output.value).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(links::GEOJSON),
-    );
-    if let Ok(v) = HeaderValue::from_str(&output.cache_status.to_string()) {
-        headers.insert("cache-status", v);
-    }
-    response
+/// One output as a raw response: JSON for JSON types, text for the rest.
+pub fn raw_output(output: &OutputValue, cache: Option<crate::cache::CacheStatus>) -> Response {
+    let media = HeaderValue::from_str(&output.media_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let mut response = match &output.value {
+        Value::String(text) if !output.media_type.contains("json") => {
+            Body::from(text.clone()).into_response()
+        }
+        value => Json(value).into_response(),
+    };
+    response.headers_mut().insert(header::CONTENT_TYPE, media);
+    with_cache_status(response, cache)
 }
 
-/// `POST /processes/{id}/execution` with `{"inputs": {…}, "response": "raw"|"document"}`.
-/// Runs synchronously (a `Prefer: respond-async` is answered synchronously, as the standard allows
-/// a server without async support to do, with `Preference-Applied` absent).
-pub async fn execute_post(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    find(&state, &id)?;
+/// The results document: every output (or those asked for) with its media type and value.
+pub fn results_document(output: &ProcessOutput, wanted: Option<&[String]>) -> Value {
+    let map: Map<String, Value> = output
+        .outputs
+        .iter()
+        .filter(|o| wanted.is_none_or(|w| w.contains(&o.id)))
+        .map(|o| {
+            (
+                o.id.clone(),
+                json!({ "mediaType": o.media_type, "value": o.value }),
+            )
+        })
+        .collect();
+    Value::Object(map)
+}
+
+struct ExecuteRequest {
+    inputs: Inputs,
+    document: bool,
+    outputs: Option<Vec<String>>,
+}
+
+fn parse_execute(spec: &ProcessSpec, body: &[u8]) -> Result<ExecuteRequest, ApiError> {
     let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_body(format!("the execute request is not valid JSON: {e}"))
         })?
     };
@@ -203,33 +228,131 @@ pub async fn execute_post(
             ))
         }
     };
-    let output = state.processes.execute(&id, &Inputs::from(inputs)).await?;
-    if document {
-        let response = Json(json!({
-            OUTPUT_ID: { "mediaType": links::GEOJSON, "value": output.value }
-        }))
-        .into_response();
-        return Ok(with_cache_status(response, Some(output.cache_status)));
-    }
-    Ok(geojson(output))
+    let outputs = match request.get("outputs") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(o)) => {
+            let ids: Vec<String> = o.keys().cloned().collect();
+            for id in &ids {
+                if !spec.outputs.iter().any(|s| s.id == id) {
+                    let known: Vec<_> = spec.outputs.iter().map(|s| s.id).collect();
+                    return Err(ApiError::bad_parameter(
+                        "outputs",
+                        format!(
+                            "{id:?} is not an output of {} (outputs: {})",
+                            spec.id,
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+            Some(ids)
+        }
+        Some(_) => {
+            return Err(ApiError::bad_body(
+                "\"outputs\" must be an object of output id to options",
+            ))
+        }
+    };
+    Ok(ExecuteRequest {
+        inputs: Inputs::from(inputs),
+        document,
+        outputs,
+    })
 }
 
-/// `GET /processes/{id}/execution?input=value…`: the result as GeoJSON, for QGIS's
+fn wants_async(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+}
+
+/// `POST /processes/{id}/execution` with `{"inputs": {…}, "outputs": {…}, "response": "raw"|"document"}`.
+pub async fn execute_post(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    base: BaseUrl,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let spec = find(&state, &id)?;
+    let request = parse_execute(&spec, &body)?;
+    if wants_async(&headers) {
+        // Inputs are checked now, so a bad request is a 400 rather than a failed job.
+        state.processes.validate(&id, &request.inputs)?;
+        let progress = Progress::default();
+        let processes = state.processes.clone();
+        let (pid, inputs, p) = (id.clone(), request.inputs, progress.clone());
+        let job = state.jobs.submit(&id, progress, async move {
+            processes.execute_with_progress(&pid, &inputs, &p).await
+        })?;
+        let location = base.join(&format!("/jobs/{}", job.id));
+        let mut response =
+            (StatusCode::CREATED, Json(status_document(&base, &job))).into_response();
+        let h = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            h.insert(header::LOCATION, v);
+        }
+        h.insert(
+            "preference-applied",
+            HeaderValue::from_static("respond-async"),
+        );
+        return Ok(response);
+    }
+    let output = state.processes.execute(&id, &request.inputs).await?;
+    let single = match &request.outputs {
+        Some(ids) if ids.len() == 1 => output.output(Some(&ids[0])),
+        Some(_) => None,
+        None if output.outputs.len() == 1 => output.output(None),
+        None => None,
+    };
+    match (request.document, single) {
+        (false, Some(one)) => Ok(raw_output(one, output.cache_status)),
+        _ => Ok(with_cache_status(
+            Json(results_document(&output, request.outputs.as_deref())).into_response(),
+            output.cache_status,
+        )),
+    }
+}
+
+/// `GET /processes/{id}/execution?input=value…`: the main output (or `output=id`), for QGIS's
 /// "Add Vector Layer → HTTP(S)" and one-line curls.
 pub async fn execute_get(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    find(&state, &id)?;
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .filter(|(k, _)| k != "f")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+    let spec = find(&state, &id)?;
+    let mut wanted = None;
+    let mut pairs = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "f" => {}
+            "output" => wanted = Some(v.into_owned()),
+            _ => pairs.push((k.into_owned(), v.into_owned())),
+        }
+    }
+    if let Some(w) = &wanted {
+        if !spec.outputs.iter().any(|o| o.id == w) {
+            let known: Vec<_> = spec.outputs.iter().map(|o| o.id).collect();
+            return Err(ApiError::bad_parameter(
+                "output",
+                format!(
+                    "{w:?} is not an output of {id} (outputs: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
     let inputs: Inputs = pairs
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    Ok(geojson(state.processes.execute(&id, &inputs).await?))
+    let output = state.processes.execute(&id, &inputs).await?;
+    let one = output
+        .output(wanted.as_deref())
+        .ok_or_else(|| ApiError::internal("the process returned no output"))?;
+    Ok(raw_output(one, output.cache_status))
 }

@@ -24,6 +24,17 @@ impl Fetcher {
         Fetcher { client, cache }
     }
 
+    /// The upstream's JSON answer to `request`, fetched now (for capabilities refreshes).
+    pub async fn fresh_json(&self, request: &UpstreamRequest) -> Result<Value, ServiceError> {
+        let response = self.client.get(request).await?;
+        serde_json::from_slice(&response.body).map_err(|e| {
+            ServiceError::Upstream(UpstreamError::BadBody {
+                api: request.api,
+                reason: format!("not JSON ({e})"),
+            })
+        })
+    }
+
     /// The upstream's JSON answer to `request`, from the cache or fetched once. `prepare` vets the
     /// parsed answer (an API that reports failures inside a 200, say) and turns it into what is
     /// cached, so that a cache hit costs no parsing or mapping.

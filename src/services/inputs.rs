@@ -165,6 +165,60 @@ impl Inputs {
     }
 }
 
+impl Inputs {
+    /// A list of points: an array of points (in any form [`Inputs::point`] takes), the
+    /// coordinates of a GeoJSON MultiPoint or LineString, or `"lon,lat|lon,lat…"` (`;` works too).
+    pub fn points(&self, name: &str) -> Result<Option<Vec<(f64, f64)>>, ServiceError> {
+        let Some(v) = self.raw(name) else {
+            return Ok(None);
+        };
+        let bad = || {
+            ServiceError::invalid(
+                name,
+                "expected a list of points: [[lon, lat], …], a GeoJSON MultiPoint or LineString, or \"lon,lat|lon,lat\"",
+            )
+        };
+        let items: Vec<Value> = match v {
+            Value::String(s) => s
+                .split(['|', ';'])
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| Value::String(p.to_string()))
+                .collect(),
+            Value::Array(a) => a.clone(),
+            Value::Object(o)
+                if matches!(
+                    o.get("type").and_then(Value::as_str),
+                    Some("MultiPoint" | "LineString")
+                ) =>
+            {
+                o.get("coordinates")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .ok_or_else(bad)?
+            }
+            _ => return Err(bad()),
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let one = Inputs::from(Map::from_iter([(name.to_string(), item)]));
+            let label = format!("{name}[{i}]");
+            let point = one
+                .point(name)
+                .map_err(|e| {
+                    ServiceError::invalid(
+                        &label,
+                        e.to_string()
+                            .split_once(": ")
+                            .map_or(String::new(), |(_, r)| r.to_string()),
+                    )
+                })?
+                .ok_or_else(bad)?;
+            out.push(point);
+        }
+        Ok(Some(out))
+    }
+}
+
 /// A WGS84 longitude/latitude pair within range.
 pub fn check_lon_lat(name: &str, lon: f64, lat: f64) -> Result<(), ServiceError> {
     if !(-180.0..=180.0).contains(&lon) || !lon.is_finite() {
@@ -210,6 +264,19 @@ mod tests {
         assert_eq!(i.integer("c", 1, 20).unwrap(), Some(7));
         assert_eq!(i.integer("d", 1, 20).unwrap(), None);
         assert!(i.integer("a", 6, 20).is_err());
+    }
+
+    #[test]
+    fn lists_of_points_in_every_form() {
+        let i = inputs(json!({
+            "s": "1,2|3,4", "a": [[1, 2], "3,4"], "g": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]},
+            "bad": [[1, 2], [3, 95]]
+        }));
+        for n in ["s", "a", "g"] {
+            assert_eq!(i.points(n).unwrap(), Some(vec![(1.0, 2.0), (3.0, 4.0)]));
+        }
+        let e = i.points("bad").unwrap_err().to_string();
+        assert!(e.starts_with("bad[1]: latitude 95"), "{e}");
     }
 
     #[test]

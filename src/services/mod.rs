@@ -4,6 +4,7 @@
 pub mod fetch;
 pub mod geocode;
 pub mod inputs;
+pub mod navigation;
 pub mod process;
 
 pub use fetch::Fetcher;
@@ -19,6 +20,9 @@ pub enum ServiceError {
     /// The resource does not exist (or is not known to the gateway).
     #[error("{0}")]
     NotFound(String),
+    /// The inputs are valid but have no answer (no route between the points, say).
+    #[error("{0}")]
+    NoResult(String),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
 }

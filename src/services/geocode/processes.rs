@@ -11,7 +11,7 @@ use crate::{
     cache::{CacheKind, CacheStatus},
     services::{
         inputs::Inputs,
-        process::{InputSpec, ProcessOutput, ProcessSpec},
+        process::{InputSpec, OutputSpec, ProcessOutput, ProcessSpec},
         ServiceError,
     },
     upstream::{Api, UpstreamRequest},
@@ -23,10 +23,7 @@ fn output(features: Vec<Value>, cache_status: CacheStatus) -> ProcessOutput {
         "numberReturned": features.len(),
         "features": features,
     });
-    ProcessOutput {
-        value,
-        cache_status,
-    }
+    ProcessOutput::geojson(value, cache_status)
 }
 
 fn common_filters() -> Vec<InputSpec> {
@@ -161,7 +158,7 @@ pub fn process_specs() -> Vec<ProcessSpec> {
             description: "Finds addresses, places and parcels matching a text (Géoplateforme geocoder), as GeoJSON points.",
             keywords: &["géocodage", "geocoding", "adresse"],
             inputs: geocode,
-            output_title: "Candidates, best first",
+            outputs: vec![OutputSpec::geojson("Candidates, best first")],
         },
         ProcessSpec {
             id: "reverse-geocode",
@@ -169,7 +166,7 @@ pub fn process_specs() -> Vec<ProcessSpec> {
             description: "Finds the addresses, places or parcels nearest to a point (Géoplateforme geocoder), as GeoJSON points.",
             keywords: &["géocodage inverse", "reverse geocoding"],
             inputs: reverse,
-            output_title: "Results, nearest first",
+            outputs: vec![OutputSpec::geojson("Results, nearest first")],
         },
         ProcessSpec {
             id: "autocomplete",
@@ -177,7 +174,7 @@ pub fn process_specs() -> Vec<ProcessSpec> {
             description: "Suggests addresses and places for a text being typed (Géoplateforme autocompletion), as GeoJSON points.",
             keywords: &["autocomplétion", "autocomplete", "suggestions"],
             inputs: autocomplete,
-            output_title: "Suggestions",
+            outputs: vec![OutputSpec::geojson("Suggestions")],
         },
     ]
 }

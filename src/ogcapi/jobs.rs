@@ -1,0 +1,185 @@
+//! OGC API Processes jobs: `/jobs`, `/jobs/{id}`, `/jobs/{id}/results`, `DELETE /jobs/{id}`.
+
+use std::time::SystemTime;
+
+use axum::{
+    extract::{Path, RawQuery, State},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::{json, Value};
+
+use super::{
+    features::{parse_limit, parse_offset},
+    html::{respond, Cell, Page, Table},
+    links::{self, encode_query, Link},
+    processes::{raw_output, results_document},
+};
+use crate::{
+    error::ApiError,
+    http::{base_url::BaseUrl, negotiate::Format},
+    jobs::{JobInfo, JobStatus},
+    AppState,
+};
+
+pub const REL_RESULTS: &str = "http://www.opengis.net/def/rel/ogc/1.0/results";
+
+fn rfc3339(t: SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The OGC status information of a job.
+pub fn status_document(base: &BaseUrl, job: &JobInfo) -> Value {
+    let path = format!("/jobs/{}", job.id);
+    let mut l = vec![
+        Link::new(base.join(&path), "self", links::JSON, "Job status"),
+        Link::new(
+            base.join(&format!("{path}?f=html")),
+            "alternate",
+            links::HTML,
+            "Job status as HTML",
+        ),
+        Link::new(base.join("/jobs"), "up", links::JSON, "All jobs"),
+        Link::new(
+            base.join(&format!("/processes/{}", job.process_id)),
+            "http://www.opengis.net/def/rel/ogc/1.0/process",
+            links::JSON,
+            "The process",
+        ),
+    ];
+    if job.status == JobStatus::Successful {
+        l.push(Link::new(
+            base.join(&format!("{path}/results")),
+            REL_RESULTS,
+            links::JSON,
+            "Results",
+        ));
+    }
+    let mut doc = json!({
+        "jobID": job.id,
+        "processID": job.process_id,
+        "type": "process",
+        "status": job.status.as_str(),
+        "message": job.message,
+        "created": rfc3339(job.created),
+        "updated": rfc3339(job.updated),
+        "progress": job.progress,
+        "links": links::to_value(&l),
+    });
+    if let Some(t) = job.started {
+        doc["started"] = json!(rfc3339(t));
+    }
+    if let Some(t) = job.finished {
+        doc["finished"] = json!(rfc3339(t));
+    }
+    if let Some(e) = &job.error {
+        doc["exception"] = ApiError::from(e.clone()).body();
+    }
+    doc
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    base: BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let mut limit = 10;
+    let mut offset = 0;
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "limit" => limit = parse_limit(&v)?,
+            "offset" => offset = parse_offset(&v)?,
+            _ => {}
+        }
+    }
+    let (jobs, total) = state.jobs.list(offset, limit);
+    let mut l = links::self_and_alternate(&base, "/jobs", format, links::JSON);
+    let page = |o: usize, rel: &str| {
+        let q = encode_query(&[
+            ("limit".into(), limit.to_string()),
+            ("offset".into(), o.to_string()),
+        ]);
+        Link::new(base.join(&format!("/jobs?{q}")), rel, links::JSON, rel)
+    };
+    if offset + jobs.len() < total {
+        l.push(page(offset + limit, "next"));
+    }
+    if offset > 0 {
+        l.push(page(offset.saturating_sub(limit), "prev"));
+    }
+    let docs: Vec<Value> = jobs.iter().map(|j| status_document(&base, j)).collect();
+    let doc = json!({ "jobs": docs, "numberMatched": total, "links": links::to_value(&l) });
+    Ok(respond(format, &doc, links::JSON, || {
+        let mut p = Page::new(&base, "Jobs", "Asynchronous process runs, newest first.");
+        let mut t = Table::new("", &["Job", "Process", "Status", "Progress", "Created"]);
+        for j in &jobs {
+            t.rows.push(vec![
+                Cell::link(j.id.clone(), base.join(&format!("/jobs/{}?f=html", j.id))),
+                Cell::text(j.process_id.clone()),
+                Cell::text(j.status.as_str()),
+                Cell::text(format!("{} %", j.progress)),
+                Cell::text(rfc3339(j.created)),
+            ]);
+        }
+        p.tables.push(t);
+        p.links = l;
+        p
+    }))
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    base: BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let job = state.jobs.get(&id)?;
+    let doc = status_document(&base, &job);
+    Ok(respond(format, &doc, links::JSON, || {
+        let mut p = Page::new(
+            &base,
+            format!("Job {}", job.id),
+            format!(
+                "{} — {} ({} %)",
+                job.process_id,
+                job.status.as_str(),
+                job.progress
+            ),
+        );
+        p.note = Some(job.message.clone());
+        p
+    }))
+}
+
+/// The results document of a successful job; `?output=id` gives that one output raw.
+pub async fn results(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let output = state.jobs.results(&id).await?;
+    let wanted = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "output")
+        .map(|(_, v)| v.into_owned());
+    match wanted {
+        Some(w) => {
+            let one = output.output(Some(&w)).ok_or_else(|| {
+                ApiError::bad_parameter("output", format!("{w:?} is not an output of this job"))
+            })?;
+            Ok(raw_output(one, None))
+        }
+        None => Ok(Json(results_document(&output, None)).into_response()),
+    }
+}
+
+pub async fn dismiss(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    base: BaseUrl,
+) -> Result<Response, ApiError> {
+    let job = state.jobs.dismiss(&id)?;
+    Ok(Json(status_document(&base, &job)).into_response())
+}

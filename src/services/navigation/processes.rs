@@ -1,0 +1,172 @@
+//! Descriptions of the `route` and `isochrone` processes, generated from the capabilities in use:
+//! resources, profiles, optimisations, units, directions and constraint keys are the upstream's.
+
+use serde_json::{json, Value};
+
+use super::NavCapabilities;
+use crate::services::process::{InputSpec, OutputSpec, ProcessSpec};
+
+fn enum_schema(values: Vec<String>, default: Option<&str>) -> Value {
+    let mut schema = json!({ "type": "string", "enum": values });
+    if let Some(d) = default {
+        schema["default"] = json!(d);
+    }
+    schema
+}
+
+fn point_schema() -> Value {
+    json!({"oneOf": [
+        {"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$", "description": "\"lon,lat\" in WGS84"},
+        {"type": "object", "format": "geojson-geometry", "description": "a GeoJSON Point"}
+    ]})
+}
+
+fn constraints_input(caps: &NavCapabilities, operation: &str) -> InputSpec {
+    let mut keys: Vec<String> = Vec::new();
+    for r in caps.resources_for(operation) {
+        for c in r.operations[operation].constraints() {
+            let text = format!(
+                "{} ({}; {}{})",
+                c.key,
+                c.types.join("/"),
+                c.operators.join(" "),
+                if c.values.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", c.values.join(", "))
+                }
+            );
+            if !keys.contains(&text) {
+                keys.push(text);
+            }
+        }
+    }
+    InputSpec::new(
+        "constraints",
+        "Constraints",
+        "Ways to ban, avoid or prefer: one object {constraintType, key, operator, value} or a list of them. Keys by resource in the capabilities.",
+        json!({
+            "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
+            "description": format!("Keys: {}", if keys.is_empty() { "none".into() } else { keys.join("; ") }),
+            "properties": {
+                "constraintType": {"type": "string", "enum": ["banned", "avoid", "prefer"]},
+                "key": {"type": "string"}, "operator": {"type": "string"}, "value": {"type": "string"}
+            }
+        }),
+    )
+}
+
+fn common(caps: &NavCapabilities, operation: &str) -> Vec<InputSpec> {
+    let resources: Vec<String> = caps
+        .resources_for(operation)
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    let default_res = caps.default_resource(operation);
+    let op = default_res.and_then(|r| caps.operation(r, operation));
+    let default = |p: &str| op.and_then(|o| o.default(p));
+    vec![
+        InputSpec::new(
+            "resource",
+            "Routing graph",
+            "The upstream resource (engine and graph).",
+            enum_schema(resources, default_res),
+        ),
+        InputSpec::new(
+            "profile",
+            "Profile",
+            "Means of transport.",
+            enum_schema(caps.all_values(operation, "profile"), default("profile")),
+        ),
+        constraints_input(caps, operation),
+        InputSpec::new(
+            "crs",
+            "Output CRS",
+            "CRS of the result's geometry.",
+            enum_schema(caps.all_values(operation, "crs"), default("crs")),
+        ),
+    ]
+}
+
+pub fn process_specs(caps: &NavCapabilities) -> Vec<ProcessSpec> {
+    let mut specs = Vec::new();
+    if caps.default_resource("route").is_some() {
+        let mut inputs = vec![
+            InputSpec::new("start", "Start", "Where the route starts.", point_schema()).required(),
+            InputSpec::new("end", "End", "Where the route ends.", point_schema()).required(),
+            InputSpec::new(
+                "intermediates",
+                "Via points",
+                "Points to pass through, in order: a list of points, or \"lon,lat|lon,lat\".",
+                json!({"oneOf": [{"type": "array", "items": point_schema()}, {"type": "string"}]}),
+            ),
+            InputSpec::new(
+                "optimization",
+                "Optimisation",
+                "Fastest or shortest.",
+                enum_schema(caps.all_values("route", "optimization"), Some("fastest")),
+            ),
+        ];
+        inputs.extend(common(caps, "route"));
+        specs.push(ProcessSpec {
+            id: "route",
+            title: "Route",
+            description: "Computes a route between points (Géoplateforme itinéraire): one LineString feature with its distance (m) and duration (s), then one feature per step.",
+            keywords: &["itinéraire", "route", "routing", "navigation"],
+            inputs,
+            outputs: vec![OutputSpec::geojson("The route, then its steps")],
+        });
+    }
+    if caps.default_resource("isochrone").is_some() {
+        let mut inputs = vec![
+            InputSpec::new(
+                "point",
+                "Centre",
+                "The point the area is computed around.",
+                point_schema(),
+            )
+            .required(),
+            InputSpec::new(
+                "costType",
+                "Cost",
+                "time (isochrone) or distance (isodistance).",
+                enum_schema(caps.all_values("isochrone", "costType"), Some("time")),
+            ),
+            InputSpec::new(
+                "costValue",
+                "Cost value",
+                "How far, in timeUnit or distanceUnit; greater than 0.",
+                json!({"type": "number", "exclusiveMinimum": 0}),
+            )
+            .required(),
+            InputSpec::new(
+                "timeUnit",
+                "Time unit",
+                "Unit of costValue for a time cost.",
+                enum_schema(caps.all_values("isochrone", "timeUnit"), Some("second")),
+            ),
+            InputSpec::new(
+                "distanceUnit",
+                "Distance unit",
+                "Unit of costValue for a distance cost.",
+                enum_schema(caps.all_values("isochrone", "distanceUnit"), Some("meter")),
+            ),
+            InputSpec::new(
+                "direction",
+                "Direction",
+                "departure (from the point) or arrival (to the point).",
+                enum_schema(caps.all_values("isochrone", "direction"), Some("departure")),
+            ),
+        ];
+        inputs.extend(common(caps, "isochrone"));
+        specs.push(ProcessSpec {
+            id: "isochrone",
+            title: "Isochrone",
+            description: "Computes the area reachable from (or to) a point within a time or a distance (Géoplateforme isochrone): one Polygon feature with its parameters.",
+            keywords: &["isochrone", "isodistance", "navigation"],
+            inputs,
+            outputs: vec![OutputSpec::geojson("The reachable area")],
+        });
+    }
+    specs
+}
