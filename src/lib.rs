@@ -23,6 +23,7 @@ use crate::{
     config::Config,
     jobs::JobStore,
     services::{
+        altimetry::AltimetryService,
         geocode::{collection_specs, CollectionSpec, GeocodeService},
         navigation::NavigationService,
         process::Processes,
@@ -48,11 +49,21 @@ impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Self> {
         let upstream = UpstreamClient::new(&config.upstream)?;
         let fetcher = Fetcher::new(upstream.clone(), MemoryCache::new(&config.cache));
+        let geocoding_quota = config
+            .upstream
+            .quotas
+            .get("geocoding")
+            .copied()
+            .unwrap_or(0);
+        let batch_rate =
+            (f64::from(geocoding_quota) * config.jobs.batch_quota_share).floor() as u32;
         let geocode = Arc::new(GeocodeService::new(
             fetcher.clone(),
             config.geocoding.clone(),
+            batch_rate.max(u32::from(geocoding_quota > 0)),
         ));
-        let navigation = Arc::new(NavigationService::new(fetcher));
+        let navigation = Arc::new(NavigationService::new(fetcher.clone()));
+        let altimetry = Arc::new(AltimetryService::new(fetcher));
         let jobs = Arc::new(JobStore::new(
             config.jobs.max_jobs,
             Duration::from_secs(config.jobs.max_age_s),
@@ -61,7 +72,7 @@ impl AppState {
             config.cache_dir().join("jobs"),
         ));
         Ok(AppState {
-            processes: Processes::new(geocode.clone(), navigation.clone()),
+            processes: Processes::new(geocode.clone(), navigation.clone(), altimetry),
             config: Arc::new(config),
             upstream,
             geocode,

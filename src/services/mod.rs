@@ -1,6 +1,7 @@
 //! The capabilities of the gateway, each a pure mapping between the upstream's formats and the
 //! OGC models (GeoJSON features, process inputs and outputs). No HTTP responses are built here.
 
+pub mod altimetry;
 pub mod fetch;
 pub mod geocode;
 pub mod inputs;

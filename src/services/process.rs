@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{geocode::GeocodeService, inputs::Inputs, navigation::NavigationService, ServiceError};
+use super::{
+    altimetry::AltimetryService, geocode::GeocodeService, inputs::Inputs,
+    navigation::NavigationService, ServiceError,
+};
 use crate::cache::CacheStatus;
 
 /// How far a running process is, in percent; shared between the work and whoever follows it.
@@ -160,25 +163,29 @@ pub fn feature_collection_schema() -> Value {
 pub struct Processes {
     geocode: Arc<GeocodeService>,
     navigation: Arc<NavigationService>,
-    geocode_specs: Arc<Vec<ProcessSpec>>,
+    altimetry: Arc<AltimetryService>,
 }
 
 impl Processes {
-    pub fn new(geocode: Arc<GeocodeService>, navigation: Arc<NavigationService>) -> Self {
-        let geocode_specs = Arc::new(super::geocode::process_specs());
+    pub fn new(
+        geocode: Arc<GeocodeService>,
+        navigation: Arc<NavigationService>,
+        altimetry: Arc<AltimetryService>,
+    ) -> Self {
         Processes {
             geocode,
             navigation,
-            geocode_specs,
+            altimetry,
         }
     }
 
     /// The processes as described now (navigation ones follow the upstream's capabilities).
     pub fn list(&self) -> Vec<ProcessSpec> {
-        let mut all: Vec<ProcessSpec> = self.geocode_specs.as_ref().clone();
+        let mut all = super::geocode::process_specs();
         all.extend(super::navigation::process_specs(
             &self.navigation.capabilities().caps,
         ));
+        all.extend(super::altimetry::process_specs());
         all
     }
 
@@ -225,13 +232,15 @@ impl Processes {
         progress: &Progress,
     ) -> Result<ProcessOutput, ServiceError> {
         self.validate(id, inputs)?;
-        let _ = progress;
         match id {
+            "batch-geocode" => self.geocode.batch_process(inputs, progress).await,
             "geocode" => self.geocode.geocode_process(inputs).await,
             "reverse-geocode" => self.geocode.reverse_process(inputs).await,
             "autocomplete" => self.geocode.autocomplete_process(inputs).await,
             "route" => self.navigation.route(inputs).await,
             "isochrone" => self.navigation.isochrone(inputs).await,
+            "elevation" => self.altimetry.elevation(inputs).await,
+            "elevation-profile" => self.altimetry.profile(inputs).await,
             other => Err(ServiceError::NotFound(format!(
                 "there is no process {other:?}"
             ))),

@@ -336,11 +336,42 @@ impl FakeUpstream {
             },
             "/geocodage/completion" => "completion.json",
             "/geocodage/getCapabilities" => "getCapabilities.json",
+            "/navigation/getcapabilities" => "../navigation/getcapabilities.json",
+            "/navigation/itineraire" => "../navigation/itineraire.json",
+            "/navigation/isochrone" => "../navigation/isochrone.json",
+            "/altimetrie/1.0/calcul/alti/rest/elevation.json" => {
+                return (200, json, elevations(query))
+            }
+            "/altimetrie/1.0/calcul/alti/rest/elevationLine.json" => {
+                "../altimetrie/elevationLine.json"
+            }
             _ => return (404, json, br#"{"code":404,"message":"Not Found"}"#.to_vec()),
         };
         let body = std::fs::read(fixtures().join("geocodage").join(file)).unwrap();
         (200, json, body)
     }
+}
+
+/// The altimetry answer for the requested points, in the service's format: a made-up but
+/// deterministic height per point, and its "no data" value (-99999) west of 20°W (the ocean).
+fn elevations(query: &HashMap<String, String>) -> Vec<u8> {
+    let delimiter = query.get("delimiter").map(String::as_str).unwrap_or("|");
+    let split = |k: &str| -> Vec<f64> {
+        query
+            .get(k)
+            .map(|v| v.split(delimiter).filter_map(|x| x.parse().ok()).collect())
+            .unwrap_or_default()
+    };
+    let (lons, lats) = (split("lon"), split("lat"));
+    let items: Vec<String> = lons
+        .iter()
+        .zip(&lats)
+        .map(|(lon, lat)| {
+            let z = if *lon < -20.0 { -99999.0 } else { ((lat * 7.0 + lon * 3.0) * 100.0).round() / 100.0 };
+            format!(r#"{{"lon": {lon}, "lat": {lat}, "z": {z}, "acc": "Variable suivant la source de mesure"}}"#)
+        })
+        .collect();
+    format!(r#"{{"elevations": [{}]}}"#, items.join(", ")).into_bytes()
 }
 
 async fn respond(

@@ -1,6 +1,7 @@
 //! Geocoding (the Géoplateforme's `/geocodage`): the `addresses`, `poi` and `parcels` feature
 //! collections, and the `geocode`, `reverse-geocode` and `autocomplete` processes.
 
+mod batch;
 mod collections;
 mod features;
 mod known;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use batch::csv_output_spec;
 pub use collections::{collection_specs, CollectionSpec, Queryable};
 pub use processes::process_specs;
 
@@ -82,15 +84,24 @@ pub struct GeocodeService {
     fetcher: Fetcher,
     config: GeocodingConfig,
     known: [KnownFeatures; 3],
+    /// The share of the geocoding quota batch jobs may use (None: no limit of their own).
+    batch_quota: Option<governor::DefaultDirectRateLimiter>,
 }
 
 impl GeocodeService {
-    pub fn new(fetcher: Fetcher, config: GeocodingConfig) -> Self {
+    /// `batch_per_second`: the requests per second batch jobs may send (0: no limit of their own).
+    pub fn new(fetcher: Fetcher, config: GeocodingConfig, batch_per_second: u32) -> Self {
         let known = std::array::from_fn(|_| KnownFeatures::new(config.known_features));
+        let batch_quota = std::num::NonZeroU32::new(batch_per_second).map(|r| {
+            governor::RateLimiter::direct(
+                governor::Quota::per_second(r).allow_burst(std::num::NonZeroU32::MIN),
+            )
+        });
         GeocodeService {
             fetcher,
             config,
             known,
+            batch_quota,
         }
     }
 

@@ -169,6 +169,24 @@ pub fn process_specs() -> Vec<ProcessSpec> {
             outputs: vec![OutputSpec::geojson("Results, nearest first")],
         },
         ProcessSpec {
+            id: "batch-geocode",
+            title: "Batch geocode",
+            description: "Geocodes every row of a CSV (best candidate per row): the same rows with result columns (lon, lat, label, score, type, id, status), as GeoJSON and CSV. Best run as a job (Prefer: respond-async); progress is reported.",
+            keywords: &["géocodage", "batch", "CSV"],
+            inputs: vec![
+                InputSpec::new("data", "CSV", "The CSV text, with a header line; up to 200 000 rows.", json!({"type": "string", "contentMediaType": "text/csv"})).required(),
+                InputSpec::new(
+                    "columns",
+                    "Columns",
+                    "The columns whose values, joined by spaces, make the text to search (a list, or names separated by commas); all columns by default.",
+                    json!({"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}),
+                ),
+                InputSpec::new("index", "Index", "address, poi or parcel.", json!({"type": "string", "enum": ["address", "poi", "parcel"], "default": "address"})),
+                InputSpec::new("delimiter", "Delimiter", "One character; sniffed from the header line when absent (, ; tab |).", json!({"type": "string", "maxLength": 2})),
+            ],
+            outputs: vec![OutputSpec::geojson("The rows as points"), super::csv_output_spec()],
+        },
+        ProcessSpec {
             id: "autocomplete",
             title: "Autocomplete",
             description: "Suggests addresses and places for a text being typed (Géoplateforme autocompletion), as GeoJSON points.",
