@@ -191,9 +191,24 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let nav = state.navigation.capabilities();
+    let navigation = json!({
+        "capabilities": nav.source,
+        "resources": nav.caps.resources.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        "fetched_at": nav.fetched_at.map(|t| {
+            time::OffsetDateTime::from(t)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        }),
+        "last_error": nav.last_error,
+    });
     let body = json!({
         "status": if ok { "ready" } else { "degraded" },
-        "upstream": { "base_url": state.config.upstream.base_url, "geocoding": geocoding },
+        "upstream": {
+            "base_url": state.config.upstream.base_url,
+            "geocoding": geocoding,
+            "navigation": navigation,
+        },
     });
     (status, Json(body)).into_response()
 }

@@ -25,12 +25,18 @@ impl<'a> FromIterator<(&'a str, &'a str)> for Inputs {
 }
 
 impl Inputs {
-    /// The raw value of an input; a qualified value `{"value": …}` is unwrapped. Empty strings
-    /// and nulls count as absent.
+    /// The raw value of an input; a qualified value `{"value": …, "mediaType": …}` is unwrapped.
+    /// Empty strings and nulls count as absent.
     pub fn raw(&self, name: &str) -> Option<&Value> {
+        const QUALIFIERS: [&str; 4] = ["value", "mediaType", "encoding", "schema"];
         let v = self.0.get(name)?;
         let v = match v {
-            Value::Object(o) if o.contains_key("value") => &o["value"],
+            Value::Object(o)
+                if o.contains_key("value")
+                    && o.keys().all(|k| QUALIFIERS.contains(&k.as_str())) =>
+            {
+                &o["value"]
+            }
             other => other,
         };
         match v {

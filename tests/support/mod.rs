@@ -41,7 +41,16 @@ impl TestApp {
 
     /// Starts a fake and a gateway whose configuration `tweak` may change.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::start_with_fake(|_| {}, tweak).await
+    }
+
+    /// Like [`TestApp::start_with`], with the fake prepared by `setup` before the gateway starts.
+    pub async fn start_with_fake(
+        setup: impl FnOnce(&FakeUpstream),
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let fake = FakeUpstream::start().await;
+        setup(&fake);
         let mut config = test_config(&fake);
         tweak(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
