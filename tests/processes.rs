@@ -21,9 +21,12 @@ async fn the_process_list() {
         [
             "geocode",
             "reverse-geocode",
+            "batch-geocode",
             "autocomplete",
             "route",
-            "isochrone"
+            "isochrone",
+            "elevation",
+            "elevation-profile"
         ]
     );
     for p in doc["processes"].as_array().unwrap() {
