@@ -149,3 +149,224 @@ async fn the_legacy_completion_recordings_become_points() {
         }
     }
 }
+
+fn navigation_recordings() -> Vec<(String, Value)> {
+    let dir = recordings().join("../navigation");
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            (
+                name,
+                serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn factor(unit: &str) -> f64 {
+    match unit {
+        "kilometer" => 1000.0,
+        "meter" | "second" => 1.0,
+        "minute" => 60.0,
+        "hour" => 3600.0,
+        other => panic!("unit {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_recorded_route_maps_without_loss_in_metres_and_seconds() {
+    let mut checked = 0;
+    for (name, recorded) in navigation_recordings()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("itineraire"))
+    {
+        let app = TestApp::start().await;
+        app.fake.set_body(
+            "/navigation/itineraire",
+            200,
+            "application/json",
+            recorded.to_string().into_bytes(),
+        );
+        let (status, _, fc) = app
+            .get_json("/processes/route/execution?start=3.708864,43.93584&end=4.077405,44.12519")
+            .await;
+        assert_eq!(status, 200, "{name}: {fc}");
+        let route = &fc["features"][0];
+        assert_eq!(route["geometry"], recorded["geometry"], "{name}");
+        let p = &route["properties"];
+        let d = recorded["distance"].as_f64().unwrap()
+            * factor(recorded["distanceUnit"].as_str().unwrap());
+        let t =
+            recorded["duration"].as_f64().unwrap() * factor(recorded["timeUnit"].as_str().unwrap());
+        assert!(
+            (p["distance"].as_f64().unwrap() - d).abs() < 0.01,
+            "{name}: distance {} vs {d}",
+            p["distance"]
+        );
+        assert!(
+            (p["duration"].as_f64().unwrap() - t).abs() < 0.01,
+            "{name}: duration {} vs {t}",
+            p["duration"]
+        );
+        for key in [
+            "profile",
+            "optimization",
+            "resource",
+            "resourceVersion",
+            "start",
+            "end",
+        ] {
+            assert_eq!(p[key], recorded[key], "{name}: {key}");
+        }
+        let steps: usize = recorded["portions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["steps"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(
+            fc["features"].as_array().unwrap().len(),
+            steps + 1,
+            "{name}: one feature per step"
+        );
+        let first_step = &recorded["portions"][0]["steps"][0];
+        assert_eq!(
+            fc["features"][1]["geometry"], first_step["geometry"],
+            "{name}"
+        );
+        assert_eq!(
+            fc["features"][1]["properties"]["instruction"], first_step["instruction"]["type"],
+            "{name}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 5);
+}
+
+#[tokio::test]
+async fn every_recorded_isochrone_and_isodistance_maps_without_loss() {
+    let mut checked = 0;
+    for (name, recorded) in navigation_recordings()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("iso"))
+    {
+        let app = TestApp::start().await;
+        app.fake.set_body(
+            "/navigation/isochrone",
+            200,
+            "application/json",
+            recorded.to_string().into_bytes(),
+        );
+        let (status, _, fc) = app
+            .get_json("/processes/isochrone/execution?point=3.5960877,44.3269017&costValue=1")
+            .await;
+        assert_eq!(status, 200, "{name}: {fc}");
+        let f = &fc["features"][0];
+        assert_eq!(f["geometry"], recorded["geometry"], "{name}");
+        for (k, v) in recorded.as_object().unwrap() {
+            if k != "geometry" {
+                assert_eq!(&f["properties"][k], v, "{name}: {k}");
+            }
+        }
+        let cost = recorded["costValue"].as_f64().unwrap();
+        match recorded["costType"].as_str().unwrap() {
+            "time" => assert_eq!(
+                f["properties"]["costSeconds"].as_f64().unwrap(),
+                cost * factor(recorded["timeUnit"].as_str().unwrap()),
+                "{name}"
+            ),
+            _ => assert_eq!(
+                f["properties"]["costMetres"].as_f64().unwrap(),
+                cost * factor(recorded["distanceUnit"].as_str().unwrap()),
+                "{name}"
+            ),
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 7, "both directions, both costs, all units");
+}
+
+#[tokio::test]
+async fn every_recorded_elevation_answer_is_read() {
+    let dir = recordings().join("../altimetrie");
+    for name in [
+        "elevation_1point.json",
+        "elevation_DOCS-EXAMPLE_2points.json",
+        "elevation_DOCS-EXAMPLE_measures.json",
+    ] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let recorded: Value = serde_json::from_slice(&bytes).unwrap();
+        let n = recorded["elevations"].as_array().unwrap().len();
+        let app = TestApp::start().await;
+        app.fake.set_body(
+            "/altimetrie/1.0/calcul/alti/rest/elevation.json",
+            200,
+            "application/json",
+            bytes,
+        );
+        let points: Vec<Value> = (0..n)
+            .map(|i| json!([1.48 + 0.01 * i as f64, 43.54]))
+            .collect();
+        let (status, _, fc) = app
+            .post_json(
+                "/processes/elevation/execution",
+                &json!({"inputs": {"points": points}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{name}: {fc}");
+        for (f, e) in fc["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(recorded["elevations"].as_array().unwrap())
+        {
+            assert_eq!(
+                f["geometry"]["coordinates"],
+                json!([e["lon"], e["lat"], e["z"]]),
+                "{name}"
+            );
+            assert_eq!(f["properties"]["acc"], e["acc"], "{name}");
+        }
+    }
+    for name in [
+        "elevationLine_DOCS-EXAMPLE_simple_sampling4.json",
+        "elevationLine_DOCS-EXAMPLE_accurate_sampling4.json",
+    ] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let recorded: Value = serde_json::from_slice(&bytes).unwrap();
+        let app = TestApp::start().await;
+        app.fake.set_body(
+            "/altimetrie/1.0/calcul/alti/rest/elevationLine.json",
+            200,
+            "application/json",
+            bytes,
+        );
+        let (status, _, fc) = app
+            .get_json(
+                "/processes/elevation-profile/execution?line=1.48,43.54|1.49,43.55&sampling=4",
+            )
+            .await;
+        assert_eq!(status, 200, "{name}: {fc}");
+        let p = &fc["features"][0]["properties"];
+        assert_eq!(
+            p["ascent"].as_f64().unwrap(),
+            (recorded["height_differences"]["positive"].as_f64().unwrap() * 100.0).round() / 100.0
+        );
+        assert_eq!(
+            p["descent"].as_f64().unwrap(),
+            (recorded["height_differences"]["negative"].as_f64().unwrap() * 100.0).round() / 100.0
+        );
+        assert_eq!(
+            fc["features"][0]["geometry"]["coordinates"]
+                .as_array()
+                .unwrap()
+                .len(),
+            recorded["elevations"].as_array().unwrap().len()
+        );
+    }
+}

@@ -42,6 +42,8 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
 ];
 
 pub const TITLE: &str = "Géoplateforme gateway";

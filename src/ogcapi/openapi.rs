@@ -212,6 +212,14 @@ pub fn document(state: &AppState, base: &BaseUrl) -> Value {
         let ok = response("The result", &[links::GEOJSON], "FeatureCollection");
         let mut post_responses = problems(&["400", "404", "422", "429", "502", "504"]);
         post_responses.insert("200".into(), ok.clone());
+        post_responses.insert(
+            "201".into(),
+            response(
+                "A job was created (Prefer: respond-async)",
+                &[links::JSON],
+                "Document",
+            ),
+        );
         let mut op = get_op(
             &format!("Run {} with query parameters", p.title),
             "Processes",
@@ -222,11 +230,47 @@ pub fn document(state: &AppState, base: &BaseUrl) -> Value {
         op["post"] = json!({
             "summary": format!("Run {}", p.title),
             "tags": ["Processes"],
+            "parameters": [{"name": "Prefer", "in": "header", "required": false, "description": "respond-async: run as a job (201 and Location)", "schema": {"type": "string"}}],
             "requestBody": { "required": true, "content": { links::JSON: { "schema": { "$ref": "#/components/schemas/Execute" } } } },
             "responses": post_responses,
         });
         paths.insert(format!("{path}/execution"), op);
     }
+
+    let mut jobs = get_op(
+        "Jobs, newest first",
+        "Processes",
+        vec![param_ref("limit"), param_ref("offset"), param_ref("f")],
+        doc_ok("The job list"),
+        &["400"],
+    );
+    jobs["get"]["parameters"][0] = json!({"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "default": 10}});
+    paths.insert("/jobs".into(), jobs);
+    let job_id =
+        json!({"name": "jobId", "in": "path", "required": true, "schema": {"type": "string"}});
+    let mut job = get_op(
+        "Status of a job",
+        "Processes",
+        vec![job_id.clone(), param_ref("f")],
+        doc_ok("The status"),
+        &["404"],
+    );
+    job["delete"] = json!({
+        "summary": "Dismiss a job (a running one is cancelled)", "tags": ["Processes"], "parameters": [job_id.clone()],
+        "responses": {"200": response("The status, dismissed", &[links::JSON], "Document"), "404": {"$ref": "#/components/responses/Problem"}}
+    });
+    paths.insert("/jobs/{jobId}".into(), job);
+    let output = json!({"name": "output", "in": "query", "required": false, "description": "One output, raw", "schema": {"type": "string"}});
+    paths.insert(
+        "/jobs/{jobId}/results".into(),
+        get_op(
+            "Results of a successful job",
+            "Processes",
+            vec![job_id, output],
+            response("The results document", &[links::JSON], "Document"),
+            &["404", "422", "502", "504"],
+        ),
+    );
 
     json!({
         "openapi": "3.0.3",
@@ -298,6 +342,7 @@ fn components() -> Value {
                 "type": "object",
                 "properties": {
                     "inputs": { "type": "object", "additionalProperties": true },
+                    "outputs": { "type": "object", "additionalProperties": true },
                     "response": { "type": "string", "enum": ["raw", "document"], "default": "raw" }
                 }
             },
