@@ -29,7 +29,7 @@ GW="http://127.0.0.1:18181"
 # Quotas off for the measurement: with them on, misses are paced at 50/s by design. No upstream
 # connection reuse: the fake (Python's http.server) writes headers and body in two segments, and a
 # reused connection then stalls ~40 ms on delayed ACKs — an artefact of the fake, not of data.geopf.fr.
-GEOPF_UPSTREAM__QUOTAS__GEOCODING=0 GEOPF_UPSTREAM__POOL_MAX_IDLE_PER_HOST=0 GEOPF_LOG__LEVEL=warn \
+GEOPF_UPSTREAM__QUOTAS__GEOCODING=0 GEOPF_UPSTREAM__QUOTAS__ROUTE=0 GEOPF_UPSTREAM__QUOTAS__ALTIMETRY=0 GEOPF_UPSTREAM__POOL_MAX_IDLE_PER_HOST=0 GEOPF_LOG__LEVEL=warn \
   "$BIN" serve --listen 127.0.0.1:18181 --upstream "$FAKE" >"$OUT/gateway.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -fsS "$GW/health" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -96,4 +96,57 @@ print("%-26s %8s %8s" % ("", "median", "p99"))
 print("%-26s %6.2fms %6.2fms" % ("fake upstream directly", statistics.median(direct), p(direct, .99)))
 print("%-26s %6.2fms %6.2fms" % ("gateway -> fake (miss)", statistics.median(via), p(via, .99)))
 print("added by the gateway: %.2f ms median" % (statistics.median(via) - statistics.median(direct)))
+PY
+
+echo "== 3. route execution, uncached vs cached (sequential, 100 each; a recorded 73-step route)"
+python3 - "$GW" <<'PY'
+import http.client, json, statistics, sys, time
+from urllib.parse import urlsplit
+gw = urlsplit(sys.argv[1])
+def timed(path):
+    conn = http.client.HTTPConnection(gw.hostname, gw.port, timeout=30)
+    t = time.perf_counter()
+    conn.request("GET", path)
+    r = conn.getresponse(); r.read()
+    assert r.status == 200, (path, r.status)
+    conn.close()
+    return (time.perf_counter() - t) * 1000, r.getheader("cache-status")
+miss, hit = [], []
+for i in range(100):
+    path = "/processes/route/execution?start=3.708864,43.93584&end=4.077405,44.%05d" % (12519 + i)
+    ms, status = timed(path); assert "miss" in status, status; miss.append(ms)
+    ms, status = timed(path); assert "hit" in status, status; hit.append(ms)
+print("%-22s median %6.2f ms" % ("uncached (miss)", statistics.median(miss)))
+print("%-22s median %6.2f ms" % ("cached (hit)", statistics.median(hit)))
+PY
+
+echo "== 4. job throughput: 90 elevation jobs submitted at once (Prefer: respond-async; jobs.max_jobs is 100)"
+python3 - "$GW" <<'PY'
+import http.client, json, sys, time
+from urllib.parse import urlsplit
+gw = urlsplit(sys.argv[1])
+def call(method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection(gw.hostname, gw.port, timeout=30)
+    conn.request(method, path, body=body, headers=headers or {})
+    r = conn.getresponse(); data = r.read(); conn.close()
+    return r.status, data
+t = time.perf_counter()
+ids = []
+N = 90
+for i in range(N):
+    body = json.dumps({"inputs": {"points": [[2.0 + i * 0.0001, 48.0]]}})
+    status, data = call("POST", "/processes/elevation/execution", body, {"Prefer": "respond-async", "Content-Type": "application/json"})
+    assert status == 201, (status, data)
+    ids.append(json.loads(data)["jobID"])
+submitted = time.perf_counter() - t
+pending = set(ids)
+while pending:
+    for j in list(pending):
+        status, data = call("GET", "/jobs/" + j)
+        assert status == 200, (status, data)
+        if json.loads(data)["status"] in ("successful", "failed"):
+            assert json.loads(data)["status"] == "successful", data
+            pending.discard(j)
+elapsed = time.perf_counter() - t
+print("%d jobs submitted in %.2f s, all successful after %.2f s: %.0f jobs/s end to end" % (N, submitted, elapsed, N / elapsed))
 PY
