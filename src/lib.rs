@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use crate::{
     cache::MemoryCache,
     config::Config,
-    jobs::JobStore,
+    jobs::{uploads::Uploads, JobStore},
     services::{
         altimetry::AltimetryService,
         geocode::{collection_specs, CollectionSpec, GeocodeService},
@@ -40,6 +40,7 @@ pub struct AppState {
     pub geocode: Arc<GeocodeService>,
     pub navigation: Arc<NavigationService>,
     pub jobs: Arc<JobStore>,
+    pub uploads: Arc<Uploads>,
     pub collections: Arc<Vec<CollectionSpec>>,
     pub processes: Processes,
     pub readiness: Arc<ogcapi::common::Readiness>,
@@ -71,7 +72,12 @@ impl AppState {
                 .unwrap_or(usize::MAX),
             config.cache_dir().join("jobs"),
         ));
+        let uploads = Arc::new(Uploads::new(
+            config.server.body_limit_mb.saturating_mul(4 * 1024 * 1024),
+            Duration::from_secs(3600),
+        ));
         Ok(AppState {
+            uploads,
             processes: Processes::new(geocode.clone(), navigation.clone(), altimetry),
             config: Arc::new(config),
             upstream,

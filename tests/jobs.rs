@@ -346,3 +346,45 @@ async fn a_batch_reports_progress_and_leaves_room_for_interactive_searches() {
     let done = wait_finished(&app, &location).await;
     assert_eq!(done["status"], "successful");
 }
+
+#[tokio::test]
+async fn a_large_csv_is_uploaded_then_referred_to_by_its_url() {
+    let app = TestApp::start().await;
+    let r = app
+        .http
+        .post(app.url("/uploads"))
+        .header("content-type", "text/csv")
+        .body(CSV)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let href = r.json::<Value>().await.unwrap()["href"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(href.starts_with(&app.base));
+    let (location, _) = start_job(
+        &app,
+        "batch-geocode",
+        json!({"data": {"href": href}, "columns": "street,city"}),
+    )
+    .await;
+    let done = wait_finished(&app, &location).await;
+    assert_eq!(done["status"], "successful", "{done}");
+    // Never a URL from elsewhere: the gateway fetches nothing a request names.
+    let got = app
+        .post_json(
+            "/processes/batch-geocode/execution",
+            &json!({"inputs": {"data": {"href": "https://example.org/addresses.csv"}}}),
+        )
+        .await;
+    assert_problem(&got, 400, "only this gateway's own /uploads/{id} links");
+    let got = app
+        .post_json(
+            "/processes/batch-geocode/execution",
+            &json!({"inputs": {"data": {"href": format!("{}/uploads/0000-dead", app.base)}}}),
+        )
+        .await;
+    assert_problem(&got, 400, "does not exist or has expired");
+}

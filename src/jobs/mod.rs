@@ -9,6 +9,8 @@ use std::{
 
 use indexmap::IndexMap;
 
+pub mod uploads;
+
 pub use crate::services::process::Progress;
 use crate::services::{process::ProcessOutput, ServiceError};
 

@@ -175,6 +175,32 @@ pub async fn results(
     }
 }
 
+/// `POST /uploads`: keeps a request body (a CSV) for an hour; answers its URL, to be given as an
+/// input `{"href": "…/uploads/{id}"}`.
+pub async fn upload(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_body("the upload is empty"));
+    }
+    let size = body.len();
+    let id = state.uploads.put(body);
+    let href = base.join(&format!("/uploads/{id}"));
+    let mut response = (
+        axum::http::StatusCode::CREATED,
+        Json(json!({ "id": id, "href": href, "bytes": size, "expires_in_s": 3600 })),
+    )
+        .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&href) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, v);
+    }
+    Ok(response)
+}
+
 pub async fn dismiss(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
             "/processes/{process_id}/execution",
             get(processes::execute_get).post(processes::execute_post),
         )
+        .route("/uploads", axum::routing::post(jobs::upload))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{job_id}", get(jobs::status).delete(jobs::dismiss))
         .route("/jobs/{job_id}/results", get(jobs::results))

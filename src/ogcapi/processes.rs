@@ -190,13 +190,41 @@ pub fn results_document(output: &ProcessOutput, wanted: Option<&[String]>) -> Va
     Value::Object(map)
 }
 
+/// Replaces inputs given as links (`{"href": …}`) by the upload they point at. Only the gateway's
+/// own `/uploads/{id}` are accepted: the gateway never fetches a URL taken from a request.
+fn resolve_uploads(state: &AppState, inputs: &mut Map<String, Value>) -> Result<(), ApiError> {
+    for (name, value) in inputs.iter_mut() {
+        let Some(href) = value
+            .as_object()
+            .and_then(|o| o.get("href"))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let id = crate::jobs::uploads::Uploads::id_of(href).ok_or_else(|| {
+            ApiError::bad_parameter(name, "only this gateway's own /uploads/{id} links are accepted (POST the data to /uploads first)")
+        })?;
+        let data = state.uploads.get(id).ok_or_else(|| {
+            ApiError::bad_parameter(name, format!("upload {id} does not exist or has expired"))
+        })?;
+        let text = String::from_utf8(data.to_vec())
+            .map_err(|_| ApiError::bad_parameter(name, "the upload is not UTF-8 text"))?;
+        *value = Value::String(text);
+    }
+    Ok(())
+}
+
 struct ExecuteRequest {
     inputs: Inputs,
     document: bool,
     outputs: Option<Vec<String>>,
 }
 
-fn parse_execute(spec: &ProcessSpec, body: &[u8]) -> Result<ExecuteRequest, ApiError> {
+fn parse_execute(
+    state: &AppState,
+    spec: &ProcessSpec,
+    body: &[u8],
+) -> Result<ExecuteRequest, ApiError> {
     let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -209,7 +237,7 @@ fn parse_execute(spec: &ProcessSpec, body: &[u8]) -> Result<ExecuteRequest, ApiE
             "the execute request must be a JSON object with an \"inputs\" member",
         ));
     };
-    let inputs = match request.remove("inputs") {
+    let mut inputs = match request.remove("inputs") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m,
         Some(_) => {
@@ -218,6 +246,7 @@ fn parse_execute(spec: &ProcessSpec, body: &[u8]) -> Result<ExecuteRequest, ApiE
             ))
         }
     };
+    resolve_uploads(state, &mut inputs)?;
     let document = match request.get("response").and_then(Value::as_str) {
         None | Some("raw") => false,
         Some("document") => true,
@@ -278,7 +307,7 @@ pub async fn execute_post(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let spec = find(&state, &id)?;
-    let request = parse_execute(&spec, &body)?;
+    let request = parse_execute(&state, &spec, &body)?;
     if wants_async(&headers) {
         // Inputs are checked now, so a bad request is a 400 rather than a failed job.
         state.processes.validate(&id, &request.inputs)?;
