@@ -19,6 +19,7 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     pub cache: CacheConfig,
     pub geocoding: GeocodingConfig,
+    pub auth: AuthConfig,
     pub catalog: CatalogConfig,
     pub jobs: JobsConfig,
     pub log: LogConfig,
@@ -32,6 +33,33 @@ pub struct ServerConfig {
     pub body_limit_mb: u64,
     pub cors_origins: Vec<String>,
     pub shutdown_grace_s: u64,
+    pub request_timeout_s: u64,
+    pub max_uri_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub keys: Vec<AuthKey>,
+}
+
+/// One access key: who, its secret (plain, or as the hex SHA-256 of it), and its request budget.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthKey {
+    pub name: String,
+    #[serde(default, serialize_with = "mask_opt_secret")]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    #[serde(default = "default_key_rate")]
+    pub requests_per_second: u32,
+    #[serde(default)]
+    pub burst: Option<u32>,
+}
+
+fn default_key_rate() -> u32 {
+    20
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +142,13 @@ pub enum ConfigError {
 
 fn mask_secret<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(if value.is_empty() { "" } else { "***" })
+}
+
+fn mask_opt_secret<S: serde::Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => s.serialize_str("***"),
+        None => s.serialize_none(),
+    }
 }
 
 fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
@@ -217,6 +252,42 @@ impl Config {
                     ),
                 ));
             }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, key) in self.auth.keys.iter().enumerate() {
+            let at = format!("auth.keys[{i}]");
+            if key.name.trim().is_empty() || !names.insert(key.name.as_str()) {
+                return Err(invalid(&format!("{at}.name"), "must be present and unique"));
+            }
+            match (&key.token, &key.token_sha256) {
+                (Some(t), None) if t.len() >= 8 && !t.chars().any(char::is_whitespace) => {}
+                (Some(_), None) => {
+                    return Err(invalid(
+                        &format!("{at}.token"),
+                        "must be at least 8 characters, without spaces",
+                    ))
+                }
+                (None, Some(h)) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {}
+                (None, Some(_)) => {
+                    return Err(invalid(
+                        &format!("{at}.token_sha256"),
+                        "must be 64 hexadecimal digits",
+                    ))
+                }
+                _ => return Err(invalid(&at, "needs exactly one of token and token_sha256")),
+            }
+            if key.requests_per_second == 0 {
+                return Err(invalid(
+                    &format!("{at}.requests_per_second"),
+                    "must be greater than 0",
+                ));
+            }
+        }
+        if self.server.request_timeout_s == 0 || self.server.max_uri_bytes < 256 {
+            return Err(invalid(
+                "server.request_timeout_s",
+                "must be greater than 0 (and server.max_uri_bytes at least 256)",
+            ));
         }
         let side = self.geocoding.max_bbox_side_m;
         if !(side.is_finite() && side > 0.0) {
@@ -325,6 +396,34 @@ mod tests {
         assert!(e.to_string().contains("upstream.quotas.nope"), "{e}");
         let e = load_env(&[("GEOPF_SERVER__NOPE", "3")]).unwrap_err();
         assert!(e.to_string().to_lowercase().contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn auth_keys_are_checked_and_masked() {
+        let mut c = Config::defaults();
+        c.auth.keys.push(AuthKey {
+            name: "alice".into(),
+            token: Some("correct-horse".into()),
+            token_sha256: None,
+            requests_per_second: 5,
+            burst: None,
+        });
+        c.validate().unwrap();
+        assert!(!c.to_masked_json().contains("correct-horse"));
+        c.auth.keys[0].token_sha256 = Some("ab".repeat(32));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("auth.keys[0]"));
+        c.auth.keys[0].token = None;
+        c.validate().unwrap();
+        c.auth.keys.push(c.auth.keys[0].clone());
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("auth.keys[1].name"));
     }
 
     #[test]

@@ -22,7 +22,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: String) -> Self {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: String,
+    ) -> Self {
         ApiError {
             status,
             kind,
@@ -51,6 +56,36 @@ impl ApiError {
             StatusCode::BAD_REQUEST,
             "invalid-body",
             "Invalid request body",
+            detail.into(),
+        )
+    }
+
+    /// 401: no access key, or a wrong one.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail.into(),
+        )
+    }
+
+    /// 429: the caller's own budget is spent (`retry_after_s` to be set).
+    pub fn too_many_requests(detail: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            detail.into(),
+        )
+    }
+
+    /// Any other status, for responses that left an extractor or a layer without a problem body.
+    pub fn from_status(status: StatusCode, detail: impl Into<String>) -> Self {
+        ApiError::new(
+            status,
+            "http",
+            status.canonical_reason().unwrap_or("Error"),
             detail.into(),
         )
     }

@@ -41,6 +41,9 @@ pub struct AppState {
     pub navigation: Arc<NavigationService>,
     pub jobs: Arc<JobStore>,
     pub uploads: Arc<Uploads>,
+    pub keys: Arc<http::auth::Keys>,
+    /// The memory cache (shared with the services), for its metrics.
+    pub cache: MemoryCache<serde_json::Value>,
     pub collections: Arc<Vec<CollectionSpec>>,
     pub processes: Processes,
     pub readiness: Arc<ogcapi::common::Readiness>,
@@ -49,7 +52,9 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Self> {
         let upstream = UpstreamClient::new(&config.upstream)?;
-        let fetcher = Fetcher::new(upstream.clone(), MemoryCache::new(&config.cache));
+        let cache = MemoryCache::new(&config.cache);
+        let fetcher = Fetcher::new(upstream.clone(), cache.clone());
+        http::observe::recorder();
         let geocoding_quota = config
             .upstream
             .quotas
@@ -77,6 +82,8 @@ impl AppState {
             Duration::from_secs(3600),
         ));
         Ok(AppState {
+            keys: Arc::new(http::auth::Keys::from_config(&config.auth)),
+            cache,
             uploads,
             processes: Processes::new(geocode.clone(), navigation.clone(), altimetry),
             config: Arc::new(config),

@@ -130,6 +130,7 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
         E: Send + Sync + 'static,
     {
         if let Some(hit) = self.inner.get(&key).await {
+            metrics::counter!("geopf_cache_lookups_total", "result" => "hit").increment(1);
             return Ok((hit, CacheStatus::Hit));
         }
         let entry = self
@@ -142,6 +143,12 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
         } else {
             CacheStatus::Collapsed
         };
+        let label = if status == CacheStatus::Miss {
+            "miss"
+        } else {
+            "collapsed"
+        };
+        metrics::counter!("geopf_cache_lookups_total", "result" => label).increment(1);
         Ok((entry.into_value(), status))
     }
 

@@ -5,19 +5,27 @@ use axum::{extract::FromRequestParts, http::request::Parts, http::HeaderMap};
 
 use crate::{error::ApiError, AppState};
 
-/// `scheme://host[:port][/prefix]`, without a trailing slash.
+/// `scheme://host[:port][/prefix]`, without a trailing slash; and the access token to write into
+/// links when the client gave it in the query string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BaseUrl(pub String);
+pub struct BaseUrl(pub String, pub Option<String>);
 
 impl BaseUrl {
-    /// An absolute URL for a path of the gateway (`path` starts with `/`).
+    /// An absolute URL for a path (and query) of the gateway; `path` starts with `/`.
     pub fn join(&self, path: &str) -> String {
-        format!("{}{}", self.0, path)
+        match &self.1 {
+            None => format!("{}{}", self.0, path),
+            Some(token) => {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                let t = crate::ogcapi::links::encode_query(&[("token".into(), token.clone())]);
+                format!("{}{}{sep}{t}", self.0, path)
+            }
+        }
     }
 
     pub fn from_headers(headers: &HeaderMap, configured: &str, fallback_host: &str) -> BaseUrl {
         if !configured.is_empty() {
-            return BaseUrl(configured.trim_end_matches('/').to_string());
+            return BaseUrl(configured.trim_end_matches('/').to_string(), None);
         }
         let first = |name: &str| {
             headers
@@ -39,7 +47,7 @@ impl BaseUrl {
             .map(|p| p.trim_end_matches('/'))
             .filter(|p| p.starts_with('/') && is_path(p))
             .unwrap_or("");
-        BaseUrl(format!("{proto}://{host}{prefix}"))
+        BaseUrl(format!("{proto}://{host}{prefix}"), None)
     }
 }
 
@@ -63,11 +71,13 @@ impl FromRequestParts<AppState> for BaseUrl {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let fallback = state.config.server.listen.to_string();
-        Ok(BaseUrl::from_headers(
-            &parts.headers,
-            &state.config.server.public_url,
-            &fallback,
-        ))
+        let mut base =
+            BaseUrl::from_headers(&parts.headers, &state.config.server.public_url, &fallback);
+        base.1 = parts
+            .extensions
+            .get::<crate::http::auth::LinkToken>()
+            .map(|t| t.0.clone());
+        Ok(base)
     }
 }
 

@@ -1,10 +1,13 @@
 //! The HTTP edge: the router and its middleware (tracing, request ids, CORS, compression, body
 //! limit, panics caught as problem+json, OPTIONS answered, unknown paths as 404 problems).
 
+pub mod auth;
 pub mod base_url;
+pub mod limits;
 pub mod negotiate;
+pub mod observe;
 
-use std::any::Any;
+use std::{any::Any, time::Duration};
 
 use axum::{
     extract::{DefaultBodyLimit, Request},
@@ -19,7 +22,8 @@ use tower_http::{
     cors::{AllowOrigin, Any as AnyOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
-    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+    timeout::TimeoutLayer,
+    trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
 
@@ -45,17 +49,31 @@ pub fn router(state: AppState) -> Router {
 
 /// Wraps routes in the gateway's middleware stack.
 pub fn with_layers(routes: Router, server: &ServerConfig) -> Router {
+    let max_uri = server.max_uri_bytes;
     routes
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(server.request_timeout_s),
+        ))
         .layer(DefaultBodyLimit::max(
             usize::try_from(server.body_limit_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
         ))
+        .layer(middleware::from_fn(limits::problem_bodies))
         .layer(CompressionLayer::new())
         .layer(cors(server))
         .layer(middleware::from_fn(answer_options))
+        .layer(middleware::from_fn(move |req, next| limits::limit_uri(max_uri, req, next)))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        uri = %observe::loggable_uri(req.uri()),
+                        id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("")
+                    )
+                })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetSensitiveRequestHeadersLayer::new([

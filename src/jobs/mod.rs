@@ -283,6 +283,20 @@ impl JobStore {
             .ok_or_else(|| JobError::NoSuchJob(id.to_string()))
     }
 
+    /// How many jobs are in each state.
+    pub fn counts(&self) -> Vec<(JobStatus, usize)> {
+        let jobs = self.lock();
+        [
+            JobStatus::Accepted,
+            JobStatus::Running,
+            JobStatus::Successful,
+            JobStatus::Failed,
+        ]
+        .into_iter()
+        .map(|s| (s, jobs.values().filter(|j| j.info.status == s).count()))
+        .collect()
+    }
+
     /// A page of jobs, newest first, and how many there are.
     pub fn list(&self, offset: usize, limit: usize) -> (Vec<JobInfo>, usize) {
         let mut jobs = self.lock();

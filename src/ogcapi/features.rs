@@ -366,7 +366,7 @@ fn page_link(
         "Previous page"
     };
     Link::new(
-        format!("{}?{}", base.join(path), encode_query(&p)),
+        base.join(&format!("{path}?{}", encode_query(&p))),
         rel,
         links::GEOJSON,
         title,

@@ -83,7 +83,7 @@ pub struct Page {
 impl Page {
     pub fn new(base: &BaseUrl, title: impl Into<String>, description: impl Into<String>) -> Self {
         Page {
-            home: base.0.clone(),
+            home: base.join("/"),
             title: title.into(),
             description: description.into(),
             ..Page::default()

@@ -126,8 +126,16 @@ impl UpstreamClient {
     pub async fn get(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
         let inner = &self.inner;
         let mut attempt = 0;
+        let api = request.api.config_name();
         loop {
-            inner.quotas.acquire(request.api).await?;
+            let waited = std::time::Instant::now();
+            let acquired = inner.quotas.acquire(request.api).await;
+            metrics::histogram!("geopf_upstream_quota_wait_seconds", "api" => api)
+                .record(waited.elapsed().as_secs_f64());
+            if let Err(e) = acquired {
+                metrics::counter!("geopf_upstream_requests_total", "api" => api, "outcome" => outcome_of(&e)).increment(1);
+                return Err(e);
+            }
             let outcome =
                 {
                     let _permit = inner.in_flight.acquire().await.map_err(|_| {
@@ -138,6 +146,12 @@ impl UpstreamClient {
                     })?;
                     self.attempt(request).await
                 };
+            let label = match &outcome {
+                Attempt::Done(_) => "ok",
+                Attempt::Fail(e) | Attempt::Retry(e) => outcome_of(e),
+            };
+            metrics::counter!("geopf_upstream_requests_total", "api" => api, "outcome" => label)
+                .increment(1);
             match outcome {
                 Attempt::Done(response) => return Ok(response),
                 Attempt::Fail(error) => return Err(error),
@@ -199,6 +213,7 @@ impl UpstreamClient {
         if status == StatusCode::TOO_MANY_REQUESTS {
             let retry_after_s = retry_after.unwrap_or(5).max(1);
             inner.quotas.pause(api, Duration::from_secs(retry_after_s));
+            metrics::counter!("geopf_upstream_429_total", "api" => api.config_name()).increment(1);
             tracing::warn!(%api, retry_after_s, "upstream rate limit: pausing this API");
             return Attempt::Fail(UpstreamError::RateLimited { api, retry_after_s });
         }
@@ -228,6 +243,18 @@ impl UpstreamClient {
             api,
             after: self.inner.timeout,
         }
+    }
+}
+
+/// The metrics label of a failure.
+fn outcome_of(e: &UpstreamError) -> &'static str {
+    match e {
+        UpstreamError::Timeout { .. } => "timeout",
+        UpstreamError::Unreachable { .. } => "unreachable",
+        UpstreamError::Status { .. } => "status",
+        UpstreamError::RateLimited { .. } => "rate_limited",
+        UpstreamError::QueueFull { .. } => "queue_full",
+        UpstreamError::BadBody { .. } => "bad_body",
     }
 }
 
