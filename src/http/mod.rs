@@ -34,7 +34,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application: every route and every layer.
 pub fn router(state: AppState) -> Router {
     let server = state.config.server.clone();
+    let keys = state.keys.clone();
     let routes = ogcapi::routes()
+        .route("/metrics", axum::routing::get(observe::metrics_handler))
+        .route_layer(middleware::from_fn(observe::track))
         .fallback(|| async {
             ApiError::not_found(
                 "no such path on this gateway; the landing page / lists what there is",
@@ -43,7 +46,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::method_not_allowed("this path does not take that method")
         })
-        .with_state(state);
+        .with_state(state)
+        .layer(middleware::from_fn_with_state(keys, auth::authenticate));
     with_layers(routes, &server)
 }
 

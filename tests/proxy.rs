@@ -1,0 +1,265 @@
+//! The gateway as a team proxy: access keys, per-key budgets, metrics, CORS, limits, secrets.
+
+mod support;
+
+use geopf_gateway::config::{AuthKey, Config};
+use support::{assert_problem, link, TestApp};
+
+fn key(name: &str, token: &str, rps: u32, burst: u32) -> AuthKey {
+    AuthKey {
+        name: name.into(),
+        token: Some(token.into()),
+        token_sha256: None,
+        requests_per_second: rps,
+        burst: Some(burst),
+    }
+}
+
+fn two_keys(c: &mut Config) {
+    c.auth.keys.push(key("alice", "alice-secret-token", 50, 50));
+    // bob's key is given as the SHA-256 of "bob-secret-token".
+    let mut bob = key("bob", "unused", 2, 2);
+    bob.token = None;
+    bob.token_sha256 = Some(sha256_hex("bob-secret-token"));
+    c.auth.keys.push(bob);
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+#[tokio::test]
+async fn without_a_key_only_health_and_ready_answer() {
+    let app = TestApp::start_with(two_keys).await;
+    assert_eq!(app.get("/health").await.status(), 200);
+    assert_eq!(app.get("/ready").await.status(), 200);
+    for path in [
+        "/",
+        "/collections/addresses/items?q=rue%20farges",
+        "/metrics",
+        "/api",
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(
+            r.headers()["www-authenticate"],
+            "Bearer realm=\"geopf-gateway\"",
+            "{path}"
+        );
+        assert_problem(&support::split(r).await, 401, "access key");
+    }
+    let r = app
+        .http
+        .get(app.url("/"))
+        .bearer_auth("wrong-token-value")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(&support::split(r).await, 401, "not valid");
+    assert_eq!(app.fake.count("/geocodage/search"), 0);
+}
+
+#[tokio::test]
+async fn a_bearer_token_or_a_query_token_opens_the_door() {
+    let app = TestApp::start_with(two_keys).await;
+    let r = app
+        .http
+        .get(app.url("/collections/addresses/items?q=rue%20farges"))
+        .bearer_auth("alice-secret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // ?token= (for clients that cannot set headers): not an unknown parameter, and links carry it.
+    let (status, _, doc) = app.get_json("/?token=alice-secret-token").await;
+    assert_eq!(status, 200, "{doc}");
+    let desc = link(&doc, "service-desc").unwrap();
+    assert!(desc.ends_with("/api?token=alice-secret-token"), "{desc}");
+    let (status, _, fc) = app
+        .get_json("/collections/addresses/items?q=rue%20farges&limit=1&token=alice-secret-token")
+        .await;
+    assert_eq!(status, 200, "{fc}");
+    let next = link(&fc, "next").unwrap();
+    assert!(
+        next.contains("token=alice-secret-token") && next.contains("offset=1"),
+        "{next}"
+    );
+    assert_eq!(app.http.get(&next).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_hashed_token_in_the_config_works() {
+    let hash = sha256_hex("bob-secret-token");
+    let app = TestApp::start_with(move |c| {
+        let mut bob = key("bob", "x", 5, 5);
+        bob.token = None;
+        bob.token_sha256 = Some(hash);
+        c.auth.keys.push(bob);
+    })
+    .await;
+    let r = app
+        .http
+        .get(app.url("/conformance"))
+        .bearer_auth("bob-secret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn each_key_has_its_own_budget() {
+    let hash = sha256_hex("bob-secret-token");
+    let app = TestApp::start_with(move |c| {
+        c.auth.keys.push(key("alice", "alice-secret-token", 50, 50));
+        let mut bob = key("bob", "x", 1, 2);
+        bob.token = None;
+        bob.token_sha256 = Some(hash);
+        c.auth.keys.push(bob);
+    })
+    .await;
+    let bob = |path: &str| {
+        app.http
+            .get(app.url(path))
+            .bearer_auth("bob-secret-token")
+            .send()
+    };
+    assert_eq!(bob("/conformance").await.unwrap().status(), 200);
+    assert_eq!(bob("/conformance").await.unwrap().status(), 200);
+    let r = bob("/conformance").await.unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    assert_problem(&support::split(r).await, 429, "key \"bob\"");
+    // Alice is not affected by Bob's spent budget.
+    for _ in 0..10 {
+        let r = app
+            .http
+            .get(app.url("/conformance"))
+            .bearer_auth("alice-secret-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn metrics_are_exposed_and_move() {
+    let app = TestApp::start().await;
+    app.get("/collections/addresses/items?q=rue%20farges").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for series in [
+        "geopf_http_requests_total",
+        "geopf_http_request_duration_seconds_bucket",
+        "geopf_upstream_requests_total",
+        "geopf_upstream_quota_wait_seconds",
+        "geopf_cache_lookups_total",
+        "geopf_cache_memory_bytes",
+        "geopf_jobs",
+    ] {
+        assert!(text.contains(series), "/metrics lacks {series}");
+    }
+    let count = |text: &str| -> f64 {
+        text.lines()
+            .filter(|l| {
+                l.starts_with("geopf_http_requests_total{")
+                    && l.contains("route=\"/conformance\"")
+                    && l.contains("status=\"200\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let before = count(&text);
+    app.get("/conformance").await;
+    app.get("/conformance").await;
+    let after = count(&app.get("/metrics").await.text().await.unwrap());
+    assert!(after >= before + 2.0, "{before} -> {after}");
+}
+
+#[tokio::test]
+async fn cors_preflights_are_answered_even_with_keys() {
+    let app = TestApp::start_with(two_keys).await;
+    let r = app
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            app.url("/processes/geocode/execution"),
+        )
+        .header("origin", "https://maps.example.org")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert!(r.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+}
+
+#[tokio::test]
+async fn oversized_bodies_and_uris_are_problems() {
+    let app = TestApp::start_with(|c| c.server.body_limit_mb = 1).await;
+    let big = "x".repeat(2 * 1024 * 1024);
+    let r = app
+        .http
+        .post(app.url("/processes/geocode/execution"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(&support::split(r).await, 413, "server.body_limit_mb");
+    let long = format!("/collections/addresses/items?q={}", "a".repeat(9000));
+    assert_problem(&app.get_json(&long).await, 414, "server.max_uri_bytes");
+}
+
+#[tokio::test]
+async fn no_secret_in_any_answer() {
+    let app = TestApp::start_with(|c| {
+        two_keys(c);
+        c.upstream.api_key = "upstream-private-key".into();
+    })
+    .await;
+    app.fake.fault(
+        "/geocodage",
+        support::Fault::Status {
+            status: 503,
+            retry_after: None,
+            body: "{}".into(),
+        },
+        None,
+    );
+    let mut seen = String::new();
+    for path in [
+        "/",
+        "/api",
+        "/collections/addresses/items?q=rue%20farges",
+        "/metrics",
+        "/ready",
+        "/processes/geocode",
+    ] {
+        let r = app
+            .http
+            .get(app.url(path))
+            .bearer_auth("alice-secret-token")
+            .send()
+            .await
+            .unwrap();
+        seen.push_str(&format!("{:?}", r.headers()));
+        seen.push_str(&r.text().await.unwrap());
+    }
+    assert!(!seen.contains("upstream-private-key"));
+    assert!(!seen.contains("alice-secret-token"));
+    assert_eq!(app.fake.log()[0].headers["x-key"], "upstream-private-key");
+}
