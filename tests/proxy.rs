@@ -263,3 +263,79 @@ async fn no_secret_in_any_answer() {
     assert!(!seen.contains("alice-secret-token"));
     assert_eq!(app.fake.log()[0].headers["x-key"], "upstream-private-key");
 }
+
+#[tokio::test]
+async fn two_keys_share_an_upstream_quota_fairly() {
+    // Geocoding limited to 5/s upstream; alice fires 15 searches, then bob 5: bob's are not served
+    // after all of alice's, but in turn with hers.
+    let app = TestApp::start_with(|c| {
+        c.upstream.quotas.insert("geocoding".into(), 5);
+        two_keys(c);
+        c.auth.keys[1].requests_per_second = 50;
+        c.auth.keys[1].burst = Some(50);
+    })
+    .await;
+    let search = |token: &'static str, q: String| {
+        let req = app
+            .http
+            .get(app.url(&format!("/collections/addresses/items?q={q}")))
+            .bearer_auth(token);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let mut all = Vec::new();
+    for i in 0..15 {
+        all.push(tokio::spawn(search(
+            "alice-secret-token",
+            format!("alice%20{i}"),
+        )));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for i in 0..5 {
+        all.push(tokio::spawn(search(
+            "bob-secret-token",
+            format!("bob%20{i}"),
+        )));
+    }
+    for t in all {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let order: Vec<String> = app
+        .fake
+        .log()
+        .into_iter()
+        .filter(|r| r.path == "/geocodage/search")
+        .map(|r| r.query["q"].split(' ').next().unwrap().to_string())
+        .collect();
+    let last_bob = order.iter().rposition(|w| w == "bob").unwrap();
+    assert!(
+        last_bob < order.len() - 3,
+        "bob was served after alice's burst: {order:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_request_id_goes_upstream_and_ready_reports_each_api() {
+    let app = TestApp::start().await;
+    let r = app
+        .http
+        .get(app.url("/collections/addresses/items?q=rue%20farges"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-me-42");
+    let sent = app
+        .fake
+        .log()
+        .into_iter()
+        .find(|r| r.path == "/geocodage/search")
+        .unwrap();
+    assert_eq!(
+        sent.headers.get("x-request-id").map(String::as_str),
+        Some("trace-me-42")
+    );
+    let (_, _, ready) = app.get_json("/ready").await;
+    let geocoding = &ready["upstream"]["apis"]["geocoding"];
+    assert!(geocoding["calls"].as_u64().unwrap() >= 1, "{ready}");
+    assert!(geocoding["last_success"].is_string());
+}

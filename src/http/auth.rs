@@ -14,7 +14,7 @@ use governor::{clock::Clock, DefaultDirectRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{config::AuthConfig, error::ApiError};
+use crate::{config::AuthConfig, error::ApiError, upstream::RequestContext};
 
 struct Key {
     name: Arc<str>,
@@ -129,9 +129,18 @@ pub async fn authenticate(
 ) -> Response {
     let (uri, query_token) = strip_token(request.uri());
     *request.uri_mut() = uri;
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let path = request.uri().path();
     if keys.is_open() || path == "/health" || path == "/ready" {
-        return next.run(request).await;
+        let context = RequestContext {
+            caller: Arc::from(""),
+            request_id,
+        };
+        return context.scope(next.run(request)).await;
     }
     let bearer = request
         .headers()
@@ -164,7 +173,11 @@ pub async fn authenticate(
     if from_query {
         request.extensions_mut().insert(LinkToken(token));
     }
-    next.run(request).await
+    let context = RequestContext {
+        caller: key.name.clone(),
+        request_id,
+    };
+    context.scope(next.run(request)).await
 }
 
 #[cfg(test)]

@@ -165,7 +165,9 @@ impl JobStore {
         }
         let store = Arc::clone(self);
         let job_id = id.clone();
-        let handle = tokio::spawn(async move {
+        // The job keeps its caller: its upstream calls share the quota as the caller's.
+        let context = crate::upstream::RequestContext::current();
+        let handle = tokio::spawn(context.scope(async move {
             store.update(&job_id, |j| {
                 j.info.status = JobStatus::Running;
                 j.info.message = "running".into();
@@ -173,7 +175,7 @@ impl JobStore {
             });
             let outcome = work.await;
             store.finish(&job_id, outcome).await;
-        });
+        }));
         let abort = handle.abort_handle();
         let mut jobs = self.lock();
         match jobs.get_mut(&id) {

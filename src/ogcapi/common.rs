@@ -204,12 +204,23 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         }),
         "last_error": nav.last_error,
     });
+    let apis: serde_json::Map<String, Value> = state
+        .upstream
+        .health()
+        .into_iter()
+        .map(|(api, h)| {
+            let mut v = serde_json::to_value(h).unwrap_or_default();
+            v["paused_for_s"] = json!(state.upstream.paused_for(api));
+            (api.config_name().to_string(), v)
+        })
+        .collect();
     let body = json!({
         "status": if ok { "ready" } else { "degraded" },
         "upstream": {
             "base_url": state.config.upstream.base_url,
             "geocoding": geocoding,
             "navigation": navigation,
+            "apis": apis,
         },
     });
     (status, Json(body)).into_response()

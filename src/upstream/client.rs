@@ -75,6 +75,22 @@ struct Inner {
     backoff: Duration,
     quotas: Quotas,
     in_flight: Semaphore,
+    health: std::sync::Mutex<std::collections::BTreeMap<Api, ApiHealth>>,
+}
+
+/// What is known of one upstream API from the gateway's own calls.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ApiHealth {
+    pub calls: u64,
+    pub last_success: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 enum Attempt {
@@ -117,6 +133,7 @@ impl UpstreamClient {
                 backoff: Duration::from_millis(config.retry_backoff_ms),
                 quotas,
                 in_flight: Semaphore::new(config.max_concurrency),
+                health: Default::default(),
             }),
         })
     }
@@ -152,6 +169,7 @@ impl UpstreamClient {
             };
             metrics::counter!("geopf_upstream_requests_total", "api" => api, "outcome" => label)
                 .increment(1);
+            self.record(request.api, &outcome);
             match outcome {
                 Attempt::Done(response) => return Ok(response),
                 Attempt::Fail(error) => return Err(error),
@@ -167,6 +185,33 @@ impl UpstreamClient {
         }
     }
 
+    fn record(&self, api: Api, outcome: &Attempt) {
+        let mut health = self.inner.health.lock().unwrap_or_else(|e| e.into_inner());
+        let h = health.entry(api).or_default();
+        h.calls += 1;
+        match outcome {
+            Attempt::Done(_) => h.last_success = Some(now_rfc3339()),
+            Attempt::Fail(e) | Attempt::Retry(e) => {
+                h.last_error = Some(e.to_string());
+                h.last_error_at = Some(now_rfc3339());
+            }
+        }
+    }
+
+    /// Per API called so far: calls, last success, last error.
+    pub fn health(&self) -> Vec<(Api, ApiHealth)> {
+        let health = self.inner.health.lock().unwrap_or_else(|e| e.into_inner());
+        health.iter().map(|(a, h)| (*a, h.clone())).collect()
+    }
+
+    /// Seconds left of the pause an upstream 429 imposed on `api`, if any.
+    pub fn paused_for(&self, api: Api) -> Option<u64> {
+        self.inner
+            .quotas
+            .pause_left(api)
+            .map(|d| d.as_secs_f64().ceil() as u64)
+    }
+
     async fn attempt(&self, request: &UpstreamRequest) -> Attempt {
         let inner = &self.inner;
         let api = request.api;
@@ -174,6 +219,9 @@ impl UpstreamClient {
         let mut builder = inner.http.get(&url).query(&request.query);
         if let Some(key) = &inner.api_key {
             builder = builder.header("X-Key", key.clone());
+        }
+        if let Some(id) = super::RequestContext::current().request_id {
+            builder = builder.header("X-Request-Id", id);
         }
         let started = std::time::Instant::now();
         let response = match builder.send().await {

@@ -3,9 +3,12 @@
 
 mod api;
 mod client;
+pub mod context;
 mod error;
+mod fair;
 mod quota;
 
 pub use api::Api;
-pub use client::{UpstreamClient, UpstreamRequest, UpstreamResponse};
+pub use client::{ApiHealth, UpstreamClient, UpstreamRequest, UpstreamResponse};
+pub use context::RequestContext;
 pub use error::UpstreamError;

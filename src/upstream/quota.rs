@@ -12,12 +12,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{Quota, RateLimiter};
 
-use super::{Api, UpstreamError};
+use super::{fair::FairQueue, Api, RequestContext, UpstreamError};
 
 pub struct Quotas {
-    limiters: HashMap<Api, DefaultDirectRateLimiter>,
+    limiters: HashMap<Api, FairQueue>,
     paused_until: Mutex<HashMap<Api, Instant>>,
     queue_timeout: Duration,
 }
@@ -35,7 +35,9 @@ impl Quotas {
     pub fn new(per_api: impl IntoIterator<Item = (Api, u32)>, queue_timeout: Duration) -> Self {
         let limiters = per_api
             .into_iter()
-            .filter_map(|(api, rate)| bucket_for(rate).map(|q| (api, RateLimiter::direct(q))))
+            .filter_map(|(api, rate)| {
+                bucket_for(rate).map(|q| (api, FairQueue::new(RateLimiter::direct(q))))
+            })
             .collect();
         Quotas {
             limiters,
@@ -44,8 +46,8 @@ impl Quotas {
         }
     }
 
-    /// Waits for the API's turn; fails at once while the API is paused after an upstream 429, or
-    /// when the wait would exceed the queue timeout.
+    /// Waits for the API's turn (callers served in turn when several wait); fails at once while
+    /// the API is paused after an upstream 429, or when the wait would exceed the queue timeout.
     pub async fn acquire(&self, api: Api) -> Result<(), UpstreamError> {
         if let Some(left) = self.pause_left(api) {
             return Err(UpstreamError::RateLimited {
@@ -56,7 +58,8 @@ impl Quotas {
         let Some(limiter) = self.limiters.get(&api) else {
             return Ok(());
         };
-        tokio::time::timeout(self.queue_timeout, limiter.until_ready())
+        let caller = RequestContext::current().caller;
+        tokio::time::timeout(self.queue_timeout, limiter.acquire(caller))
             .await
             .map_err(|_| UpstreamError::QueueFull {
                 api,
@@ -74,7 +77,7 @@ impl Quotas {
         }
     }
 
-    fn pause_left(&self, api: Api) -> Option<Duration> {
+    pub fn pause_left(&self, api: Api) -> Option<Duration> {
         let paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
         paused
             .get(&api)
