@@ -23,6 +23,12 @@ enum Command {
     Serve(ServeArgs),
     /// Print the effective configuration (secrets masked); exit non-zero if it is invalid.
     CheckConfig(ConfigArgs),
+    /// Ask a running gateway whether it is alive (exit 0) or not (exit 1); for container health checks.
+    Health {
+        /// The gateway's /health URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080/health")]
+        url: String,
+    },
 }
 
 #[derive(Args)]
@@ -61,9 +67,30 @@ fn init_logging(config: &Config) {
     }
 }
 
+fn health(url: &str) -> ExitCode {
+    let check = async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        client.get(url).send().await?.error_for_status().map(|_| ())
+    };
+    let ok = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|rt| rt.block_on(check).is_ok())
+        .unwrap_or(false);
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("geopf-gateway: {url} does not answer");
+        ExitCode::FAILURE
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (overrides, serve) = match cli.command {
+        Command::Health { url } => return health(&url),
         Command::CheckConfig(args) => (
             Overrides {
                 config_file: args.config,
