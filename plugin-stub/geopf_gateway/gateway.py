@@ -1,0 +1,152 @@
+"""Finding, starting and talking to the geopf-gateway daemon. No service knowledge lives here."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from urllib.parse import urlencode
+
+from qgis.core import QgsBlockingNetworkRequest, QgsSettings
+from qgis.PyQt.QtCore import QByteArray, QUrl
+from qgis.PyQt.QtNetwork import QNetworkRequest
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+SETTINGS = "geopf_gateway"
+
+
+class GatewayError(Exception):
+    """The gateway did not answer, or answered an error (its problem+json detail is the message)."""
+
+
+def setting(key, default=None):
+    return QgsSettings().value("%s/%s" % (SETTINGS, key), default)
+
+
+def set_setting(key, value):
+    QgsSettings().setValue("%s/%s" % (SETTINGS, key), value)
+
+
+def configured_url():
+    """The gateway's URL: GEOPF_GATEWAY_URL, else the plugin's settings, else the default."""
+    url = os.environ.get("GEOPF_GATEWAY_URL") or setting("url") or DEFAULT_URL
+    return url.rstrip("/")
+
+
+class Gateway:
+    """HTTP to one gateway through QGIS's own network stack (proxy settings, auth configs)."""
+
+    def __init__(self, url, authcfg=""):
+        self.url = url.rstrip("/")
+        self.authcfg = authcfg or ""
+
+    def _request(self, method, path, params=None, body=None, headers=None, timeout_ms=30000):
+        url = self.url + path
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        request = QNetworkRequest(QUrl(url))
+        request.setRawHeader(b"Accept", b"application/json")
+        for k, v in (headers or {}).items():
+            request.setRawHeader(k.encode(), v.encode())
+        blocking = QgsBlockingNetworkRequest()
+        if self.authcfg:
+            blocking.setAuthCfg(self.authcfg)
+        if method == "GET":
+            err = blocking.get(request, True)
+        elif method == "DELETE":
+            err = blocking.deleteResource(request) if hasattr(blocking, "deleteResource") else blocking.get(request, True)
+        else:
+            request.setHeader(QNetworkRequest.ContentTypeHeader, "application/json")
+            err = blocking.post(request, QByteArray(json.dumps(body or {}).encode()), True)
+        reply = blocking.reply()
+        status = reply.attribute(QNetworkRequest.HttpStatusCodeAttribute)
+        content = bytes(reply.content())
+        if status is None:
+            raise GatewayError("the gateway at %s does not answer (%s)" % (self.url, blocking.errorMessage()))
+        if status >= 400 or err not in (QgsBlockingNetworkRequest.NoError, QgsBlockingNetworkRequest.ServerExceptionError):
+            try:
+                detail = json.loads(content.decode("utf-8")).get("detail")
+            except (ValueError, AttributeError):
+                detail = None
+            raise GatewayError(detail or "HTTP %s from %s" % (status, url))
+        return status, reply, content
+
+    def get_json(self, path, params=None, timeout_ms=30000):
+        _, _, content = self._request("GET", path, params, timeout_ms=timeout_ms)
+        return json.loads(content.decode("utf-8"))
+
+    def post_json(self, path, body, headers=None):
+        status, reply, content = self._request("POST", path, body=body, headers=headers)
+        location = bytes(reply.rawHeader(b"Location")).decode() if reply.rawHeader(b"Location") else None
+        return status, location, json.loads(content.decode("utf-8"))
+
+    def delete(self, path):
+        try:
+            self._request("DELETE", path)
+        except GatewayError:
+            pass
+
+    def alive(self):
+        try:
+            return self.get_json("/health", timeout_ms=3000).get("status") == "ok"
+        except (GatewayError, ValueError):
+            return False
+
+    def has(self, path):
+        try:
+            self._request("GET", path)
+            return True
+        except GatewayError:
+            return False
+
+
+def find_binary(configured=None):
+    """The geopf-gateway executable: the configured path, else the one on PATH."""
+    for candidate in (configured, os.environ.get("GEOPF_GATEWAY_BIN"), shutil.which("geopf-gateway")):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Launcher:
+    """Starts a local gateway on a free port (cache in the QGIS profile) and stops it."""
+
+    def __init__(self):
+        self.process = None
+        self.url = None
+
+    def start(self, binary, cache_dir, upstream=None, wait_s=15):
+        port = free_port()
+        args = [binary, "serve", "--listen", "127.0.0.1:%d" % port, "--cache-dir", cache_dir]
+        if upstream:
+            args += ["--upstream", upstream]
+        os.makedirs(cache_dir, exist_ok=True)
+        log = open(os.path.join(cache_dir, "gateway.log"), "ab")
+        self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.url = "http://127.0.0.1:%d" % port
+        gateway = Gateway(self.url)
+        deadline = time.time() + wait_s
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise GatewayError("geopf-gateway exited at start (code %s); see %s" % (
+                    self.process.returncode, os.path.join(cache_dir, "gateway.log")))
+            if gateway.alive():
+                return self.url
+            time.sleep(0.1)
+        self.stop()
+        raise GatewayError("geopf-gateway did not answer within %d s" % wait_s)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None

@@ -1,0 +1,161 @@
+"""The plugin against a real gateway: connections, locator, Processing, map tool, load/unload."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+from qgis.core import (QgsApplication, QgsFeedback, QgsLocatorContext, QgsOwsConnection, QgsProcessingContext,
+                       QgsProcessingFeedback, QgsSettings, QgsVectorLayer)
+
+from geopf_gateway import connections
+from geopf_gateway.gateway import Gateway, GatewayError, Launcher, configured_url
+from geopf_gateway.locator import GeopfLocatorFilter, _get_data
+from geopf_gateway.maptool import describe
+from geopf_gateway.processing_provider import GatewayProvider
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def test_the_url_comes_from_the_environment(gateway_url):
+    assert configured_url() == gateway_url
+
+
+def test_connections_are_written_where_qgis_reads_them_and_removed_alone(gateway):
+    QgsSettings().setValue("qgis/connections-wfs/Someone else's/url", "http://example.org/")
+    written = connections.register(gateway)
+    connections.register(gateway)  # idempotent
+    assert ("wfs", connections.NAME, gateway.url + "/") in written
+    names = QgsOwsConnection.connectionList("WFS")
+    assert names.count(connections.NAME) == 1, names
+    uri = QgsOwsConnection("WFS", connections.NAME).uri()
+    assert uri.param("url") == gateway.url + "/"
+    connections.unregister()
+    names = QgsOwsConnection.connectionList("WFS")
+    assert connections.NAME not in names
+    assert QgsSettings().value("qgis/connections-wfs/Someone else's/url") == "http://example.org/"
+
+
+def test_a_layer_from_the_connection_asks_for_the_visible_extent_only(gateway):
+    uri = connections.layer_uri(gateway, "addresses")
+    assert "restrictToRequestBBOX='1'" in uri
+    layer = QgsVectorLayer(uri, "addresses", "OAPIF")
+    assert layer.isValid()
+
+
+def test_the_locator_suggests_places_and_addresses(gateway_url):
+    f = GeopfLocatorFilter(gateway_url)
+    found = f.search("1 place georges freche")
+    assert found, "no suggestion"
+    label, kind, lon, lat = found[0]
+    assert label and -180 <= lon <= 180 and -90 <= lat <= 90
+    results = []
+    f.resultFetched.connect(results.append)
+    f.fetchResults("saint mande", QgsLocatorContext(), QgsFeedback())
+    assert results and len(_get_data(results[0])) == 2
+    assert f.search("ab") == []
+
+
+def test_every_process_becomes_an_algorithm_and_a_route_runs(gateway_url):
+    provider = GatewayProvider(gateway_url)
+    registry = QgsApplication.processingRegistry()
+    assert registry.addProvider(provider)
+    try:
+        ids = [a.id() for a in provider.algorithms()]
+        processes = Gateway(gateway_url).get_json("/processes")["processes"]
+        assert sorted(ids) == sorted("geopf_gateway:%s" % p["id"] for p in processes)
+        alg = registry.createAlgorithmById("geopf_gateway:route")
+        profile = alg.parameterDefinition("profile")
+        assert "car" in profile.options()
+        assert alg.parameterDefinition("start").type() == "point"
+        out = os.path.join(tempfile.mkdtemp(), "route.geojson")
+        params = {"start": "3.708864,43.93584 [EPSG:4326]", "end": "4.077405,44.12519 [EPSG:4326]", "OUTPUT": out}
+        context, feedback = QgsProcessingContext(), QgsProcessingFeedback()
+        results, ok = alg.run(params, context, feedback)
+        assert ok, feedback.textLog() if hasattr(feedback, "textLog") else "failed"
+        layer = QgsVectorLayer(results["OUTPUT"], "route", "ogr")
+        assert layer.isValid() and layer.featureCount() > 1
+        assert context.layersToLoadOnCompletion(), "the result is loaded as a layer"
+        iso = registry.createAlgorithmById("geopf_gateway:isochrone")
+        assert iso.parameterDefinition("costValue").minimum() == 0
+    finally:
+        registry.removeProvider(provider)
+
+
+def test_the_map_tool_describes_what_is_clicked(gateway):
+    text = describe(gateway, 3.896549, 43.59884)
+    assert text and text != "nothing found here"
+
+
+def test_the_plugin_loads_registers_and_unloads_cleanly(iface, gateway_url):
+    import geopf_gateway
+
+    plugin = geopf_gateway.classFactory(iface)
+    plugin.initGui()
+    registry = QgsApplication.processingRegistry()
+    assert registry.providerById("geopf_gateway") is not None
+    assert connections.NAME in QgsOwsConnection.connectionList("WFS")
+    assert iface.registerLocatorFilter.called
+    plugin.unload()
+    assert registry.providerById("geopf_gateway") is None
+    assert connections.NAME not in QgsOwsConnection.connectionList("WFS")
+    assert iface.deregisterLocatorFilter.called
+
+
+def test_without_a_gateway_a_message_says_what_to_do(iface, monkeypatch):
+    import geopf_gateway
+
+    monkeypatch.setenv("GEOPF_GATEWAY_URL", "http://127.0.0.1:9")
+    QgsSettings().setValue("geopf_gateway/autostart", "false")
+    try:
+        plugin = geopf_gateway.classFactory(iface)
+        assert plugin.connect_gateway() is None
+        message = iface.messageBar().pushMessage.call_args[0][1]
+        assert "geopf-gateway serve" in message
+    finally:
+        QgsSettings().remove("geopf_gateway/autostart")
+
+
+def test_the_plugin_starts_a_gateway_when_none_answers():
+    binary = os.environ.get("GEOPF_GATEWAY_BIN")
+    upstream = os.environ.get("GEOPF_TEST_UPSTREAM")
+    assert binary and upstream, "set GEOPF_GATEWAY_BIN and GEOPF_TEST_UPSTREAM"
+    launcher = Launcher()
+    url = launcher.start(binary, tempfile.mkdtemp(), upstream=upstream)
+    try:
+        assert Gateway(url).alive()
+        fc = Gateway(url).get_json("/collections/addresses/items", {"bbox": "3.894,43.596,3.900,43.601"})
+        assert fc["features"]
+    finally:
+        launcher.stop()
+    assert not Gateway(url).alive()
+
+
+def test_an_error_of_the_gateway_is_its_problem_detail(gateway):
+    try:
+        gateway.get_json("/collections/addresses/items", {"bbox": "1,2,3"})
+    except GatewayError as e:
+        assert "bbox" in str(e)
+    else:
+        raise AssertionError("no error")
+
+
+def test_the_zip_installs_into_a_profile():
+    sys.path.insert(0, os.path.dirname(HERE))
+    from build_zip import build
+
+    out = tempfile.mkdtemp()
+    path = build(out)
+    plugins = os.path.join(out, "profile", "python", "plugins")
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        assert "geopf_gateway/metadata.txt" in names and "geopf_gateway/icon.png" in names
+        z.extractall(plugins)
+    code = ("import sys, json; sys.path.insert(0, %r); import geopf_gateway, qgis.utils;"
+            "from qgis.testing import start_app; start_app();"
+            "print(json.dumps([geopf_gateway.__file__, hasattr(geopf_gateway, 'classFactory')]))" % plugins)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    where, has_factory = json.loads(done.stdout.strip().splitlines()[-1])
+    assert where.startswith(plugins) and has_factory
