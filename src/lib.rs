@@ -5,7 +5,9 @@
 //! `http` → `ogcapi` → `services` → `cache` / `upstream`.
 
 pub mod cache;
+pub mod catalog;
 pub mod config;
+pub mod cql2;
 pub mod error;
 pub mod geo;
 pub mod http;
