@@ -181,7 +181,7 @@ pub fn parse_schema(xsd: &str) -> Result<Vec<Property>, String> {
                 let mut xsd_type = None;
                 for a in e.attributes().flatten() {
                     let v = a
-                        .unescape_value()
+                        .normalized_value(quick_xml::XmlVersion::default())
                         .map(|v| v.into_owned())
                         .unwrap_or_default();
                     match a.key.as_ref() {
