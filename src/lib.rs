@@ -41,6 +41,7 @@ pub struct AppState {
     pub upstream: UpstreamClient,
     pub geocode: Arc<GeocodeService>,
     pub navigation: Arc<NavigationService>,
+    pub wfs: Arc<services::wfs::WfsService>,
     pub jobs: Arc<JobStore>,
     pub uploads: Arc<Uploads>,
     pub keys: Arc<http::auth::Keys>,
@@ -71,7 +72,8 @@ impl AppState {
             batch_rate.max(u32::from(geocoding_quota > 0)),
         ));
         let navigation = Arc::new(NavigationService::new(fetcher.clone()));
-        let altimetry = Arc::new(AltimetryService::new(fetcher));
+        let altimetry = Arc::new(AltimetryService::new(fetcher.clone()));
+        let wfs = Arc::new(services::wfs::WfsService::new(fetcher));
         let jobs = Arc::new(JobStore::new(
             config.jobs.max_jobs,
             Duration::from_secs(config.jobs.max_age_s),
@@ -92,6 +94,7 @@ impl AppState {
             upstream,
             geocode,
             navigation,
+            wfs,
             jobs,
             collections: Arc::new(collection_specs()),
             readiness: Arc::new(ogcapi::common::Readiness::default()),
@@ -108,6 +111,7 @@ pub fn app(config: Config) -> anyhow::Result<axum::Router> {
 fn spawn_background(state: &AppState) {
     let every = Duration::from_secs(state.config.catalog.refresh_s.max(60));
     state.navigation.clone().spawn_refresh(every);
+    state.wfs.clone().spawn_refresh(every);
 }
 
 /// Binds the configured address and serves until SIGINT/SIGTERM, then lets in-flight requests

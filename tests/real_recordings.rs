@@ -370,3 +370,82 @@ async fn every_recorded_elevation_answer_is_read() {
         );
     }
 }
+
+#[test]
+fn the_recorded_wfs_capabilities_and_schemas_are_read_whole() {
+    let dir = recordings().join("../wfs");
+    let caps = std::fs::read_to_string(dir.join("capabilities_FeatureTypeList.xml")).unwrap();
+    let types = geopf_gateway::catalog::wfs::parse_capabilities(&caps).unwrap();
+    assert_eq!(types.len(), 726, "every feature type");
+    let commune = types
+        .iter()
+        .find(|t| t.name == "LIMITES_ADMINISTRATIVES_EXPRESS.LATEST:commune")
+        .unwrap();
+    assert!(commune.wgs84_bbox.is_some() && !commune.title.is_empty());
+    assert!(types
+        .iter()
+        .all(|t| !t.name.is_empty() && t.name.contains(':')));
+    for (file, geometry) in [
+        (
+            "describefeaturetype_LIMITES_ADMINISTRATIVES_EXPRESS.LATEST_commune.xsd",
+            "geometrie",
+        ),
+        ("describefeaturetype_ELEVATION.CONTOUR.LINE_courbe.xsd", ""),
+    ] {
+        let xsd = std::fs::read_to_string(dir.join(file)).unwrap();
+        let props = geopf_gateway::catalog::wfs::parse_schema(&xsd).unwrap();
+        let geom: Vec<_> = props
+            .iter()
+            .filter(|p| p.kind == geopf_gateway::catalog::wfs::PropertyType::Geometry)
+            .collect();
+        assert_eq!(geom.len(), 1, "{file}: one geometry");
+        if !geometry.is_empty() {
+            assert_eq!(geom[0].name, geometry);
+            assert!(props.iter().any(|p| p.name == "population"
+                && p.kind == geopf_gateway::catalog::wfs::PropertyType::Integer));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_recorded_wfs_pages_map_without_loss() {
+    let dir = recordings().join("../wfs");
+    for file in [
+        "getfeature_json_commune_ecql-filter_2025.json",
+        "getfeature_json_empty_2025.json",
+    ] {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let recorded: Value = serde_json::from_slice(&bytes).unwrap();
+        let app = TestApp::start().await;
+        // The feature types load from the fixtures first (capabilities share the path).
+        let mut loaded = false;
+        for _ in 0..300 {
+            if app
+                .get_json("/collections/LIMITES_ADMINISTRATIVES_EXPRESS.LATEST:commune")
+                .await
+                .0
+                == 200
+            {
+                loaded = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(loaded, "the feature types never loaded");
+        app.fake
+            .set_body("/wfs/ows", 200, "application/json;charset=UTF-8", bytes);
+        let (status, _, fc) = app
+            .get_json(
+                "/collections/LIMITES_ADMINISTRATIVES_EXPRESS.LATEST:commune/items?limit=1000",
+            )
+            .await;
+        assert_eq!(status, 200, "{file}: {fc}");
+        let want = recorded["features"].as_array().unwrap();
+        assert_eq!(
+            fc["features"].as_array().unwrap(),
+            want,
+            "{file}: features passed through whole"
+        );
+        assert_eq!(fc["numberMatched"], recorded["numberMatched"], "{file}");
+    }
+}

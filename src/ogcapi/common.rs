@@ -37,6 +37,11 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
@@ -217,6 +222,10 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let body = json!({
         "status": if ok { "ready" } else { "degraded" },
         "upstream": {
+            "wfs": {
+                "feature_types": state.wfs.state().types.len(),
+                "last_error": state.wfs.state().last_error,
+            },
             "base_url": state.config.upstream.base_url,
             "geocoding": geocoding,
             "navigation": navigation,

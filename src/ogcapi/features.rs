@@ -34,18 +34,9 @@ const FRANCE: [f64; 4] = [-63.2, -21.4, 55.9, 51.2];
 /// Parameters every items request takes, besides the collection's queryables.
 const STANDARD_PARAMS: [&str; 6] = ["f", "limit", "offset", "bbox", "bbox-crs", "crs"];
 
-fn find<'a>(state: &'a AppState, id: &str) -> Result<&'a CollectionSpec, ApiError> {
-    state
-        .collections
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| {
-            let ids: Vec<_> = state.collections.iter().map(|c| c.id).collect();
-            ApiError::not_found(format!(
-                "there is no collection {id:?} (collections: {})",
-                ids.join(", ")
-            ))
-        })
+/// The geocoding collection `id`, if it is one (else it may be a WFS feature type).
+fn geocoding<'a>(state: &'a AppState, id: &str) -> Option<&'a CollectionSpec> {
+    state.collections.iter().find(|c| c.id == id)
 }
 
 /// The collection document, and its links (for the HTML page).
@@ -101,15 +92,55 @@ fn collection_doc(
     (doc, l)
 }
 
-pub async fn collections(State(state): State<AppState>, base: BaseUrl, format: Format) -> Response {
-    let docs: Vec<Value> = state
+pub async fn collections(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    base: BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let mut limit = None;
+    let mut offset = 0;
+    for (k, v) in query_pairs(raw.as_deref()) {
+        match k.as_str() {
+            "limit" => limit = Some(parse_limit(&v)?),
+            "offset" => offset = parse_offset(&v)?,
+            _ => {}
+        }
+    }
+    let wfs_types = state.wfs.state().types;
+    let mut docs: Vec<Value> = state
         .collections
         .iter()
         .map(|c| collection_doc(&state, &base, c, format, false).0)
         .collect();
-    let l = links::self_and_alternate(&base, "/collections", format, links::JSON);
-    let doc = json!({ "collections": docs, "links": links::to_value(&l) });
-    respond(format, &doc, links::JSON, || {
+    docs.extend(
+        wfs_types
+            .iter()
+            .map(|t| super::wfs::collection_doc(&base, t, format, false).0),
+    );
+    let total = docs.len();
+    let docs: Vec<Value> = docs
+        .into_iter()
+        .skip(offset)
+        .take(limit.unwrap_or(usize::MAX))
+        .collect();
+    let mut l = links::self_and_alternate(&base, "/collections", format, links::JSON);
+    if let Some(limit) = limit {
+        if offset + docs.len() < total {
+            let q = encode_query(&[
+                ("limit".into(), limit.to_string()),
+                ("offset".into(), (offset + limit).to_string()),
+            ]);
+            l.push(Link::new(
+                base.join(&format!("/collections?{q}")),
+                "next",
+                links::JSON,
+                "Next page",
+            ));
+        }
+    }
+    let doc = json!({ "collections": docs, "numberMatched": total, "links": links::to_value(&l) });
+    Ok(respond(format, &doc, links::JSON, || {
         let mut page = Page::new(
             &base,
             "Collections",
@@ -123,10 +154,18 @@ pub async fn collections(State(state): State<AppState>, base: BaseUrl, format: F
                 Cell::text(c.description),
             ]);
         }
+        for ft in wfs_types.iter() {
+            let href = base.join(&format!("/collections/{}?f=html", urlencode(&ft.name)));
+            t.rows.push(vec![
+                Cell::link(ft.name.clone(), href),
+                Cell::text(ft.title.clone()),
+                Cell::text(ft.abstract_.clone()),
+            ]);
+        }
         page.tables.push(t);
         page.links = l;
         page
-    })
+    }))
 }
 
 pub async fn collection(
@@ -135,7 +174,9 @@ pub async fn collection(
     base: BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let c = find(&state, &id)?;
+    let Some(c) = geocoding(&state, &id) else {
+        return super::wfs::collection(&state, &id, &base, format);
+    };
     let (doc, l) = collection_doc(&state, &base, c, format, true);
     Ok(respond(format, &doc, links::JSON, || {
         let mut page = Page::new(&base, c.title, c.description);
@@ -338,7 +379,7 @@ fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn timestamp() -> String {
+pub fn timestamp() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -380,8 +421,10 @@ pub async fn items(
     base: BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let c = find(&state, &id)?;
     let pairs = query_pairs(raw.as_deref());
+    let Some(c) = geocoding(&state, &id) else {
+        return super::wfs::items(&state, &id, &pairs, &base, format).await;
+    };
     let (paging, params) = parse_items_query(c, &pairs)?;
     let page = state
         .geocode
@@ -474,17 +517,29 @@ pub async fn items(
     Ok(with_cache_status(response, page.cache_status))
 }
 
-fn urlencode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+/// The characters a path segment keeps as they are (RFC 3986 unreserved, and `:`).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b':');
+
+pub fn urlencode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 pub async fn item(
     State(state): State<AppState>,
     Path((id, fid)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
     base: BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let c = find(&state, &id)?;
+    let Some(c) = geocoding(&state, &id) else {
+        let pairs = query_pairs(raw.as_deref());
+        return super::wfs::item(&state, &id, &fid, &pairs, &base, format).await;
+    };
     let (mut feature, status) = state.geocode.item(c.index, &fid).await?;
     let path = format!("/collections/{}/items/{}", c.id, urlencode(&fid));
     let mut l = links::self_and_alternate(&base, &path, format, links::GEOJSON);
@@ -521,7 +576,9 @@ pub async fn queryables(
     base: BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let c = find(&state, &id)?;
+    let Some(c) = geocoding(&state, &id) else {
+        return super::wfs::queryables(&state, &id, &base, format).await;
+    };
     let properties: Map<String, Value> = c
         .queryables
         .iter()

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod links;
 pub mod openapi;
 pub mod processes;
+pub mod wfs;
 
 use axum::{routing::get, Router};
 

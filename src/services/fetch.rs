@@ -35,6 +35,11 @@ impl Fetcher {
         })
     }
 
+    /// The upstream's answer body, fetched now (XML capabilities and schemas).
+    pub async fn raw(&self, request: &UpstreamRequest) -> Result<bytes::Bytes, ServiceError> {
+        Ok(self.client.get(request).await?.body)
+    }
+
     /// The upstream's JSON answer to `request`, from the cache or fetched once. `prepare` vets the
     /// parsed answer (an API that reports failures inside a 200, say) and turns it into what is
     /// cached, so that a cache hit costs no parsing or mapping.

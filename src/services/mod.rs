@@ -7,6 +7,7 @@ pub mod geocode;
 pub mod inputs;
 pub mod navigation;
 pub mod process;
+pub mod wfs;
 
 pub use fetch::Fetcher;
 

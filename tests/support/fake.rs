@@ -311,6 +311,9 @@ impl FakeUpstream {
             return (s, c, b);
         }
         let json = "application/json; charset=utf-8".to_string();
+        if path.starts_with("/wfs") {
+            return wfs(query);
+        }
         let index = query.get("index").map(String::as_str).unwrap_or("address");
         let file = match path.trim_end_matches('/') {
             "/geocodage/search" => {
@@ -349,6 +352,30 @@ impl FakeUpstream {
         };
         let body = std::fs::read(fixtures().join("geocodage").join(file)).unwrap();
         (200, json, body)
+    }
+}
+
+/// The WFS: capabilities, the commune schema, its features (any other type: an OWS exception).
+fn wfs(query: &HashMap<String, String>) -> (u16, String, Vec<u8>) {
+    let get = |k: &str| {
+        query
+            .iter()
+            .find(|(q, _)| q.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let read = |f: &str| std::fs::read(fixtures().join("wfs").join(f)).unwrap();
+    let xml = "application/xml".to_string();
+    let commune = get("TYPENAMES") == "LIMITES_ADMINISTRATIVES_EXPRESS.LATEST:commune";
+    match get("REQUEST") {
+        "GetCapabilities" => (200, xml, read("capabilities.xml")),
+        "DescribeFeatureType" if commune => (200, xml, read("describe_commune.xsd")),
+        "GetFeature" if commune => (
+            200,
+            "application/json;charset=UTF-8".into(),
+            read("getfeature_commune.json"),
+        ),
+        _ => (400, xml, read("exception_unknown_type.xml")),
     }
 }
 

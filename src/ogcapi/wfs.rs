@@ -1,0 +1,353 @@
+//! OGC API Features over the WFS feature types: collection documents, items (bbox, paging, CRS,
+//! CQL2 `filter` and `property=value`), one item, queryables from the type's schema.
+
+use axum::{
+    http::{HeaderValue, StatusCode},
+    response::Response,
+};
+use serde_json::{json, Map, Value};
+
+use super::{
+    features::{parse_bbox, parse_limit, parse_offset, timestamp, urlencode, CRS84},
+    html::{cell_text, respond, with_cache_status, Cell, Page, Table},
+    links::{self, encode_query, Link},
+};
+use crate::{
+    catalog::wfs::{FeatureType, PropertyType},
+    error::ApiError,
+    http::{base_url::BaseUrl, negotiate::Format},
+    services::wfs::{OutputCrs, WfsQuery, CRS_LIST},
+    AppState,
+};
+
+/// Where the items of a collection may be filtered and paged, at most this many per page.
+pub const WFS_LIMIT_MAX: usize = 1000;
+
+pub fn find(state: &AppState, id: &str) -> Result<FeatureType, ApiError> {
+    state.wfs.feature_type(id).ok_or_else(|| {
+        let geocoding: Vec<_> = state.collections.iter().map(|c| c.id).collect();
+        ApiError::not_found(format!(
+            "there is no collection {id:?} (collections: {}, and {} WFS feature types listed at /collections)",
+            geocoding.join(", "),
+            state.wfs.state().types.len()
+        ))
+    })
+}
+
+fn crs_uri(epsg: &str) -> String {
+    match epsg {
+        "EPSG:4326" => CRS84.to_string(),
+        other => format!(
+            "http://www.opengis.net/def/crs/EPSG/0/{}",
+            other.trim_start_matches("EPSG:")
+        ),
+    }
+}
+
+pub fn collection_doc(
+    base: &BaseUrl,
+    t: &FeatureType,
+    format: Format,
+    top: bool,
+) -> (Value, Vec<Link>) {
+    let path = format!("/collections/{}", urlencode(&t.name));
+    let mut l = if top {
+        links::self_and_alternate(base, &path, format, links::JSON)
+    } else {
+        vec![Link::new(base.join(&path), "self", links::JSON, &t.title)]
+    };
+    l.extend([
+        Link::new(
+            base.join(&format!("{path}/items")),
+            "items",
+            links::GEOJSON,
+            "Items as GeoJSON",
+        ),
+        Link::new(
+            base.join(&format!("{path}/items?f=html")),
+            "items",
+            links::HTML,
+            "Items as HTML",
+        ),
+        Link::new(
+            base.join(&format!("{path}/queryables")),
+            links::REL_QUERYABLES,
+            links::SCHEMA_JSON,
+            "Queryables",
+        ),
+    ]);
+    let mut doc = json!({
+        "id": t.name,
+        "title": t.title,
+        "description": t.abstract_,
+        "keywords": t.keywords,
+        "itemType": "feature",
+        "crs": CRS_LIST.iter().map(|c| c.uri).collect::<Vec<_>>(),
+        "storageCrs": crs_uri(t.default_crs.as_deref().unwrap_or("EPSG:4326")),
+        "links": links::to_value(&l),
+    });
+    if let Some(b) = t.wgs84_bbox {
+        doc["extent"] = json!({ "spatial": { "bbox": [[b.min_lon, b.min_lat, b.max_lon, b.max_lat]], "crs": CRS84 } });
+    }
+    (doc, l)
+}
+
+pub fn collection(
+    state: &AppState,
+    id: &str,
+    base: &BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let t = find(state, id)?;
+    let (doc, l) = collection_doc(base, &t, format, true);
+    Ok(respond(format, &doc, links::JSON, || {
+        let mut page = Page::new(base, t.title.clone(), t.abstract_.clone());
+        page.links = l;
+        page
+    }))
+}
+
+fn output_crs(value: &str) -> Result<OutputCrs, ApiError> {
+    let v = value.trim();
+    CRS_LIST
+        .iter()
+        .find(|c| c.uri == v || c.srs_name == v)
+        .cloned()
+        .ok_or_else(|| {
+            let all: Vec<_> = CRS_LIST.iter().map(|c| c.uri).collect();
+            ApiError::bad_parameter(
+                "crs",
+                format!("{v:?} is not offered; CRS: {}", all.join(", ")),
+            )
+        })
+}
+
+fn check_crs84(name: &str, value: &str) -> Result<(), ApiError> {
+    match value.trim() {
+        CRS84 | "http://www.opengis.net/def/crs/EPSG/0/4326" | "EPSG:4326" => Ok(()),
+        other => Err(ApiError::bad_parameter(
+            name,
+            format!("{other:?} is not supported; use {CRS84}"),
+        )),
+    }
+}
+
+pub async fn items(
+    state: &AppState,
+    id: &str,
+    pairs: &[(String, String)],
+    base: &BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let t = find(state, id)?;
+    let mut query = WfsQuery {
+        bbox: None,
+        limit: 10,
+        offset: 0,
+        filter: None,
+        equals: Vec::new(),
+        crs: CRS_LIST[0].clone(),
+    };
+    let mut filter_text = None;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "f" => {}
+            "limit" => query.limit = parse_limit(v)?.min(WFS_LIMIT_MAX),
+            "offset" => query.offset = parse_offset(v)?,
+            "bbox" => query.bbox = Some(parse_bbox(v)?),
+            "bbox-crs" | "filter-crs" => check_crs84(k, v)?,
+            "crs" => query.crs = output_crs(v)?,
+            "filter" => filter_text = Some(v.clone()),
+            "filter-lang" if v == "cql2-text" => {}
+            "filter-lang" => {
+                return Err(ApiError::bad_parameter(
+                    "filter-lang",
+                    format!("{v:?} is not supported; use cql2-text"),
+                ))
+            }
+            _ => query.equals.push((k.clone(), v.clone())),
+        }
+    }
+    if let Some(text) = filter_text.filter(|t| !t.trim().is_empty()) {
+        query.filter = Some(
+            crate::cql2::parse(&text)
+                .map_err(|e| ApiError::bad_parameter("filter", e.to_string()))?,
+        );
+    }
+    let page = state.wfs.items(&t.name, &query).await?;
+    let path = format!("/collections/{}/items", urlencode(&t.name));
+    let query_string = encode_query(pairs);
+    let here = if query_string.is_empty() {
+        path.clone()
+    } else {
+        format!("{path}?{query_string}")
+    };
+    let mut l = links::self_and_alternate(base, &here, format, links::GEOJSON);
+    let returned = page.features.len();
+    let more = match page.number_matched {
+        Some(m) => (query.offset + returned) < m as usize,
+        None => returned == query.limit,
+    };
+    let page_link = |offset: usize, rel: &str| {
+        let mut p: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k != "offset" && k != "limit" && k != "f")
+            .cloned()
+            .collect();
+        p.push(("limit".into(), query.limit.to_string()));
+        p.push(("offset".into(), offset.to_string()));
+        Link::new(
+            base.join(&format!("{path}?{}", encode_query(&p))),
+            rel,
+            links::GEOJSON,
+            rel,
+        )
+    };
+    if more {
+        l.push(page_link(query.offset + query.limit, "next"));
+    }
+    if query.offset > 0 {
+        l.push(page_link(query.offset.saturating_sub(query.limit), "prev"));
+    }
+    let mut doc = Map::new();
+    doc.insert("type".into(), json!("FeatureCollection"));
+    doc.insert("timeStamp".into(), json!(timestamp()));
+    if let Some(m) = page.number_matched {
+        doc.insert("numberMatched".into(), json!(m));
+    }
+    doc.insert("numberReturned".into(), json!(returned));
+    doc.insert("features".into(), Value::Array(page.features));
+    doc.insert("links".into(), links::to_value(&l));
+    let doc = Value::Object(doc);
+    let mut response = respond(format, &doc, links::GEOJSON, || {
+        let mut p = Page::new(base, format!("{} — items", t.title), t.abstract_.clone());
+        let mut table = Table::new(&format!("{returned} feature(s)"), &["id", "properties"]);
+        for f in doc["features"].as_array().into_iter().flatten() {
+            let props: Vec<String> = f["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .take(6)
+                .map(|(k, v)| format!("{k}: {}", cell_text(v)))
+                .collect();
+            table.rows.push(vec![
+                Cell::text(cell_text(&f["id"])),
+                Cell::text(props.join(" · ")),
+            ]);
+        }
+        p.tables.push(table);
+        p.links = l;
+        p
+    });
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", query.crs.uri)) {
+        response.headers_mut().insert("content-crs", v);
+    }
+    Ok(with_cache_status(response, Some(page.cache_status)))
+}
+
+pub async fn item(
+    state: &AppState,
+    id: &str,
+    fid: &str,
+    pairs: &[(String, String)],
+    base: &BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let t = find(state, id)?;
+    let crs = match pairs.iter().find(|(k, _)| k == "crs") {
+        Some((_, v)) => output_crs(v)?,
+        None => CRS_LIST[0].clone(),
+    };
+    let (mut feature, status) = state.wfs.item(&t.name, fid, &crs).await?;
+    let path = format!(
+        "/collections/{}/items/{}",
+        urlencode(&t.name),
+        urlencode(fid)
+    );
+    let mut l = links::self_and_alternate(base, &path, format, links::GEOJSON);
+    l.push(Link::new(
+        base.join(&format!("/collections/{}", urlencode(&t.name))),
+        "collection",
+        links::JSON,
+        &t.title,
+    ));
+    feature["links"] = links::to_value(&l);
+    let mut response = respond(format, &feature, links::GEOJSON, || {
+        let mut p = Page::new(base, format!("{} {fid}", t.title), "");
+        let mut table = Table::new("Properties", &["Property", "Value"]);
+        for (k, v) in feature["properties"].as_object().into_iter().flatten() {
+            table
+                .rows
+                .push(vec![Cell::text(k.clone()), Cell::text(cell_text(v))]);
+        }
+        p.tables.push(table);
+        p
+    });
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri)) {
+        response.headers_mut().insert("content-crs", v);
+    }
+    Ok(with_cache_status(response, Some(status)))
+}
+
+fn geometry_format(gml: Option<&str>) -> &'static str {
+    match gml.unwrap_or("") {
+        "PointPropertyType" => "geometry-point",
+        "MultiPointPropertyType" => "geometry-multipoint",
+        "CurvePropertyType" | "LineStringPropertyType" => "geometry-linestring",
+        "MultiCurvePropertyType" | "MultiLineStringPropertyType" => "geometry-multilinestring",
+        "SurfacePropertyType" | "PolygonPropertyType" => "geometry-polygon",
+        "MultiSurfacePropertyType" | "MultiPolygonPropertyType" => "geometry-multipolygon",
+        _ => "geometry-any",
+    }
+}
+
+pub async fn queryables(
+    state: &AppState,
+    id: &str,
+    base: &BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let t = find(state, id)?;
+    let schema = state.wfs.schema(&t.name).await?;
+    let properties: Map<String, Value> = schema
+        .iter()
+        .map(|p| {
+            let s = match p.kind {
+                PropertyType::String => json!({"type": "string"}),
+                PropertyType::Integer => json!({"type": "integer"}),
+                PropertyType::Number => json!({"type": "number"}),
+                PropertyType::Boolean => json!({"type": "boolean"}),
+                PropertyType::Date => json!({"type": "string", "format": "date"}),
+                PropertyType::DateTime => json!({"type": "string", "format": "date-time"}),
+                PropertyType::Geometry => json!({"format": geometry_format(p.gml_type.as_deref())}),
+            };
+            (p.name.clone(), s)
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": base.join(&format!("/collections/{}/queryables", urlencode(&t.name))),
+        "type": "object",
+        "title": t.title,
+        "properties": properties,
+        "additionalProperties": false,
+    });
+    let mut response = respond(format, &doc, links::SCHEMA_JSON, || {
+        let mut p = Page::new(base, format!("{} — queryables", t.title), "");
+        let mut table = Table::new("", &["Property", "Schema"]);
+        for (k, v) in doc["properties"].as_object().into_iter().flatten() {
+            table
+                .rows
+                .push(vec![Cell::text(k.clone()), Cell::text(v.to_string())]);
+        }
+        p.tables.push(table);
+        p
+    });
+    if response.status() == StatusCode::OK && format == Format::Json {
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static(links::SCHEMA_JSON),
+        );
+    }
+    Ok(response)
+}
