@@ -119,6 +119,14 @@ async fn filters_reach_the_wfs_as_ecql() {
         sent_filter(&app),
         "(INTERSECTS(geometrie, POLYGON((47.7 -4.4, 47.7 -4.2, 47.9 -4.2, 47.9 -4.4, 47.7 -4.4)))) AND (population = 5320)"
     );
+    app.get_json(&format!(
+        "/collections/{COMMUNE}/items?bbox=140000,6780000,150000,6790000&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/2154"
+    ))
+    .await;
+    assert_eq!(
+        sent_filter(&app),
+        "INTERSECTS(geometrie, SRID=2154;POLYGON((140000 6780000, 150000 6780000, 150000 6790000, 140000 6790000, 140000 6780000)))"
+    );
     app.get_json(&format!("/collections/{COMMUNE}/items?code_insee=29158"))
         .await;
     assert_eq!(sent_filter(&app), "code_insee = '29158'");
@@ -146,10 +154,11 @@ async fn bad_filters_and_parameters_are_400s() {
         ("filter-lang=cql2-json&filter=x", "filter-lang", "cql2-text"),
         ("crs=EPSG:27572", "crs", "not offered"),
         (
-            "bbox-crs=EPSG:2154&bbox=1,2,3,4",
+            "bbox-crs=EPSG:27572&bbox=1,2,3,4",
             "bbox-crs",
-            "not supported",
+            "not offered",
         ),
+        ("bbox=1,2,3,95", "bbox", "outside -90..90"),
         ("bbox=1,2,3", "bbox", "4 or 6 numbers"),
         ("limit=-1", "limit", "at least 1"),
         ("offset=x", "offset", "0 or more"),

@@ -66,6 +66,15 @@ pub fn geometry(g: &Geometry) -> String {
     out
 }
 
+/// A box as an ECQL polygon: in EPSG:4326 latitude first; in a projected CRS (`srid`) easting
+/// first, as EWKT (`SRID=2154;POLYGON(…)`).
+pub fn bbox_polygon([w, s, e, n]: [f64; 4], srid: Option<u32>) -> String {
+    match srid {
+        None => geometry(&Geometry::Bbox([w, s, e, n])),
+        Some(code) => format!("SRID={code};POLYGON(({w} {s}, {e} {s}, {e} {n}, {w} {n}, {w} {s}))"),
+    }
+}
+
 /// The ECQL of an expression; `geometry_property` replaces the property named in spatial
 /// predicates when the client named a generic one (`geometry`).
 pub fn to_ecql(e: &Expr, geometry_property: &str) -> String {
@@ -187,6 +196,18 @@ mod tests {
         assert_eq!(
             ecql("s_intersects(g, LINESTRING(1 2, 3 4))"),
             "INTERSECTS(geometrie, LINESTRING(2 1, 4 3))"
+        );
+    }
+
+    #[test]
+    fn projected_boxes_keep_their_axis_order() {
+        assert_eq!(
+            bbox_polygon([1.0, 2.0, 3.0, 4.0], Some(2154)),
+            "SRID=2154;POLYGON((1 2, 3 2, 3 4, 1 4, 1 2))"
+        );
+        assert_eq!(
+            bbox_polygon([1.0, 2.0, 3.0, 4.0], None),
+            "POLYGON((2 1, 2 3, 4 3, 4 1, 2 1))"
         );
     }
 

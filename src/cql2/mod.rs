@@ -5,7 +5,7 @@
 mod ecql;
 mod parse;
 
-pub use ecql::to_ecql;
+pub use ecql::{bbox_polygon, to_ecql};
 pub use parse::parse;
 
 /// A comparison operator.

@@ -122,6 +122,52 @@ fn output_crs(value: &str) -> Result<OutputCrs, ApiError> {
         })
 }
 
+/// The EPSG code of a projected `bbox-crs`; None for CRS84 / EPSG:4326.
+fn bbox_srid(value: &str) -> Result<Option<u32>, ApiError> {
+    let crs = output_crs(value).map_err(|e| {
+        ApiError::bad_parameter("bbox-crs", e.detail.trim_start_matches("crs: ").to_string())
+    })?;
+    Ok(match crs.srs_name {
+        "EPSG:4326" => None,
+        other => other.trim_start_matches("EPSG:").parse().ok(),
+    })
+}
+
+/// A bbox in any CRS: 4 or 6 numbers, min before max (no range check: projected coordinates).
+fn parse_bbox_any(v: &str) -> Result<crate::geo::Bbox, ApiError> {
+    let n: Vec<f64> = v
+        .split(',')
+        .map(|p| p.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            ApiError::bad_parameter("bbox", format!("{v:?} is not a list of numbers"))
+        })?;
+    let (w, s, e, no) = match n.as_slice() {
+        [w, s, e, no] | [w, s, _, e, no, _] => (*w, *s, *e, *no),
+        other => {
+            return Err(ApiError::bad_parameter(
+                "bbox",
+                format!(
+                    "expected 4 or 6 numbers (west,south,east,north), got {}",
+                    other.len()
+                ),
+            ))
+        }
+    };
+    if w > e || s > no {
+        return Err(ApiError::bad_parameter(
+            "bbox",
+            "the minimum is greater than the maximum",
+        ));
+    }
+    Ok(crate::geo::Bbox {
+        min_lon: w,
+        min_lat: s,
+        max_lon: e,
+        max_lat: no,
+    })
+}
+
 fn check_crs84(name: &str, value: &str) -> Result<(), ApiError> {
     match value.trim() {
         CRS84 | "http://www.opengis.net/def/crs/EPSG/0/4326" | "EPSG:4326" => Ok(()),
@@ -142,6 +188,7 @@ pub async fn items(
     let t = find(state, id)?;
     let mut query = WfsQuery {
         bbox: None,
+        bbox_srid: None,
         limit: 10,
         offset: 0,
         filter: None,
@@ -154,8 +201,9 @@ pub async fn items(
             "f" => {}
             "limit" => query.limit = parse_limit(v)?.min(WFS_LIMIT_MAX),
             "offset" => query.offset = parse_offset(v)?,
-            "bbox" => query.bbox = Some(parse_bbox(v)?),
-            "bbox-crs" | "filter-crs" => check_crs84(k, v)?,
+            "bbox" => query.bbox = Some(parse_bbox_any(v)?),
+            "bbox-crs" => query.bbox_srid = bbox_srid(v)?,
+            "filter-crs" => check_crs84(k, v)?,
             "crs" => query.crs = output_crs(v)?,
             "filter" => filter_text = Some(v.clone()),
             "filter-lang" if v == "cql2-text" => {}
@@ -167,6 +215,13 @@ pub async fn items(
             }
             _ => query.equals.push((k.clone(), v.clone())),
         }
+    }
+    if let (Some(b), None) = (query.bbox, query.bbox_srid) {
+        // In CRS84 the usual range checks apply.
+        parse_bbox(&format!(
+            "{},{},{},{}",
+            b.min_lon, b.min_lat, b.max_lon, b.max_lat
+        ))?;
     }
     if let Some(text) = filter_text.filter(|t| !t.trim().is_empty()) {
         query.filter = Some(

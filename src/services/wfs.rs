@@ -50,6 +50,8 @@ pub const CRS_LIST: [OutputCrs; 4] = [
 #[derive(Debug, Clone)]
 pub struct WfsQuery {
     pub bbox: Option<Bbox>,
+    /// The EPSG code of a projected `bbox-crs` (None: CRS84).
+    pub bbox_srid: Option<u32>,
     pub limit: usize,
     pub offset: usize,
     pub filter: Option<Expr>,
