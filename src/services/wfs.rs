@@ -187,14 +187,11 @@ impl WfsService {
             .unwrap_or_else(|| "the_geom".into());
         let mut parts = Vec::new();
         if let Some(b) = query.bbox {
-            let g = cql2::Geometry::Bbox([b.min_lon, b.min_lat, b.max_lon, b.max_lat]);
-            parts.push(cql2::to_ecql(
-                &Expr::Intersects {
-                    property: geometry.clone(),
-                    geometry: g,
-                },
-                &geometry,
-            ));
+            let polygon = cql2::bbox_polygon(
+                [b.min_lon, b.min_lat, b.max_lon, b.max_lat],
+                query.bbox_srid,
+            );
+            parts.push(format!("INTERSECTS({geometry}, {polygon})"));
         }
         for (property, value) in &query.equals {
             let p = schema
