@@ -8,16 +8,13 @@ from .gateway import Gateway, GatewayError
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 
 
-def _set_data(result, data):
-    if callable(getattr(result, "setUserData", None)):
-        result.setUserData(data)
-    else:
-        result.userData = data
-
-
 def _get_data(result):
+    """The [lon, lat] of a result (a "lon,lat" string: plain text is safe in a QVariant across
+    QGIS versions; `userData` is an attribute in 3.22 and a method in 3.40)."""
     data = result.userData
-    return data() if callable(data) else data
+    text = data() if callable(data) else data
+    lon, lat = (float(v) for v in str(text).split(","))
+    return [lon, lat]
 
 
 class GeopfLocatorFilter(QgsLocatorFilter):
@@ -66,11 +63,8 @@ class GeopfLocatorFilter(QgsLocatorFilter):
         for label, kind, lon, lat in found:
             if feedback.isCanceled():
                 return
-            result = QgsLocatorResult()
-            result.filter = self
-            result.displayString = label
+            result = QgsLocatorResult(self, label, "%r,%r" % (lon, lat))
             result.group = kind
-            _set_data(result, [lon, lat])
             self.resultFetched.emit(result)
 
     def triggerResult(self, result):  # noqa: N802

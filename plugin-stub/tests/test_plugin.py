@@ -51,9 +51,10 @@ def test_the_locator_suggests_places_and_addresses(gateway_url):
     label, kind, lon, lat = found[0]
     assert label and -180 <= lon <= 180 and -90 <= lat <= 90
     results = []
-    f.resultFetched.connect(results.append)
+    # Read the result inside the slot: the emitted object does not outlive the signal.
+    f.resultFetched.connect(lambda r: results.append((r.displayString, _get_data(r))))
     f.fetchResults("saint mande", QgsLocatorContext(), QgsFeedback())
-    assert results and len(_get_data(results[0])) == 2
+    assert results and len(results[0][1]) == 2
     assert f.search("ab") == []
 
 
