@@ -48,31 +48,7 @@ fn collection_doc(
     top: bool,
 ) -> (Value, Vec<Link>) {
     let path = format!("/collections/{}", c.id);
-    let mut l = if top {
-        links::self_and_alternate(base, &path, format, links::JSON)
-    } else {
-        vec![Link::new(base.join(&path), "self", links::JSON, c.title)]
-    };
-    l.extend([
-        Link::new(
-            base.join(&format!("{path}/items")),
-            "items",
-            links::GEOJSON,
-            "Items as GeoJSON",
-        ),
-        Link::new(
-            base.join(&format!("{path}/items?f=html")),
-            "items",
-            links::HTML,
-            "Items as HTML",
-        ),
-        Link::new(
-            base.join(&format!("{path}/queryables")),
-            links::REL_QUERYABLES,
-            links::SCHEMA_JSON,
-            "Queryables",
-        ),
-    ]);
+    let l = links::collection_links(base, &path, c.title, format, top);
     let extent = state
         .geocode
         .known_extent(c.index)

@@ -90,6 +90,43 @@ pub fn self_and_alternate(
     }
 }
 
+/// The links of a collection document at `path`: self (and alternate on its own page), items as
+/// GeoJSON and HTML, queryables.
+pub fn collection_links(
+    base: &BaseUrl,
+    path: &str,
+    title: &str,
+    format: Format,
+    top: bool,
+) -> Vec<Link> {
+    let mut l = if top {
+        self_and_alternate(base, path, format, JSON)
+    } else {
+        vec![Link::new(base.join(path), "self", JSON, title)]
+    };
+    l.extend([
+        Link::new(
+            base.join(&format!("{path}/items")),
+            "items",
+            GEOJSON,
+            "Items as GeoJSON",
+        ),
+        Link::new(
+            base.join(&format!("{path}/items?f=html")),
+            "items",
+            HTML,
+            "Items as HTML",
+        ),
+        Link::new(
+            base.join(&format!("{path}/queryables")),
+            REL_QUERYABLES,
+            SCHEMA_JSON,
+            "Queryables",
+        ),
+    ]);
+    l
+}
+
 pub fn to_value(links: &[Link]) -> Value {
     serde_json::to_value(links).unwrap_or(Value::Array(Vec::new()))
 }

@@ -51,31 +51,7 @@ pub fn collection_doc(
     top: bool,
 ) -> (Value, Vec<Link>) {
     let path = format!("/collections/{}", urlencode(&t.name));
-    let mut l = if top {
-        links::self_and_alternate(base, &path, format, links::JSON)
-    } else {
-        vec![Link::new(base.join(&path), "self", links::JSON, &t.title)]
-    };
-    l.extend([
-        Link::new(
-            base.join(&format!("{path}/items")),
-            "items",
-            links::GEOJSON,
-            "Items as GeoJSON",
-        ),
-        Link::new(
-            base.join(&format!("{path}/items?f=html")),
-            "items",
-            links::HTML,
-            "Items as HTML",
-        ),
-        Link::new(
-            base.join(&format!("{path}/queryables")),
-            links::REL_QUERYABLES,
-            links::SCHEMA_JSON,
-            "Queryables",
-        ),
-    ]);
+    let l = links::collection_links(base, &path, &t.title, format, top);
     let mut doc = json!({
         "id": t.name,
         "title": t.title,
