@@ -42,6 +42,7 @@ pub struct AppState {
     pub geocode: Arc<GeocodeService>,
     pub navigation: Arc<NavigationService>,
     pub wfs: Arc<services::wfs::WfsService>,
+    pub basemaps: Arc<services::basemaps::Basemaps>,
     pub jobs: Arc<JobStore>,
     pub uploads: Arc<Uploads>,
     pub keys: Arc<http::auth::Keys>,
@@ -74,6 +75,10 @@ impl AppState {
         let navigation = Arc::new(NavigationService::new(fetcher.clone()));
         let altimetry = Arc::new(AltimetryService::new(fetcher.clone()));
         let wfs = Arc::new(services::wfs::WfsService::new(fetcher));
+        let basemaps = Arc::new(services::basemaps::Basemaps::new(
+            upstream.clone(),
+            MemoryCache::new(&config.cache),
+        ));
         let jobs = Arc::new(JobStore::new(
             config.jobs.max_jobs,
             Duration::from_secs(config.jobs.max_age_s),
@@ -95,6 +100,7 @@ impl AppState {
             geocode,
             navigation,
             wfs,
+            basemaps,
             jobs,
             collections: Arc::new(collection_specs()),
             readiness: Arc::new(ogcapi::common::Readiness::default()),
@@ -112,6 +118,7 @@ fn spawn_background(state: &AppState) {
     let every = Duration::from_secs(state.config.catalog.refresh_s.max(60));
     state.navigation.clone().spawn_refresh(every);
     state.wfs.clone().spawn_refresh(every);
+    state.basemaps.clone().spawn_refresh(every);
 }
 
 /// Binds the configured address and serves until SIGINT/SIGTERM, then lets in-flight requests

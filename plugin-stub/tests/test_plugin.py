@@ -27,6 +27,9 @@ def test_connections_are_written_where_qgis_reads_them_and_removed_alone(gateway
     written = connections.register(gateway)
     connections.register(gateway)  # idempotent
     assert ("wfs", connections.NAME, gateway.url + "/") in written
+    xyz = [w for w in written if w[0] == "xyz"]
+    assert len(xyz) == 3, written  # the featured basemaps of the gateway's catalogue
+    assert any(w[2].endswith("/tiles/GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2/{z}/{x}/{y}.png") for w in xyz)
     names = QgsOwsConnection.connectionList("WFS")
     assert names.count(connections.NAME) == 1, names
     uri = QgsOwsConnection("WFS", connections.NAME).uri()

@@ -2,3 +2,4 @@
 //! parser into plain models (WFS feature types and their schemas today).
 
 pub mod wfs;
+pub mod wmts;

@@ -1,6 +1,7 @@
 //! OGC API resources: Common (landing, conformance, OpenAPI), Features (collections, items,
 //! queryables) and Processes (list, descriptions, execution), in JSON and HTML.
 
+pub mod catalog;
 pub mod common;
 pub mod features;
 pub mod html;
@@ -39,6 +40,10 @@ pub fn routes() -> Router<AppState> {
             "/processes/{process_id}/execution",
             get(processes::execute_get).post(processes::execute_post),
         )
+        .route("/catalog", get(catalog::kiosk))
+        .route("/catalog.json", get(catalog::catalog_json))
+        .route("/catalog/{layer_id}", get(catalog::catalog_entry))
+        .route("/tiles/{layer_id}/{z}/{x}/{file}", get(catalog::tile))
         .route("/uploads", axum::routing::post(jobs::upload))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{job_id}", get(jobs::status).delete(jobs::dismiss))

@@ -2,6 +2,7 @@
 //! OGC models (GeoJSON features, process inputs and outputs). No HTTP responses are built here.
 
 pub mod altimetry;
+pub mod basemaps;
 pub mod fetch;
 pub mod geocode;
 pub mod inputs;

@@ -314,6 +314,9 @@ impl FakeUpstream {
         if path.starts_with("/wfs") {
             return wfs(query);
         }
+        if path == "/wmts" {
+            return wmts(query);
+        }
         let index = query.get("index").map(String::as_str).unwrap_or("address");
         let file = match path.trim_end_matches('/') {
             "/geocodage/search" => {
@@ -352,6 +355,27 @@ impl FakeUpstream {
         };
         let body = std::fs::read(fixtures().join("geocodage").join(file)).unwrap();
         (200, json, body)
+    }
+}
+
+/// The WMTS: capabilities, and for GetTile a tiny PNG (or JPEG) naming the tile in its bytes, so
+/// every tile differs; an OWS exception for anything else.
+fn wmts(query: &HashMap<String, String>) -> (u16, String, Vec<u8>) {
+    let get = |k: &str| {
+        query
+            .iter()
+            .find(|(q, _)| q.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    match get("REQUEST") {
+        "GetCapabilities" => (200, "application/xml".into(), std::fs::read(fixtures().join("wmts/capabilities.xml")).unwrap()),
+        "GetTile" => {
+            let mut body = b"\x89PNG\r\n\x1a\n".to_vec();
+            body.extend(format!("{} {} {} {}", get("LAYER"), get("TILEMATRIX"), get("TILEROW"), get("TILECOL")).bytes());
+            (200, get("FORMAT").to_string(), body)
+        }
+        _ => (400, "application/xml".into(), b"<ows:ExceptionReport><ows:Exception><ows:ExceptionText>unsupported</ows:ExceptionText></ows:Exception></ows:ExceptionReport>".to_vec()),
     }
 }
 

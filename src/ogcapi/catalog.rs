@@ -1,0 +1,358 @@
+//! The basemap catalogue and tiles: `/catalog` (the kiosk page), `/catalog.json`, `/catalog/{id}`,
+//! `/catalog/{id}.qlr` (a QGIS layer definition) and `/tiles/{id}/{z}/{x}/{y}.{png|jpeg}`.
+
+use askama::Template;
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Response},
+};
+use serde_json::{json, Value};
+
+use super::{
+    features::{parse_limit, parse_offset, urlencode},
+    html::{respond, with_cache_status, Cell, Page, Table},
+    links::{self, encode_query, Link},
+};
+use crate::{
+    catalog::wmts::WmtsLayer,
+    error::ApiError,
+    http::{base_url::BaseUrl, negotiate::Format},
+    services::basemaps::theme,
+    AppState,
+};
+
+fn ext(layer: &WmtsLayer) -> &'static str {
+    if layer.formats.iter().any(|f| f == "image/png") {
+        "png"
+    } else {
+        "jpeg"
+    }
+}
+
+/// The XYZ URL template of a layer through the gateway.
+fn xyz_url(base: &BaseUrl, layer: &WmtsLayer) -> String {
+    base.join(&format!(
+        "/tiles/{}/{{z}}/{{x}}/{{y}}.{}",
+        urlencode(&layer.id),
+        ext(layer)
+    ))
+}
+
+/// The tile x/y of a lon/lat at zoom z (WebMercator).
+fn tile_of(lon: f64, lat: f64, z: u32) -> (u64, u64) {
+    let n = f64::from(1u32 << z.min(30));
+    let lat = lat.clamp(-85.0511, 85.0511).to_radians();
+    let x = ((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0);
+    let y = ((1.0 - lat.tan().asinh() / std::f64::consts::PI) / 2.0 * n)
+        .floor()
+        .clamp(0.0, n - 1.0);
+    (x as u64, y as u64)
+}
+
+/// A tile showing the layer: at zoom 6 (or the nearest it has), over the middle of its extent.
+fn preview(base: &BaseUrl, layer: &WmtsLayer) -> String {
+    let (lo, hi) = layer.zoom_range().unwrap_or((0, 0));
+    let z = 6u32.clamp(lo, hi.max(lo));
+    let (lon, lat) = layer.wgs84_bbox.map(|b| b.center()).unwrap_or((2.35, 46.6));
+    let (x, y) = tile_of(lon, lat, z);
+    base.join(&format!(
+        "/tiles/{}/{z}/{x}/{y}.{}",
+        urlencode(&layer.id),
+        ext(layer)
+    ))
+}
+
+pub fn entry(base: &BaseUrl, l: &WmtsLayer) -> Value {
+    let (min_zoom, max_zoom) = l.zoom_range().unwrap_or((0, 0));
+    let detail = base.join(&format!("/catalog/{}", urlencode(&l.id)));
+    json!({
+        "id": l.id,
+        "title": l.title,
+        "abstract": l.abstract_,
+        "keywords": l.keywords,
+        "theme": theme(&l.id),
+        "services": ["wmts"],
+        "formats": l.formats,
+        "styles": l.styles.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        "bbox": l.wgs84_bbox.map(|b| vec![b.min_lon, b.min_lat, b.max_lon, b.max_lat]),
+        "min_zoom": min_zoom,
+        "max_zoom": max_zoom,
+        "tile_matrix_set": l.tile_matrix_set,
+        "legend_url": l.styles.iter().find(|s| s.is_default).or(l.styles.first()).and_then(|s| s.legend_url.clone()),
+        "metadata_urls": [],
+        "links": {
+            "tiles": if l.is_xyz() { Some(xyz_url(base, l)) } else { None },
+            "qlr": if l.is_xyz() { Some(format!("{detail}.qlr")) } else { None },
+            "detail": detail,
+        },
+    })
+}
+
+fn matches(l: &WmtsLayer, q: &[String], theme_filter: Option<&str>) -> bool {
+    let text = format!(
+        "{} {} {} {}",
+        l.id,
+        l.title,
+        l.abstract_,
+        l.keywords.join(" ")
+    )
+    .to_lowercase();
+    theme_filter.is_none_or(|t| theme(&l.id) == t) && q.iter().all(|w| text.contains(w.as_str()))
+}
+
+pub async fn catalog_json(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    base: BaseUrl,
+) -> Result<Response, ApiError> {
+    let (mut q, mut theme_filter, mut limit, mut offset) = (Vec::new(), None, usize::MAX, 0);
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "q" => {
+                q = v
+                    .to_lowercase()
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect()
+            }
+            "theme" => theme_filter = Some(v.into_owned()),
+            "service" if v != "wmts" => q.push("\u{0}".into()), // only WMTS layers are catalogued yet
+            "limit" => limit = parse_limit(&v)?,
+            "offset" => offset = parse_offset(&v)?,
+            _ => {}
+        }
+    }
+    let layers = state.basemaps.state().layers;
+    let found: Vec<&WmtsLayer> = layers
+        .iter()
+        .filter(|l| matches(l, &q, theme_filter.as_deref()))
+        .collect();
+    let page: Vec<Value> = found
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|l| entry(&base, l))
+        .collect();
+    let mut links_out = vec![Link::new(
+        base.join("/catalog.json"),
+        "self",
+        links::JSON,
+        "This catalogue",
+    )];
+    if offset.saturating_add(page.len()) < found.len() && limit != usize::MAX {
+        let next = encode_query(&[
+            ("limit".into(), limit.to_string()),
+            ("offset".into(), (offset + limit).to_string()),
+        ]);
+        links_out.push(Link::new(
+            base.join(&format!("/catalog.json?{next}")),
+            "next",
+            links::JSON,
+            "Next page",
+        ));
+    }
+    Ok(axum::Json(json!({ "numberMatched": found.len(), "layers": page, "links": links::to_value(&links_out) })).into_response())
+}
+
+struct Card {
+    id: String,
+    title: String,
+    theme: &'static str,
+    zooms: String,
+    abstract_short: String,
+    search: String,
+    preview: String,
+    xyz: String,
+    qlr: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "kiosk.html")]
+struct Kiosk {
+    home: String,
+    themes: Vec<&'static str>,
+    layers: Vec<Card>,
+}
+
+pub async fn kiosk(State(state): State<AppState>, base: BaseUrl) -> Response {
+    let layers = state.basemaps.state().layers;
+    let mut themes: Vec<&'static str> = layers.iter().map(|l| theme(&l.id)).collect();
+    themes.sort_unstable();
+    themes.dedup();
+    let cards = layers
+        .iter()
+        .filter(|l| l.is_xyz())
+        .map(|l| {
+            let (lo, hi) = l.zoom_range().unwrap_or((0, 0));
+            let detail = base.join(&format!("/catalog/{}?f=html", urlencode(&l.id)));
+            Card {
+                id: l.id.clone(),
+                title: l.title.clone(),
+                theme: theme(&l.id),
+                zooms: format!("{lo}–{hi}"),
+                abstract_short: l.abstract_.chars().take(160).collect(),
+                search: format!(
+                    "{} {} {} {}",
+                    l.id,
+                    l.title,
+                    l.abstract_,
+                    l.keywords.join(" ")
+                )
+                .to_lowercase(),
+                preview: preview(&base, l),
+                xyz: xyz_url(&base, l),
+                qlr: base.join(&format!("/catalog/{}.qlr", urlencode(&l.id))),
+                detail,
+            }
+        })
+        .collect();
+    let page = Kiosk {
+        home: base.join("/"),
+        themes,
+        layers: cards,
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal(format!("the kiosk failed to render: {e}")).into_response(),
+    }
+}
+
+/// A QGIS layer definition adding the layer as XYZ tiles through the gateway.
+fn qlr(base: &BaseUrl, l: &WmtsLayer) -> String {
+    let (lo, hi) = l.zoom_range().unwrap_or((0, 19));
+    let url: String = url::form_urlencoded::byte_serialize(xyz_url(base, l).as_bytes()).collect();
+    let source = format!("type=xyz&url={url}&zmax={hi}&zmin={lo}");
+    let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
+    format!(
+        r#"<!DOCTYPE qgis-layer-definition>
+<qlr>
+  <layer-tree-group expanded="1" checked="Qt::Checked" name="">
+    <layer-tree-layer expanded="1" checked="Qt::Checked" id="{id}" name="{title}" source="{source}" providerKey="wms"/>
+  </layer-tree-group>
+  <maplayers>
+    <maplayer type="raster" hasScaleBasedVisibilityFlag="0">
+      <id>{id}</id>
+      <datasource>{source}</datasource>
+      <layername>{title}</layername>
+      <srs><spatialrefsys><authid>EPSG:3857</authid></spatialrefsys></srs>
+      <provider>wms</provider>
+    </maplayer>
+  </maplayers>
+</qlr>
+"#,
+        id = esc(&l.id),
+        title = esc(&l.title),
+        source = esc(&source),
+    )
+}
+
+pub async fn catalog_entry(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    base: BaseUrl,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let (id, as_qlr) = match id.strip_suffix(".qlr") {
+        Some(i) => (i.to_string(), true),
+        None => (id, false),
+    };
+    let layer = state.basemaps.layer(&id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "there is no basemap {id:?} in the catalogue (see /catalog.json)"
+        ))
+    })?;
+    if as_qlr {
+        if !layer.is_xyz() {
+            return Err(ApiError::not_found(format!(
+                "{id} is not published in WebMercator"
+            )));
+        }
+        let mut r = qlr(&base, &layer).into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-qgis-layer-definition"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "attachment; filename=\"{}.qlr\"",
+            id.replace(['"', '/', '\\'], "_")
+        )) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        return Ok(r);
+    }
+    let doc = entry(&base, &layer);
+    Ok(respond(format, &doc, links::JSON, || {
+        let mut p = Page::new(&base, layer.title.clone(), layer.abstract_.clone());
+        let mut t = Table::new("", &["", ""]);
+        for (k, v) in [
+            ("id", layer.id.clone()),
+            ("theme", theme(&layer.id).into()),
+            ("zoom", format!("{:?}", layer.zoom_range())),
+            ("formats", layer.formats.join(", ")),
+        ] {
+            t.rows.push(vec![Cell::text(k), Cell::text(v)]);
+        }
+        if layer.is_xyz() {
+            t.rows
+                .push(vec![Cell::text("XYZ"), Cell::text(xyz_url(&base, &layer))]);
+            t.rows.push(vec![
+                Cell::text("preview"),
+                Cell::link("a tile", preview(&base, &layer)),
+            ]);
+            t.rows.push(vec![
+                Cell::text("QGIS"),
+                Cell::link(
+                    ".qlr",
+                    base.join(&format!("/catalog/{}.qlr", urlencode(&layer.id))),
+                ),
+            ]);
+        }
+        p.tables.push(t);
+        p
+    }))
+}
+
+/// `GET /tiles/{id}/{z}/{x}/{y}.{png|jpeg}`, with `ETag`, `Cache-Control` and 304 on
+/// `If-None-Match`.
+pub async fn tile(
+    State(state): State<AppState>,
+    Path((id, z, x, file)): Path<(String, u32, u64, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (y, format) = file
+        .split_once('.')
+        .and_then(|(y, f)| Some((y.parse::<u64>().ok()?, f.to_string())))
+        .ok_or_else(|| {
+            ApiError::bad_parameter("y", format!("{file:?} is not {{y}}.png or {{y}}.jpeg"))
+        })?;
+    let (tile, status) = state.basemaps.tile(&id, z, x, y, &format).await?;
+    let t = &tile.value;
+    let etag = HeaderValue::from_str(&t.etag).unwrap_or(HeaderValue::from_static("\"\""));
+    let cache_control = HeaderValue::from_static("public, max-age=86400");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == t.etag.as_bytes())
+    {
+        let r = (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, cache_control)],
+        )
+            .into_response();
+        return Ok(with_cache_status(r, Some(status)));
+    }
+    let media =
+        HeaderValue::from_str(&t.content_type).unwrap_or(HeaderValue::from_static("image/png"));
+    let r = (
+        [
+            (header::CONTENT_TYPE, media),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cache_control),
+        ],
+        t.body.clone(),
+    )
+        .into_response();
+    Ok(with_cache_status(r, Some(status)))
+}

@@ -1,0 +1,233 @@
+//! The basemaps: the WMTS layers of the Géoplateforme, their catalogue (refreshed from the
+//! capabilities) and their tiles in WebMercator XYZ, fetched through the memory cache.
+
+use std::{
+    sync::{Arc, RwLock},
+    time::{Duration, SystemTime},
+};
+
+use bytes::Bytes;
+
+use super::ServiceError;
+use crate::{
+    cache::{CacheKind, CacheStatus, Cached, MemoryCache},
+    catalog::wmts::{parse_capabilities, WmtsLayer},
+    upstream::{Api, UpstreamClient, UpstreamError, UpstreamRequest},
+};
+
+/// A tile as cached: its media type, bytes and a strong validator.
+#[derive(Debug, Clone)]
+pub struct Tile {
+    pub content_type: String,
+    pub body: Bytes,
+    pub etag: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LayersState {
+    pub layers: Arc<Vec<WmtsLayer>>,
+    pub fetched_at: Option<SystemTime>,
+    pub last_error: Option<String>,
+}
+
+pub struct Basemaps {
+    client: UpstreamClient,
+    state: RwLock<LayersState>,
+    tiles: MemoryCache<Tile>,
+}
+
+/// The theme of a layer, from its identifier's prefix.
+pub fn theme(id: &str) -> &'static str {
+    let id = id.to_ascii_uppercase();
+    let starts = |p: &[&str]| p.iter().any(|x| id.starts_with(x));
+    if starts(&["ORTHOIMAGERY", "HR.ORTHOIMAGERY"]) {
+        "ortho"
+    } else if starts(&["CADASTRALPARCELS", "CADASTRE"]) {
+        "cadastre"
+    } else if starts(&["GEOGRAPHICALGRIDSYSTEMS", "SCAN", "PLAN"]) {
+        "maps"
+    } else if starts(&[
+        "ADMINEXPRESS",
+        "LIMITES_ADMINISTRATIVES",
+        "ADMINISTRATIVEUNITS",
+    ]) {
+        "administrative"
+    } else if starts(&["ELEVATION", "ALTI"]) {
+        "elevation"
+    } else if starts(&["TRANSPORTNETWORKS", "TRANSPORTS", "ROUTES"]) {
+        "transport"
+    } else if starts(&["HYDROGRAPHY", "HYDRO"]) {
+        "hydrography"
+    } else if starts(&["LANDCOVER", "OCSGE", "LANDUSE"]) {
+        "land cover"
+    } else {
+        "other"
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl Basemaps {
+    pub fn new(client: UpstreamClient, tiles: MemoryCache<Tile>) -> Self {
+        Basemaps {
+            client,
+            state: RwLock::new(LayersState::default()),
+            tiles,
+        }
+    }
+
+    pub fn state(&self) -> LayersState {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn layer(&self, id: &str) -> Option<WmtsLayer> {
+        self.state().layers.iter().find(|l| l.id == id).cloned()
+    }
+
+    pub async fn refresh(&self) -> Result<usize, ServiceError> {
+        let request = UpstreamRequest::new(Api::Wmts, "/wmts")
+            .param("SERVICE", "WMTS")
+            .param("VERSION", "1.0.0")
+            .param("REQUEST", "GetCapabilities");
+        let result = match self.client.get(&request).await {
+            Ok(r) => parse_capabilities(&String::from_utf8_lossy(&r.body)).map_err(|reason| {
+                ServiceError::Upstream(UpstreamError::BadBody {
+                    api: Api::Wmts,
+                    reason,
+                })
+            }),
+            Err(e) => Err(e.into()),
+        };
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(layers) => {
+                let n = layers.len();
+                *state = LayersState {
+                    layers: Arc::new(layers),
+                    fetched_at: Some(SystemTime::now()),
+                    last_error: None,
+                };
+                Ok(n)
+            }
+            Err(e) => {
+                state.last_error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    pub fn spawn_refresh(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let wait = match self.refresh().await {
+                    Ok(_) => every,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "WMTS layers not refreshed");
+                        every.min(Duration::from_secs(60))
+                    }
+                };
+                tokio::time::sleep(wait).await;
+            }
+        })
+    }
+
+    /// The XYZ tile z/x/y of `layer_id` in `format` (`png` or `jpeg`).
+    pub async fn tile(
+        &self,
+        layer_id: &str,
+        z: u32,
+        x: u64,
+        y: u64,
+        format: &str,
+    ) -> Result<(Arc<Cached<Tile>>, CacheStatus), ServiceError> {
+        let layer = self.layer(layer_id).ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "there is no basemap {layer_id:?} (see /catalog.json)"
+            ))
+        })?;
+        if !layer.is_xyz() {
+            return Err(ServiceError::NotFound(format!(
+                "{layer_id} is not published in WebMercator ({})",
+                layer.tile_matrix_set
+            )));
+        }
+        let media = match format {
+            "png" => "image/png",
+            "jpeg" | "jpg" => "image/jpeg",
+            other => {
+                return Err(ServiceError::invalid(
+                    "format",
+                    format!("{other:?} is not png or jpeg"),
+                ))
+            }
+        };
+        if !layer.formats.iter().any(|f| f == media) {
+            return Err(ServiceError::NotFound(format!(
+                "{layer_id} is published as {}, not {media}",
+                layer.formats.join(", ")
+            )));
+        }
+        if !layer.has_tile(z, x, y) {
+            let (lo, hi) = layer.zoom_range().unwrap_or((0, 0));
+            return Err(ServiceError::NotFound(format!(
+                "tile {z}/{x}/{y} is outside {layer_id} (zoom {lo} to {hi}, and the layer's extent)"
+            )));
+        }
+        let request = UpstreamRequest::new(Api::Wmts, "/wmts")
+            .param("SERVICE", "WMTS")
+            .param("VERSION", "1.0.0")
+            .param("REQUEST", "GetTile")
+            .param("LAYER", &layer.id)
+            .param("STYLE", layer.default_style())
+            .param("FORMAT", media)
+            .param("TILEMATRIXSET", &layer.tile_matrix_set)
+            .param("TILEMATRIX", z)
+            .param("TILEROW", y)
+            .param("TILECOL", x);
+        let client = &self.client;
+        let fetch = async move {
+            let r = client.get(&request).await?;
+            if !r.content_type.starts_with("image/") {
+                return Err(UpstreamError::BadBody {
+                    api: Api::Wmts,
+                    reason: format!("a {} answer instead of a tile", r.content_type),
+                });
+            }
+            let etag = format!("\"{:016x}\"", fnv1a(&r.body));
+            Ok(Cached {
+                kind: CacheKind::Tiles,
+                weight: u32::try_from(r.body.len()).unwrap_or(u32::MAX),
+                value: Tile {
+                    content_type: r.content_type,
+                    body: r.body,
+                    etag,
+                },
+            })
+        };
+        self.tiles
+            .get_or_fetch(request_key(layer_id, z, x, y, media), fetch)
+            .await
+            .map_err(|e| ServiceError::Upstream((*e).clone()))
+    }
+}
+
+fn request_key(layer: &str, z: u32, x: u64, y: u64, media: &str) -> String {
+    format!("tile {layer} {z}/{x}/{y} {media}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::theme;
+
+    #[test]
+    fn themes_from_identifiers() {
+        assert_eq!(theme("ORTHOIMAGERY.ORTHOPHOTOS"), "ortho");
+        assert_eq!(theme("CADASTRALPARCELS.PARCELLAIRE_EXPRESS"), "cadastre");
+        assert_eq!(theme("GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2"), "maps");
+        assert_eq!(theme("ACCES.BIOMETHANE"), "other");
+    }
+}

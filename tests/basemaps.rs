@@ -1,0 +1,237 @@
+//! The basemap catalogue and XYZ tiles, over HTTP against the fake WMTS.
+
+mod support;
+
+use support::{assert_problem, TestApp};
+
+const PLAN: &str = "GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2";
+
+async fn app() -> TestApp {
+    let app = TestApp::start().await;
+    for _ in 0..300 {
+        if app.get_json(&format!("/catalog/{PLAN}")).await.0 == 200 {
+            return app;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the WMTS layers never loaded");
+}
+
+#[tokio::test]
+async fn the_catalogue_lists_searches_and_describes_layers() {
+    let app = app().await;
+    let (status, _, all) = app.get_json("/catalog.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(all["numberMatched"], 4);
+    let plan = all["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == PLAN)
+        .unwrap();
+    for key in [
+        "id",
+        "title",
+        "abstract",
+        "keywords",
+        "theme",
+        "services",
+        "formats",
+        "styles",
+        "bbox",
+        "min_zoom",
+        "max_zoom",
+        "tile_matrix_set",
+        "legend_url",
+        "metadata_urls",
+        "links",
+    ] {
+        assert!(plan.get(key).is_some(), "entry lacks {key}");
+    }
+    assert_eq!(plan["theme"], "maps");
+    assert_eq!(
+        (plan["min_zoom"].as_u64(), plan["max_zoom"].as_u64()),
+        (Some(0), Some(19))
+    );
+    assert!(plan["links"]["tiles"]
+        .as_str()
+        .unwrap()
+        .ends_with("/tiles/GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2/{z}/{x}/{y}.png"));
+    let (_, _, found) = app.get_json("/catalog.json?q=ortho%202020").await;
+    let ids: Vec<&str> = found["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["ORTHOIMAGERY.ORTHOPHOTOS"]);
+    let (_, _, cadastre) = app.get_json("/catalog.json?theme=cadastre").await;
+    assert_eq!(
+        cadastre["layers"][0]["id"],
+        "CADASTRALPARCELS.PARCELLAIRE_EXPRESS"
+    );
+    let (_, _, paged) = app.get_json("/catalog.json?limit=1").await;
+    assert_eq!(paged["layers"].as_array().unwrap().len(), 1);
+    assert_problem(&app.get_json("/catalog/NOPE").await, 404, "NOPE");
+}
+
+#[tokio::test]
+async fn tiles_map_to_wmts_get_tile_and_are_cached() {
+    let app = app().await;
+    let r = app.get(&format!("/tiles/{PLAN}/6/32/22.png")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.headers()["cache-control"], "public, max-age=86400");
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let body = r.bytes().await.unwrap();
+    assert!(
+        body.ends_with(b"GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2 6 22 32"),
+        "row = y, col = x"
+    );
+    let sent = app
+        .fake
+        .log()
+        .into_iter()
+        .rfind(|r| r.query.get("REQUEST").map(String::as_str) == Some("GetTile"))
+        .unwrap();
+    assert_eq!(sent.query["TILEMATRIXSET"], "PM_0_19");
+    assert_eq!(sent.query["STYLE"], "normal");
+    assert_eq!(sent.query["FORMAT"], "image/png");
+    let again = app.get(&format!("/tiles/{PLAN}/6/32/22.png")).await;
+    assert_eq!(again.headers()["cache-status"], "geopf-gateway; hit");
+    let r = app
+        .http
+        .get(app.url(&format!("/tiles/{PLAN}/6/32/22.png")))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    let gets = app
+        .fake
+        .log()
+        .iter()
+        .filter(|r| r.query.get("REQUEST").map(String::as_str) == Some("GetTile"))
+        .count();
+    assert_eq!(gets, 1);
+    let jpeg = app
+        .get("/tiles/ORTHOIMAGERY.ORTHOPHOTOS/10/520/360.jpeg")
+        .await;
+    assert_eq!(jpeg.headers()["content-type"], "image/jpeg");
+}
+
+#[tokio::test]
+async fn tiles_outside_a_layer_are_404_problems() {
+    let app = app().await;
+    assert_problem(
+        &app.get_json(&format!("/tiles/{PLAN}/20/0/0.png")).await,
+        404,
+        "zoom 0 to 19",
+    );
+    assert_problem(
+        &app.get_json(&format!("/tiles/{PLAN}/2/9/0.png")).await,
+        404,
+        "outside",
+    );
+    assert_problem(
+        &app.get_json(&format!("/tiles/{PLAN}/6/32/22.jpeg")).await,
+        404,
+        "image/png",
+    );
+    assert_problem(
+        &app.get_json("/tiles/ELEVATION.LAMB93/3/1/1.png").await,
+        404,
+        "WebMercator",
+    );
+    assert_problem(
+        &app.get_json("/tiles/NOPE/3/1/1.png").await,
+        404,
+        "no basemap",
+    );
+    assert_problem(
+        &app.get_json(&format!("/tiles/{PLAN}/3/1/x.png")).await,
+        400,
+        "y",
+    );
+}
+
+#[tokio::test]
+async fn a_qlr_adds_the_layer_through_the_gateway() {
+    let app = app().await;
+    let r = app.get(&format!("/catalog/{PLAN}.qlr")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/x-qgis-layer-definition"
+    );
+    let text = r.text().await.unwrap();
+    assert!(text.starts_with("<!DOCTYPE qgis-layer-definition>"));
+    assert!(text.contains("<provider>wms</provider>"));
+    let tiles = format!("{}/tiles/{PLAN}/", app.base);
+    let encoded: String = url::form_urlencoded::byte_serialize(tiles.as_bytes()).collect();
+    assert!(
+        text.contains(&format!("type=xyz&amp;url={encoded}")),
+        "{text}"
+    );
+    assert!(text.contains("zmax=19"));
+}
+
+#[tokio::test]
+async fn the_kiosk_is_one_page_that_works_offline() {
+    let app = app().await;
+    let r = app.get("/catalog").await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    for id in [
+        PLAN,
+        "ORTHOIMAGERY.ORTHOPHOTOS",
+        "CADASTRALPARCELS.PARCELLAIRE_EXPRESS",
+    ] {
+        assert!(html.contains(id), "{id} is on the page");
+    }
+    assert!(
+        !html.contains("ELEVATION.LAMB93"),
+        "only WebMercator layers are cards"
+    );
+    assert!(html.contains("loading=\"lazy\""));
+    // Every URL on the page is the gateway's own: no CDN, nothing else to fetch.
+    for src in html.split("src=\"").skip(1) {
+        assert!(
+            src.starts_with(&app.base),
+            "external resource: {}",
+            &src[..60.min(src.len())]
+        );
+    }
+    let (_, _, detail) = app.get_json(&format!("/catalog/{PLAN}")).await;
+    assert_eq!(
+        detail["legend_url"],
+        format!("https://data.geopf.fr/annexes/ressources/legendes/{PLAN}-legend.png")
+    );
+}
+
+#[test]
+fn the_real_capabilities_are_read_whole() {
+    let xml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/upstream/wmts/capabilities.xml"
+    ))
+    .unwrap();
+    let layers = geopf_gateway::catalog::wmts::parse_capabilities(&xml).unwrap();
+    assert_eq!(layers.len(), 543);
+    assert_eq!(
+        layers
+            .iter()
+            .filter(|l| l.tile_matrix_set.starts_with("PM"))
+            .count(),
+        537
+    );
+    let plan = layers.iter().find(|l| l.id == PLAN).unwrap();
+    assert_eq!(plan.formats, ["image/png"]);
+    assert!(plan.zoom_range().is_some());
+    assert!(
+        layers
+            .iter()
+            .any(|l| l.styles.iter().any(|s| s.id.contains(' '))),
+        "style ids with spaces survive"
+    );
+}
