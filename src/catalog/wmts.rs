@@ -150,11 +150,7 @@ pub fn parse_capabilities(xml: &str) -> Result<Vec<WmtsLayer>, String> {
                                 s.id = value;
                             }
                         }
-                        ("Keyword", _) => {
-                            if !l.keywords.contains(&value) {
-                                l.keywords.push(value);
-                            }
-                        }
+                        ("Keyword", _) if !l.keywords.contains(&value) => l.keywords.push(value),
                         ("Style", _) => {
                             if let Some(s) = style.take() {
                                 l.styles.push(s);
