@@ -226,6 +226,15 @@ pub async fn ready(State(state): State<AppState>) -> Response {
                 "feature_types": state.wfs.state().types.len(),
                 "last_error": state.wfs.state().last_error,
             },
+            "wmts": {
+                "layers": state.basemaps.state().layers.len(),
+                "fetched_at": state.basemaps.state().fetched_at.map(|t| {
+                    time::OffsetDateTime::from(t)
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()
+                }),
+                "last_error": state.basemaps.state().last_error,
+            },
             "base_url": state.config.upstream.base_url,
             "geocoding": geocoding,
             "navigation": navigation,
