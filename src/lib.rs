@@ -75,9 +75,23 @@ impl AppState {
         let navigation = Arc::new(NavigationService::new(fetcher.clone()));
         let altimetry = Arc::new(AltimetryService::new(fetcher.clone()));
         let wfs = Arc::new(services::wfs::WfsService::new(fetcher));
+        let disk = match cache::disk::DiskStore::open(
+            config.cache_dir().join("tiles"),
+            config.cache.disk_mb.saturating_mul(1024 * 1024),
+        ) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::warn!(error = %e, dir = %config.cache_dir().display(), "no disk tile store");
+                None
+            }
+        };
+        let tiles_ttl =
+            Duration::from_secs(config.cache.ttl.get("tiles").copied().unwrap_or(86400));
         let basemaps = Arc::new(services::basemaps::Basemaps::new(
             upstream.clone(),
             MemoryCache::new(&config.cache),
+            disk,
+            tiles_ttl,
         ));
         let jobs = Arc::new(JobStore::new(
             config.jobs.max_jobs,

@@ -2,19 +2,120 @@
 
 mod support;
 
-use support::{assert_problem, TestApp};
+use support::{assert_problem, Fault, TestApp};
 
 const PLAN: &str = "GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2";
 
 async fn app() -> TestApp {
-    let app = TestApp::start().await;
+    app_with(|_| {}).await
+}
+
+async fn app_with(tweak: impl FnOnce(&mut geopf_gateway::config::Config)) -> TestApp {
+    let dir = std::env::temp_dir().join(format!("geopf-tiles-{}", std::process::id()));
+    let app = TestApp::start_with(move |c| {
+        c.cache.dir = dir
+            .join(format!("{:?}", std::time::SystemTime::now()))
+            .display()
+            .to_string();
+        tweak(c);
+    })
+    .await;
+    wait_for_layers(&app).await;
+    app
+}
+
+async fn wait_for_layers(app: &TestApp) {
     for _ in 0..300 {
         if app.get_json(&format!("/catalog/{PLAN}")).await.0 == 200 {
-            return app;
+            return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     panic!("the WMTS layers never loaded");
+}
+
+fn get_tiles(app: &TestApp) -> usize {
+    app.fake
+        .log()
+        .iter()
+        .filter(|r| r.query.get("REQUEST").map(String::as_str) == Some("GetTile"))
+        .count()
+}
+
+#[tokio::test]
+async fn tiles_survive_a_restart_on_disk() {
+    let dir =
+        std::env::temp_dir().join(format!("geopf-restart-{:?}", std::time::SystemTime::now()));
+    let d1 = dir.display().to_string();
+    let first = TestApp::start_with(move |c| c.cache.dir = d1).await;
+    wait_for_layers(&first).await;
+    assert_eq!(
+        first
+            .get(&format!("/tiles/{PLAN}/6/32/22.png"))
+            .await
+            .status(),
+        200
+    );
+    // A new gateway on the same folder, its upstream failing on tiles: the tile comes from disk.
+    let d2 = dir.display().to_string();
+    let second = TestApp::start_with(move |c| c.cache.dir = d2).await;
+    wait_for_layers(&second).await;
+    second.fake.fault(
+        "/wmts",
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+            body: "{}".into(),
+        },
+        None,
+    );
+    let r = second.get(&format!("/tiles/{PLAN}/6/32/22.png")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().await.unwrap().ends_with(b"6 22 32"));
+    assert_eq!(
+        get_tiles(&second),
+        0,
+        "no upstream call: the disk copy is fresh"
+    );
+    assert!(std::fs::read_dir(dir.join("tiles")).unwrap().count() > 0);
+}
+
+#[tokio::test]
+async fn a_stale_tile_beats_no_tile_when_the_upstream_fails() {
+    let app = app_with(|c| {
+        c.cache.ttl.insert("tiles".into(), 1);
+        c.upstream.retries = 0;
+    })
+    .await;
+    assert_eq!(
+        app.get(&format!("/tiles/{PLAN}/7/64/44.png"))
+            .await
+            .status(),
+        200
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    app.fake.fault(
+        "/wmts",
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+            body: "{}".into(),
+        },
+        None,
+    );
+    let r = app.get(&format!("/tiles/{PLAN}/7/64/44.png")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["warning"].to_str().unwrap().starts_with("110"));
+    assert_eq!(
+        r.headers()["cache-status"],
+        "geopf-gateway; hit; detail=stale-if-error"
+    );
+    // Never fetched: no copy, a clear error.
+    assert_problem(
+        &app.get_json(&format!("/tiles/{PLAN}/7/65/44.png")).await,
+        502,
+        "WMTS",
+    );
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
-//! The memory cache: moka, bounded in bytes, a time to live per kind of answer, and one upstream
+//! The caches. Memory: moka, bounded in bytes, a time to live per kind of answer, and one upstream
 //! request for any number of concurrent identical misses. Errors are never cached.
 
 use std::{collections::HashMap, fmt, future::Future, sync::Arc, time::Duration};
 
 use moka::{future::Cache, Expiry};
+
+pub mod disk;
 
 use crate::config::CacheConfig;
 

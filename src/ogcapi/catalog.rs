@@ -328,8 +328,9 @@ pub async fn tile(
         .ok_or_else(|| {
             ApiError::bad_parameter("y", format!("{file:?} is not {{y}}.png or {{y}}.jpeg"))
         })?;
-    let (tile, status) = state.basemaps.tile(&id, z, x, y, &format).await?;
-    let t = &tile.value;
+    let (tile, origin) = state.basemaps.tile(&id, z, x, y, &format).await?;
+    let t = &tile;
+    let status = origin.cache_status;
     let etag = HeaderValue::from_str(&t.etag).unwrap_or(HeaderValue::from_static("\"\""));
     let cache_control = HeaderValue::from_static("public, max-age=86400");
     if headers
@@ -345,7 +346,7 @@ pub async fn tile(
     }
     let media =
         HeaderValue::from_str(&t.content_type).unwrap_or(HeaderValue::from_static("image/png"));
-    let r = (
+    let mut r = (
         [
             (header::CONTENT_TYPE, media),
             (header::ETAG, etag),
@@ -354,5 +355,17 @@ pub async fn tile(
         t.body.clone(),
     )
         .into_response();
+    if origin.stale {
+        let h = r.headers_mut();
+        h.insert(
+            header::WARNING,
+            HeaderValue::from_static("110 geopf-gateway \"Response is Stale\""),
+        );
+        h.insert(
+            "cache-status",
+            HeaderValue::from_static("geopf-gateway; hit; detail=stale-if-error"),
+        );
+        return Ok(r);
+    }
     Ok(with_cache_status(r, Some(status)))
 }

@@ -10,7 +10,10 @@ use bytes::Bytes;
 
 use super::ServiceError;
 use crate::{
-    cache::{CacheKind, CacheStatus, Cached, MemoryCache},
+    cache::{
+        disk::{DiskStore, Stored},
+        CacheKind, CacheStatus, Cached, MemoryCache,
+    },
     catalog::wmts::{parse_capabilities, WmtsLayer},
     upstream::{Api, UpstreamClient, UpstreamError, UpstreamRequest},
 };
@@ -34,6 +37,18 @@ pub struct Basemaps {
     client: UpstreamClient,
     state: RwLock<LayersState>,
     tiles: MemoryCache<Tile>,
+    disk: Option<Arc<DiskStore>>,
+    /// How long a tile on disk is fresh (`cache.ttl.tiles`); older ones serve only when the
+    /// upstream fails.
+    fresh_for: Duration,
+}
+
+/// How a tile was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileOrigin {
+    pub cache_status: CacheStatus,
+    /// Past its time to live, served because the upstream failed (stale-if-error).
+    pub stale: bool,
 }
 
 /// The theme of a layer, from its identifier's prefix.
@@ -72,12 +87,24 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 impl Basemaps {
-    pub fn new(client: UpstreamClient, tiles: MemoryCache<Tile>) -> Self {
+    pub fn new(
+        client: UpstreamClient,
+        tiles: MemoryCache<Tile>,
+        disk: Option<DiskStore>,
+        fresh_for: Duration,
+    ) -> Self {
         Basemaps {
             client,
             state: RwLock::new(LayersState::default()),
             tiles,
+            disk: disk.map(Arc::new),
+            fresh_for,
         }
+    }
+
+    /// Bytes held by the disk store.
+    pub fn disk_bytes(&self) -> u64 {
+        self.disk.as_ref().map_or(0, |d| d.size())
     }
 
     pub fn state(&self) -> LayersState {
@@ -143,7 +170,7 @@ impl Basemaps {
         x: u64,
         y: u64,
         format: &str,
-    ) -> Result<(Arc<Cached<Tile>>, CacheStatus), ServiceError> {
+    ) -> Result<(Tile, TileOrigin), ServiceError> {
         let layer = self.layer(layer_id).ok_or_else(|| {
             ServiceError::NotFound(format!(
                 "there is no basemap {layer_id:?} (see /catalog.json)"
@@ -188,8 +215,21 @@ impl Basemaps {
             .param("TILEMATRIX", z)
             .param("TILEROW", y)
             .param("TILECOL", x);
-        let client = &self.client;
+        let key = request_key(layer_id, z, x, y, media);
+        let (client, disk, fresh_for) = (&self.client, self.disk.clone(), self.fresh_for);
+        let disk_key = key.clone();
         let fetch = async move {
+            if let Some(stored) = disk
+                .as_ref()
+                .and_then(|d| d.get(&disk_key))
+                .filter(|s| s.age() < fresh_for)
+            {
+                return Ok(cached(Tile {
+                    content_type: stored.content_type,
+                    body: Bytes::from(stored.body),
+                    etag: stored.etag,
+                }));
+            }
             let r = client.get(&request).await?;
             if !r.content_type.starts_with("image/") {
                 return Err(UpstreamError::BadBody {
@@ -198,20 +238,61 @@ impl Basemaps {
                 });
             }
             let etag = format!("\"{:016x}\"", fnv1a(&r.body));
-            Ok(Cached {
-                kind: CacheKind::Tiles,
-                weight: u32::try_from(r.body.len()).unwrap_or(u32::MAX),
-                value: Tile {
-                    content_type: r.content_type,
-                    body: r.body,
-                    etag,
-                },
-            })
+            if let Some(d) = &disk {
+                let stored = Stored {
+                    content_type: r.content_type.clone(),
+                    etag: etag.clone(),
+                    fetched: SystemTime::now(),
+                    body: r.body.to_vec(),
+                };
+                if let Err(e) = d.put(&disk_key, &stored) {
+                    tracing::warn!(error = %e, "a tile could not be written to the disk store");
+                }
+            }
+            Ok(cached(Tile {
+                content_type: r.content_type,
+                body: r.body,
+                etag,
+            }))
         };
-        self.tiles
-            .get_or_fetch(request_key(layer_id, z, x, y, media), fetch)
-            .await
-            .map_err(|e| ServiceError::Upstream((*e).clone()))
+        match self.tiles.get_or_fetch(key.clone(), fetch).await {
+            Ok((t, status)) => Ok((
+                t.value.clone(),
+                TileOrigin {
+                    cache_status: status,
+                    stale: false,
+                },
+            )),
+            Err(e) => {
+                // stale-if-error: an old copy beats no map.
+                match self.disk.as_ref().and_then(|d| d.get(&key)) {
+                    Some(stored) => {
+                        tracing::warn!(error = %e, "serving a stale tile");
+                        let tile = Tile {
+                            content_type: stored.content_type,
+                            body: Bytes::from(stored.body),
+                            etag: stored.etag,
+                        };
+                        Ok((
+                            tile,
+                            TileOrigin {
+                                cache_status: CacheStatus::Hit,
+                                stale: true,
+                            },
+                        ))
+                    }
+                    None => Err(ServiceError::Upstream((*e).clone())),
+                }
+            }
+        }
+    }
+}
+
+fn cached(tile: Tile) -> Cached<Tile> {
+    Cached {
+        kind: CacheKind::Tiles,
+        weight: u32::try_from(tile.body.len()).unwrap_or(u32::MAX),
+        value: tile,
     }
 }
 
