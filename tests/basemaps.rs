@@ -336,3 +336,17 @@ fn the_real_capabilities_are_read_whole() {
         "style ids with spaces survive"
     );
 }
+
+#[tokio::test]
+async fn qgis_connections_for_the_featured_basemaps() {
+    let app = app().await;
+    let r = app.get("/catalog/qgis-connections.xml").await;
+    assert_eq!(r.status(), 200);
+    let xml = r.text().await.unwrap();
+    assert!(xml.starts_with("<!DOCTYPE connections>"));
+    assert_eq!(xml.matches("<xyztiles ").count(), 3, "{xml}");
+    assert!(xml.contains(&format!(
+        "url=\"{}/tiles/{PLAN}/{{z}}/{{x}}/{{y}}.png\"",
+        app.base
+    )));
+}

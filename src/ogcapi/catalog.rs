@@ -219,6 +219,40 @@ pub async fn kiosk(State(state): State<AppState>, base: BaseUrl) -> Response {
     }
 }
 
+/// The layers offered as XYZ connections by default.
+const FEATURED: [&str; 3] = [
+    "GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2",
+    "ORTHOIMAGERY.ORTHOPHOTOS",
+    "CADASTRALPARCELS.PARCELLAIRE_EXPRESS",
+];
+
+/// QGIS's "Load connections" file of XYZ connections for the featured basemaps, through the
+/// gateway (Data Source Manager → XYZ → Load). One kind of connection per file is what QGIS reads.
+fn connections_xml(state: &AppState, base: &BaseUrl) -> Response {
+    let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
+    let layers = state.basemaps.state().layers;
+    let mut xml =
+        String::from("<!DOCTYPE connections>\n<qgsXYZTilesConnections version=\"1.0\">\n");
+    for l in layers
+        .iter()
+        .filter(|l| l.is_xyz() && FEATURED.contains(&l.id.as_str()))
+    {
+        let (lo, hi) = l.zoom_range().unwrap_or((0, 19));
+        xml.push_str(&format!(
+            "  <xyztiles name=\"{} (IGN)\" url=\"{}\" zmin=\"{lo}\" zmax=\"{hi}\" authcfg=\"\" username=\"\" password=\"\" referer=\"\" tilePixelRatio=\"0\"/>\n",
+            esc(&l.title),
+            esc(&xyz_url(base, l)),
+        ));
+    }
+    xml.push_str("</qgsXYZTilesConnections>\n");
+    let mut r = xml.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
 /// A QGIS layer definition adding the layer as XYZ tiles through the gateway.
 fn qlr(base: &BaseUrl, l: &WmtsLayer) -> String {
     let (lo, hi) = l.zoom_range().unwrap_or((0, 19));
@@ -254,6 +288,9 @@ pub async fn catalog_entry(
     base: BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
+    if id == "qgis-connections.xml" {
+        return Ok(connections_xml(&state, &base));
+    }
     let (id, as_qlr) = match id.strip_suffix(".qlr") {
         Some(i) => (i.to_string(), true),
         None => (id, false),
