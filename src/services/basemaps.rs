@@ -147,19 +147,14 @@ impl Basemaps {
         }
     }
 
+    /// Refreshes now and then every `every` (every minute while the upstream fails).
     pub fn spawn_refresh(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                let wait = match self.refresh().await {
-                    Ok(_) => every,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "WMTS layers not refreshed");
-                        every.min(Duration::from_secs(60))
-                    }
-                };
-                tokio::time::sleep(wait).await;
-            }
-        })
+        super::spawn_refresh(
+            self,
+            "WMTS layers",
+            every,
+            |s| async move { s.refresh().await },
+        )
     }
 
     /// The XYZ tile z/x/y of `layer_id` in `format` (`png` or `jpeg`).

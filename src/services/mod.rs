@@ -12,7 +12,36 @@ pub mod wfs;
 
 pub use fetch::Fetcher;
 
+use std::{future::Future, sync::Arc, time::Duration};
+
 use crate::upstream::UpstreamError;
+
+/// Runs `refresh` on `service` now and then every `every` — every minute while it fails, keeping
+/// what the service had — until the process ends. For capabilities that load in the background.
+pub fn spawn_refresh<S, F, Fut, T>(
+    service: Arc<S>,
+    what: &'static str,
+    every: Duration,
+    refresh: F,
+) -> tokio::task::JoinHandle<()>
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, ServiceError>> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            let wait = match refresh(service.clone()).await {
+                Ok(_) => every,
+                Err(e) => {
+                    tracing::warn!(error = %e, "{what} not refreshed; keeping the previous ones");
+                    every.min(Duration::from_secs(60))
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    })
+}
 
 /// What can go wrong in a service; converted to problem+json at the edge.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -138,17 +138,8 @@ impl WfsService {
 
     /// Refreshes now and then every `every` (every minute while the upstream fails).
     pub fn spawn_refresh(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                let wait = match self.refresh().await {
-                    Ok(_) => every,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "WFS feature types not refreshed");
-                        every.min(Duration::from_secs(60))
-                    }
-                };
-                tokio::time::sleep(wait).await;
-            }
+        super::spawn_refresh(self, "WFS feature types", every, |s| async move {
+            s.refresh().await
         })
     }
 

@@ -87,17 +87,8 @@ impl NavigationService {
 
     /// Refreshes now and then every `every` (every minute while the upstream fails).
     pub fn spawn_refresh(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                let wait = match self.refresh().await {
-                    Ok(()) => every,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "navigation capabilities not refreshed; using the previous ones");
-                        every.min(Duration::from_secs(60))
-                    }
-                };
-                tokio::time::sleep(wait).await;
-            }
+        super::spawn_refresh(self, "navigation capabilities", every, |s| async move {
+            s.refresh().await
         })
     }
 
