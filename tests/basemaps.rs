@@ -350,3 +350,43 @@ async fn qgis_connections_for_the_featured_basemaps() {
         app.base
     )));
 }
+
+#[tokio::test]
+async fn the_wmts_is_republished_with_the_gateway_urls_kvp_and_rest() {
+    let app = app().await;
+    for path in [
+        "/wmts?service=WMTS&request=GetCapabilities",
+        "/wmts/1.0.0/WMTSCapabilities.xml",
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/xml");
+        let xml = r.text().await.unwrap();
+        assert_eq!(
+            xml.matches("<ResourceURL ").count(),
+            4,
+            "one per layer format"
+        );
+        assert!(xml.contains(&format!("template=\"{}/wmts/1.0.0/{PLAN}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.png\"", app.base)));
+        assert!(
+            !xml.contains(&app.fake.base_url()),
+            "no upstream URL is left"
+        );
+    }
+    // QGIS sends upper-case KVP keys, GDAL mixed case; GDAL also uses the REST template.
+    let kvp = app.get(&format!("/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={PLAN}&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM_0_19&TILEMATRIX=6&TILEROW=22&TILECOL=32")).await;
+    assert_eq!(kvp.status(), 200);
+    let mixed = app.get(&format!("/wmts?service=WMTS&request=GetTile&layer={PLAN}&style=normal&format=image%2Fpng&TileMatrixSet=PM_0_19&TileMatrix=6&TileRow=22&TileCol=32")).await;
+    assert_eq!(mixed.headers()["cache-status"], "geopf-gateway; hit");
+    let rest = app
+        .get(&format!("/wmts/1.0.0/{PLAN}/normal/PM_0_19/6/22/32.png"))
+        .await;
+    assert_eq!(rest.status(), 200);
+    assert!(rest.bytes().await.unwrap().ends_with(b"6 22 32"));
+    assert_problem(&app.get_json(&format!("/wmts?REQUEST=GetTile&LAYER={PLAN}&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM&TILEMATRIX=6&TILEROW=22&TILECOL=32")).await, 400, "PM_0_19");
+    assert_problem(
+        &app.get_json("/wmts?REQUEST=GetFeatureInfo").await,
+        400,
+        "not supported",
+    );
+}

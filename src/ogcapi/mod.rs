@@ -44,6 +44,15 @@ pub fn routes() -> Router<AppState> {
         .route("/catalog.json", get(catalog::catalog_json))
         .route("/catalog/{layer_id}", get(catalog::catalog_entry))
         .route("/tiles/{layer_id}/{z}/{x}/{file}", get(catalog::tile))
+        .route("/wmts", get(catalog::wmts_kvp))
+        .route(
+            "/wmts/1.0.0/WMTSCapabilities.xml",
+            get(catalog::wmts_rest_capabilities),
+        )
+        .route(
+            "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{file}",
+            get(catalog::wmts_rest_tile),
+        )
         .route("/uploads", axum::routing::post(jobs::upload))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{job_id}", get(jobs::status).delete(jobs::dismiss))

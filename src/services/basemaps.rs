@@ -29,6 +29,8 @@ pub struct Tile {
 #[derive(Debug, Clone, Default)]
 pub struct LayersState {
     pub layers: Arc<Vec<WmtsLayer>>,
+    /// The capabilities document as the upstream wrote it.
+    pub capabilities: Arc<String>,
     pub fetched_at: Option<SystemTime>,
     pub last_error: Option<String>,
 }
@@ -102,6 +104,45 @@ impl Basemaps {
         }
     }
 
+    /// The WMTS capabilities republished at `public_wmts` (the gateway's `/wmts`): the upstream's
+    /// links replaced by the gateway's, and a REST `ResourceURL` added to every layer.
+    pub fn republished_capabilities(&self, public_wmts: &str) -> Option<String> {
+        let state = self.state();
+        if state.capabilities.is_empty() {
+            return None;
+        }
+        let upstream_wmts = format!("{}/wmts", self.client.base_url());
+        let text = point_operations_at(
+            &state.capabilities.replace(&upstream_wmts, public_wmts),
+            public_wmts,
+        );
+        let parts: Vec<&str> = text.split("</TileMatrixSetLink>").collect();
+        // One TileMatrixSetLink per layer, in document order: the k-th closes the k-th layer.
+        if parts.len() != state.layers.len() + 1 {
+            return Some(text);
+        }
+        let mut out = String::with_capacity(text.len() + state.layers.len() * 200);
+        for (part, layer) in parts.iter().zip(state.layers.iter()) {
+            out.push_str(part);
+            out.push_str("</TileMatrixSetLink>");
+            for format in &layer.formats {
+                let ext = if format.contains("jpeg") {
+                    "jpeg"
+                } else if format.contains("png") {
+                    "png"
+                } else {
+                    continue;
+                };
+                out.push_str(&format!(
+                    "<ResourceURL format=\"{format}\" resourceType=\"tile\" template=\"{public_wmts}/1.0.0/{}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{ext}\"/>",
+                    quick_xml::escape::escape(&layer.id)
+                ));
+            }
+        }
+        out.push_str(parts[parts.len() - 1]);
+        Some(out)
+    }
+
     /// Bytes held by the disk store.
     pub fn disk_bytes(&self) -> u64 {
         self.disk.as_ref().map_or(0, |d| d.size())
@@ -121,20 +162,26 @@ impl Basemaps {
             .param("VERSION", "1.0.0")
             .param("REQUEST", "GetCapabilities");
         let result = match self.client.get(&request).await {
-            Ok(r) => parse_capabilities(&String::from_utf8_lossy(&r.body)).map_err(|reason| {
-                ServiceError::Upstream(UpstreamError::BadBody {
-                    api: Api::Wmts,
-                    reason,
-                })
-            }),
+            Ok(r) => {
+                let text = String::from_utf8_lossy(&r.body).into_owned();
+                parse_capabilities(&text)
+                    .map(|layers| (layers, text))
+                    .map_err(|reason| {
+                        ServiceError::Upstream(UpstreamError::BadBody {
+                            api: Api::Wmts,
+                            reason,
+                        })
+                    })
+            }
             Err(e) => Err(e.into()),
         };
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         match result {
-            Ok(layers) => {
+            Ok((layers, text)) => {
                 let n = layers.len();
                 *state = LayersState {
                     layers: Arc::new(layers),
+                    capabilities: Arc::new(text),
                     fetched_at: Some(SystemTime::now()),
                     last_error: None,
                 };
@@ -283,6 +330,33 @@ impl Basemaps {
     }
 }
 
+/// Every operation URL of the capabilities' `OperationsMetadata` set to `public` (the document may
+/// name another host than the configured upstream: a mirror, a recording).
+fn point_operations_at(xml: &str, public: &str) -> String {
+    let (Some(start), Some(end)) = (
+        xml.find("<ows:OperationsMetadata"),
+        xml.find("</ows:OperationsMetadata>"),
+    ) else {
+        return xml.to_string();
+    };
+    let mut section = String::with_capacity(end - start);
+    let mut rest = &xml[start..end];
+    while let Some(i) = rest.find("xlink:href=\"") {
+        let value_start = i + "xlink:href=\"".len();
+        section.push_str(&rest[..value_start]);
+        rest = &rest[value_start..];
+        let Some(close) = rest.find('"') else { break };
+        let value = &rest[..close];
+        section.push_str(public);
+        if value.ends_with('?') {
+            section.push('?');
+        }
+        rest = &rest[close..];
+    }
+    section.push_str(rest);
+    format!("{}{}{}", &xml[..start], section, &xml[end..])
+}
+
 fn cached(tile: Tile) -> Cached<Tile> {
     Cached {
         kind: CacheKind::Tiles,
@@ -298,6 +372,18 @@ fn request_key(layer: &str, z: u32, x: u64, y: u64, media: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::theme;
+
+    #[test]
+    fn operation_urls_point_at_the_gateway() {
+        let xml = r#"<a><ows:OperationsMetadata><ows:Get xlink:href="https://data.geopf.fr/wmts"/><ows:Get xlink:href="https://mirror/wmts?"/></ows:OperationsMetadata><LegendURL xlink:href="https://data.geopf.fr/legend.png"/></a>"#;
+        let out = super::point_operations_at(xml, "http://gw/wmts");
+        assert_eq!(out.matches("http://gw/wmts").count(), 2);
+        assert!(out.contains("http://gw/wmts?\""));
+        assert!(
+            out.contains("https://data.geopf.fr/legend.png"),
+            "legends are not WMTS operations"
+        );
+    }
 
     #[test]
     fn themes_from_identifiers() {

@@ -198,6 +198,12 @@ impl UpstreamClient {
         }
     }
 
+    /// The upstream base URL (for rewriting the upstream's own links in documents the gateway
+    /// republishes).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
     /// Per API called so far: calls, last success, last error.
     pub fn health(&self) -> Vec<(Api, ApiHealth)> {
         let health = self.inner.health.lock().unwrap_or_else(|e| e.into_inner());
