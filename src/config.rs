@@ -74,6 +74,8 @@ pub struct UpstreamConfig {
     pub api_key: String,
     pub pool_max_idle_per_host: usize,
     pub max_concurrency: usize,
+    /// Most tile and map image requests in flight upstream at once (within `max_concurrency`).
+    pub max_tile_fetches: usize,
     pub queue_timeout_ms: u64,
     /// Requests per second per upstream API (see [`crate::upstream::Api`]); 0 = unlimited.
     pub quotas: BTreeMap<String, u32>,
@@ -218,6 +220,12 @@ impl Config {
             if value == 0 {
                 return Err(invalid(key, "must be greater than 0"));
             }
+        }
+        if self.upstream.max_tile_fetches == 0 {
+            return Err(invalid(
+                "upstream.max_tile_fetches",
+                "must be greater than 0",
+            ));
         }
         if self.upstream.max_concurrency == 0 {
             return Err(invalid(

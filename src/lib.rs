@@ -43,6 +43,7 @@ pub struct AppState {
     pub navigation: Arc<NavigationService>,
     pub wfs: Arc<services::wfs::WfsService>,
     pub basemaps: Arc<services::basemaps::Basemaps>,
+    pub wms: Arc<services::wms::WmsService>,
     pub jobs: Arc<JobStore>,
     pub uploads: Arc<Uploads>,
     pub keys: Arc<http::auth::Keys>,
@@ -74,7 +75,11 @@ impl AppState {
         ));
         let navigation = Arc::new(NavigationService::new(fetcher.clone()));
         let altimetry = Arc::new(AltimetryService::new(fetcher.clone()));
-        let wfs = Arc::new(services::wfs::WfsService::new(fetcher));
+        let snapshots = Some(cache::snapshot::Snapshots::new(
+            config.cache_dir().join("catalog"),
+            &config.upstream.base_url,
+        ));
+        let wfs = Arc::new(services::wfs::WfsService::new(fetcher, snapshots.clone()));
         let disk = match cache::disk::DiskStore::open(
             config.cache_dir().join("tiles"),
             config.cache.disk_mb.saturating_mul(1024 * 1024),
@@ -87,11 +92,22 @@ impl AppState {
         };
         let tiles_ttl =
             Duration::from_secs(config.cache.ttl.get("tiles").copied().unwrap_or(86400));
-        let basemaps = Arc::new(services::basemaps::Basemaps::new(
+        let images = services::basemaps::ImageFetcher::new(
             upstream.clone(),
-            MemoryCache::new(&config.cache),
+            config.upstream.max_tile_fetches,
+        );
+        let image_cache = MemoryCache::new(&config.cache);
+        let basemaps = Arc::new(services::basemaps::Basemaps::new(
+            images.clone(),
+            image_cache.clone(),
             disk,
             tiles_ttl,
+            snapshots.clone(),
+        ));
+        let wms = Arc::new(services::wms::WmsService::new(
+            images,
+            image_cache,
+            snapshots,
         ));
         let jobs = Arc::new(JobStore::new(
             config.jobs.max_jobs,
@@ -115,6 +131,7 @@ impl AppState {
             navigation,
             wfs,
             basemaps,
+            wms,
             jobs,
             collections: Arc::new(collection_specs()),
             readiness: Arc::new(ogcapi::common::Readiness::default()),
@@ -131,8 +148,9 @@ pub fn app(config: Config) -> anyhow::Result<axum::Router> {
 fn spawn_background(state: &AppState) {
     let every = Duration::from_secs(state.config.catalog.refresh_s.max(60));
     state.navigation.clone().spawn_refresh(every);
-    state.wfs.clone().spawn_refresh(every);
-    state.basemaps.clone().spawn_refresh(every);
+    state.wfs.spawn_refresh(every);
+    state.basemaps.spawn_refresh(every);
+    state.wms.spawn_refresh(every);
 }
 
 /// Binds the configured address and serves until SIGINT/SIGTERM, then lets in-flight requests

@@ -118,6 +118,111 @@ async fn a_stale_tile_beats_no_tile_when_the_upstream_fails() {
     );
 }
 
+async fn ready_source(app: &TestApp, document: &str) -> String {
+    let (_, _, ready) = app.get_json("/ready").await;
+    ready["upstream"][document]["source"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_catalogue_starts_from_its_disk_snapshot_and_refreshes_conditionally() {
+    let dir =
+        std::env::temp_dir().join(format!("geopf-snapshot-{:?}", std::time::SystemTime::now()));
+    let folder = dir.display().to_string();
+    let first = TestApp::start_with({
+        let f = folder.clone();
+        move |c| c.cache.dir = f
+    })
+    .await;
+    wait_for_layers(&first).await;
+    let (_, _, all) = first.get_json("/catalog.json").await;
+    let layers = all["numberMatched"].as_u64().unwrap();
+    assert!(layers > 0);
+    assert_eq!(ready_source(&first, "wmts").await, "upstream");
+
+    // The upstream's WMTS now fails: a gateway started on the same folder has the whole catalogue
+    // at its first request, from the snapshot, and says so.
+    let fake = first.fake.clone();
+    fake.fault(
+        "/wmts",
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+            body: "{}".into(),
+        },
+        None,
+    );
+    let second = TestApp::start_on(fake.clone(), {
+        let f = folder.clone();
+        move |c| c.cache.dir = f
+    })
+    .await;
+    let (status, _, offline) = second.get_json("/catalog.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(offline["numberMatched"].as_u64(), Some(layers));
+    assert_eq!(second.get(&format!("/catalog/{PLAN}")).await.status(), 200);
+    let (_, _, ready) = second.get_json("/ready").await;
+    assert_eq!(ready["upstream"]["wmts"]["source"], "disk snapshot");
+    assert!(ready["upstream"]["wmts"]["age_s"].as_u64().is_some());
+
+    // The upstream is back: the next gateway asks whether the document changed (If-None-Match),
+    // gets an empty 304 and keeps the snapshot's layers.
+    fake.clear_faults();
+    fake.clear_log();
+    let third = TestApp::start_on(fake.clone(), move |c| c.cache.dir = folder).await;
+    for _ in 0..300 {
+        if ready_source(&third, "wmts").await == "upstream" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(ready_source(&third, "wmts").await, "upstream");
+    let asked: Vec<_> = fake
+        .log()
+        .into_iter()
+        .filter(|r| {
+            r.path == "/wmts"
+                && r.query.get("REQUEST").map(String::as_str) == Some("GetCapabilities")
+        })
+        .collect();
+    assert!(!asked.is_empty());
+    assert!(
+        asked
+            .iter()
+            .all(|r| r.headers.contains_key("if-none-match")),
+        "every capabilities request is conditional"
+    );
+    let (_, _, ready) = third.get_json("/ready").await;
+    assert_eq!(ready["upstream"]["wmts"]["last_refresh"], "unchanged (304)");
+    let (_, _, after) = third.get_json("/catalog.json").await;
+    assert_eq!(after["numberMatched"].as_u64(), Some(layers));
+}
+
+#[tokio::test]
+async fn a_pan_storm_waits_behind_the_tile_fetch_cap() {
+    let app = app_with(|c| c.upstream.max_tile_fetches = 2).await;
+    app.fake.fault(
+        "/wmts",
+        Fault::Slow(std::time::Duration::from_millis(50)),
+        None,
+    );
+    let urls: Vec<String> = (0..12)
+        .map(|i| app.url(&format!("/tiles/{PLAN}/10/{}/360.png", 500 + i)))
+        .collect();
+    let requests = urls.iter().map(|u| app.http.get(u).send());
+    for r in futures::future::join_all(requests).await {
+        assert_eq!(r.unwrap().status(), 200);
+    }
+    assert_eq!(get_tiles(&app), 12);
+    assert!(
+        app.fake.peak_in_flight("/wmts") <= 2,
+        "at most two tile requests upstream at once, saw {}",
+        app.fake.peak_in_flight("/wmts")
+    );
+}
+
 #[tokio::test]
 async fn the_catalogue_lists_searches_and_describes_layers() {
     let app = app().await;

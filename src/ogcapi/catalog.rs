@@ -4,14 +4,14 @@
 use askama::Template;
 use axum::{
     extract::{Path, RawQuery, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{header, HeaderValue},
     response::{Html, IntoResponse, Response},
 };
 use serde_json::{json, Value};
 
 use super::{
     features::{parse_limit, parse_offset, urlencode},
-    html::{respond, with_cache_status, Cell, Page, Table},
+    html::{respond, Cell, Page, Table},
     links::{self, encode_query, Link},
 };
 use crate::{
@@ -123,7 +123,7 @@ pub async fn catalog_json(
             _ => {}
         }
     }
-    let layers = state.basemaps.state().layers;
+    let layers = state.basemaps.state().items;
     let found: Vec<&WmtsLayer> = layers
         .iter()
         .filter(|l| matches(l, &q, theme_filter.as_deref()))
@@ -177,7 +177,7 @@ struct Kiosk {
 }
 
 pub async fn kiosk(State(state): State<AppState>, base: BaseUrl) -> Response {
-    let layers = state.basemaps.state().layers;
+    let layers = state.basemaps.state().items;
     let mut themes: Vec<&'static str> = layers.iter().map(|l| theme(&l.id)).collect();
     themes.sort_unstable();
     themes.dedup();
@@ -230,7 +230,7 @@ const FEATURED: [&str; 3] = [
 /// gateway (Data Source Manager → XYZ → Load). One kind of connection per file is what QGIS reads.
 fn connections_xml(state: &AppState, base: &BaseUrl) -> Response {
     let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
-    let layers = state.basemaps.state().layers;
+    let layers = state.basemaps.state().items;
     let mut xml =
         String::from("<!DOCTYPE connections>\n<qgsXYZTilesConnections version=\"1.0\">\n");
     for l in layers
@@ -350,214 +350,4 @@ pub async fn catalog_entry(
         p.tables.push(t);
         p
     }))
-}
-
-/// `GET /tiles/{id}/{z}/{x}/{y}.{png|jpeg}`, with `ETag`, `Cache-Control` and 304 on
-/// `If-None-Match`.
-pub async fn tile(
-    State(state): State<AppState>,
-    Path((id, z, x, file)): Path<(String, u32, u64, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (y, format) = file
-        .split_once('.')
-        .and_then(|(y, f)| Some((y.parse::<u64>().ok()?, f.to_string())))
-        .ok_or_else(|| {
-            ApiError::bad_parameter("y", format!("{file:?} is not {{y}}.png or {{y}}.jpeg"))
-        })?;
-    let (tile, origin) = state.basemaps.tile(&id, z, x, y, &format).await?;
-    let t = &tile;
-    let status = origin.cache_status;
-    let etag = HeaderValue::from_str(&t.etag).unwrap_or(HeaderValue::from_static("\"\""));
-    let cache_control = HeaderValue::from_static("public, max-age=86400");
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == t.etag.as_bytes())
-    {
-        let r = (
-            StatusCode::NOT_MODIFIED,
-            [(header::ETAG, etag), (header::CACHE_CONTROL, cache_control)],
-        )
-            .into_response();
-        return Ok(with_cache_status(r, Some(status)));
-    }
-    let media =
-        HeaderValue::from_str(&t.content_type).unwrap_or(HeaderValue::from_static("image/png"));
-    let mut r = (
-        [
-            (header::CONTENT_TYPE, media),
-            (header::ETAG, etag),
-            (header::CACHE_CONTROL, cache_control),
-        ],
-        t.body.clone(),
-    )
-        .into_response();
-    if origin.stale {
-        let h = r.headers_mut();
-        h.insert(
-            header::WARNING,
-            HeaderValue::from_static("110 geopf-gateway \"Response is Stale\""),
-        );
-        h.insert(
-            "cache-status",
-            HeaderValue::from_static("geopf-gateway; hit; detail=stale-if-error"),
-        );
-        return Ok(r);
-    }
-    Ok(with_cache_status(r, Some(status)))
-}
-
-/// A WMTS-style error: the status and a problem body (QGIS and GDAL only read the status).
-fn capabilities_response(state: &AppState, base: &BaseUrl) -> Result<Response, ApiError> {
-    let public = format!("{}/wmts", base.0);
-    let xml = state
-        .basemaps
-        .republished_capabilities(&public)
-        .ok_or_else(|| {
-            ApiError::from_status(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the WMTS capabilities have not loaded yet; retry shortly",
-            )
-        })?;
-    let mut r = xml.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    Ok(r)
-}
-
-/// A WMTS GetTile, by KVP or REST.
-struct GetTile<'a> {
-    layer: &'a str,
-    style: &'a str,
-    tms: &'a str,
-    z: u32,
-    row: u64,
-    col: u64,
-    format: &'a str,
-}
-
-async fn tile_response(
-    state: &AppState,
-    headers: &HeaderMap,
-    t: GetTile<'_>,
-) -> Result<Response, ApiError> {
-    let GetTile {
-        layer,
-        style,
-        tms,
-        z,
-        row,
-        col,
-        format,
-    } = t;
-    let l = state.basemaps.layer(layer).ok_or_else(|| {
-        ApiError::bad_parameter("LAYER", format!("{layer:?} is not a layer of this WMTS"))
-    })?;
-    if tms != l.tile_matrix_set {
-        return Err(ApiError::bad_parameter(
-            "TILEMATRIXSET",
-            format!("{layer} is published on {}, not {tms:?}", l.tile_matrix_set),
-        ));
-    }
-    if !style.is_empty() && style != "default" && !l.styles.iter().any(|s| s.id == style) {
-        return Err(ApiError::bad_parameter(
-            "STYLE",
-            format!("{style:?} is not a style of {layer}"),
-        ));
-    }
-    let ext = match format {
-        "image/png" | "png" => "png",
-        "image/jpeg" | "jpeg" | "jpg" => "jpeg",
-        other => {
-            return Err(ApiError::bad_parameter(
-                "FORMAT",
-                format!("{other:?} is not image/png or image/jpeg"),
-            ))
-        }
-    };
-    let path = Path((layer.to_string(), z, col, format!("{row}.{ext}")));
-    tile(State(state.clone()), path, headers.clone()).await
-}
-
-/// `GET /wmts?SERVICE=WMTS&REQUEST=GetCapabilities|GetTile…` (keys in any case).
-pub async fn wmts_kvp(
-    State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    base: BaseUrl,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let params: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .map(|(k, v)| (k.to_ascii_uppercase(), v.into_owned()))
-            .collect();
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
-    let number = |k: &str| -> Result<u64, ApiError> {
-        get(k)
-            .parse()
-            .map_err(|_| ApiError::bad_parameter(k, format!("{:?} is not a whole number", get(k))))
-    };
-    match get("REQUEST").to_ascii_lowercase().as_str() {
-        "getcapabilities" => capabilities_response(&state, &base),
-        "gettile" => {
-            let z = u32::try_from(number("TILEMATRIX")?)
-                .map_err(|_| ApiError::bad_parameter("TILEMATRIX", "too large"))?;
-            let t = GetTile {
-                layer: get("LAYER"),
-                style: get("STYLE"),
-                tms: get("TILEMATRIXSET"),
-                z,
-                row: number("TILEROW")?,
-                col: number("TILECOL")?,
-                format: get("FORMAT"),
-            };
-            tile_response(&state, &headers, t).await
-        }
-        other => Err(ApiError::bad_parameter(
-            "REQUEST",
-            format!("{other:?} is not supported (GetCapabilities, GetTile)"),
-        )),
-    }
-}
-
-/// `GET /wmts/1.0.0/WMTSCapabilities.xml` (REST).
-pub async fn wmts_rest_capabilities(
-    State(state): State<AppState>,
-    base: BaseUrl,
-) -> Result<Response, ApiError> {
-    capabilities_response(&state, &base)
-}
-
-/// `GET /wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}.{ext}` (REST, as the `ResourceURL` says).
-pub async fn wmts_rest_tile(
-    State(state): State<AppState>,
-    Path((layer, style, tms, z, row, file)): Path<(String, String, String, u32, u64, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (col, ext) = file
-        .split_once('.')
-        .and_then(|(c, e)| Some((c.parse::<u64>().ok()?, e.to_string())))
-        .ok_or_else(|| {
-            ApiError::bad_parameter(
-                "TileCol",
-                format!("{file:?} is not {{col}}.png or {{col}}.jpeg"),
-            )
-        })?;
-    let t = GetTile {
-        layer: &layer,
-        style: &style,
-        tms: &tms,
-        z,
-        row,
-        col,
-        format: &ext,
-    };
-    tile_response(&state, &headers, t).await
 }

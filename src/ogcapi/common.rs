@@ -102,6 +102,30 @@ pub async fn landing(State(_): State<AppState>, base: BaseUrl, format: Format) -
             "Processes",
         ),
         Link::new(base.join("/health"), "status", links::JSON, "Health"),
+        Link::new(
+            base.join("/catalog"),
+            "related",
+            links::HTML,
+            "The basemap kiosk (IGN layers, previews, QGIS files)",
+        ),
+        Link::new(
+            base.join("/catalog.json"),
+            "related",
+            links::JSON,
+            "The basemap catalogue",
+        ),
+        Link::new(
+            base.join("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"),
+            "related",
+            "application/xml",
+            "WMTS capabilities (the IGN basemaps through the gateway's tile cache)",
+        ),
+        Link::new(
+            base.join("/wms?SERVICE=WMS&REQUEST=GetCapabilities"),
+            "related",
+            "application/xml",
+            "WMS capabilities (WMS-Raster through the gateway)",
+        ),
     ]);
     let doc = json!({
         "title": TITLE,
@@ -120,6 +144,9 @@ pub async fn landing(State(_): State<AppState>, base: BaseUrl, format: Format) -
                 "Processes (geocode, reverse-geocode, autocomplete)",
                 "/processes?f=html",
             ),
+            ("Basemap kiosk (search, preview, add to QGIS)", "/catalog"),
+            ("WMTS capabilities", "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"),
+            ("WMS capabilities", "/wms?SERVICE=WMS&REQUEST=GetCapabilities"),
             ("API documentation", "/api.html"),
             ("Conformance", "/conformance?f=html"),
         ] {
@@ -222,19 +249,9 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let body = json!({
         "status": if ok { "ready" } else { "degraded" },
         "upstream": {
-            "wfs": {
-                "feature_types": state.wfs.state().types.len(),
-                "last_error": state.wfs.state().last_error,
-            },
-            "wmts": {
-                "layers": state.basemaps.state().layers.len(),
-                "fetched_at": state.basemaps.state().fetched_at.map(|t| {
-                    time::OffsetDateTime::from(t)
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_default()
-                }),
-                "last_error": state.basemaps.state().last_error,
-            },
+            "wfs": state.wfs.capabilities().status(),
+            "wmts": state.basemaps.capabilities().status(),
+            "wms": state.wms.capabilities().status(),
             "base_url": state.config.upstream.base_url,
             "geocoding": geocoding,
             "navigation": navigation,

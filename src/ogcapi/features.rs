@@ -83,7 +83,7 @@ pub async fn collections(
             _ => {}
         }
     }
-    let wfs_types = state.wfs.state().types;
+    let wfs_types = state.wfs.state().items;
     let mut docs: Vec<Value> = state
         .collections
         .iter()

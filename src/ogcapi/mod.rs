@@ -1,5 +1,6 @@
-//! OGC API resources: Common (landing, conformance, OpenAPI), Features (collections, items,
-//! queryables) and Processes (list, descriptions, execution), in JSON and HTML.
+//! The public HTTP contract: OGC API Common (landing, conformance, OpenAPI), Features
+//! (collections, items, queryables) and Processes (list, descriptions, execution, jobs), in JSON and
+//! HTML; the basemap kiosk and catalogue; tiles (XYZ, WMTS) and the republished WMS.
 
 pub mod catalog;
 pub mod common;
@@ -8,8 +9,11 @@ pub mod html;
 pub mod jobs;
 pub mod links;
 pub mod openapi;
+pub mod ows;
 pub mod processes;
+pub mod tiles;
 pub mod wfs;
+pub mod wms;
 
 use axum::{routing::get, Router};
 
@@ -43,15 +47,16 @@ pub fn routes() -> Router<AppState> {
         .route("/catalog", get(catalog::kiosk))
         .route("/catalog.json", get(catalog::catalog_json))
         .route("/catalog/{layer_id}", get(catalog::catalog_entry))
-        .route("/tiles/{layer_id}/{z}/{x}/{file}", get(catalog::tile))
-        .route("/wmts", get(catalog::wmts_kvp))
+        .route("/tiles/{layer_id}/{z}/{x}/{file}", get(tiles::tile))
+        .route("/wmts", get(tiles::wmts_kvp))
+        .route("/wms", get(wms::wms))
         .route(
             "/wmts/1.0.0/WMTSCapabilities.xml",
-            get(catalog::wmts_rest_capabilities),
+            get(tiles::wmts_rest_capabilities),
         )
         .route(
             "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{file}",
-            get(catalog::wmts_rest_tile),
+            get(tiles::wmts_rest_tile),
         )
         .route("/uploads", axum::routing::post(jobs::upload))
         .route("/jobs", get(jobs::list))

@@ -2,20 +2,25 @@
 //! capabilities) and their tiles in WebMercator XYZ, fetched through the memory cache.
 
 use std::{
-    sync::{Arc, RwLock},
+    sync::Arc,
     time::{Duration, SystemTime},
 };
 
 use bytes::Bytes;
+use tokio::sync::Semaphore;
 
-use super::ServiceError;
+use super::{
+    capabilities::{Capabilities, Current},
+    ServiceError,
+};
 use crate::{
     cache::{
         disk::{DiskStore, Stored},
+        snapshot::Snapshots,
         CacheKind, CacheStatus, Cached, MemoryCache,
     },
     catalog::wmts::{parse_capabilities, WmtsLayer},
-    upstream::{Api, UpstreamClient, UpstreamError, UpstreamRequest},
+    upstream::{Api, UpstreamClient, UpstreamError, UpstreamRequest, UpstreamResponse},
 };
 
 /// A tile as cached: its media type, bytes and a strong validator.
@@ -26,18 +31,51 @@ pub struct Tile {
     pub etag: String,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct LayersState {
-    pub layers: Arc<Vec<WmtsLayer>>,
-    /// The capabilities document as the upstream wrote it.
-    pub capabilities: Arc<String>,
-    pub fetched_at: Option<SystemTime>,
-    pub last_error: Option<String>,
+/// Where images (tiles, maps) come from: the upstream client, behind a cap on how many image
+/// requests are in flight at once (`upstream.max_tile_fetches`), so a pan storm or a seeding run
+/// queues instead of opening hundreds of connections.
+#[derive(Clone)]
+pub struct ImageFetcher {
+    client: UpstreamClient,
+    in_flight: Arc<Semaphore>,
+}
+
+impl ImageFetcher {
+    pub fn new(client: UpstreamClient, max_in_flight: usize) -> Self {
+        ImageFetcher {
+            client,
+            in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
+        }
+    }
+
+    pub fn client(&self) -> &UpstreamClient {
+        &self.client
+    }
+
+    /// The upstream's image answer to `request`; any other media type is a bad body.
+    pub async fn get(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| UpstreamError::Unreachable {
+                api: request.api,
+                reason: "the gateway is shutting down".into(),
+            })?;
+        let r = self.client.get(request).await?;
+        if !r.content_type.starts_with("image/") {
+            return Err(UpstreamError::BadBody {
+                api: request.api,
+                reason: format!("a {} answer instead of an image", r.content_type),
+            });
+        }
+        Ok(r)
+    }
 }
 
 pub struct Basemaps {
-    client: UpstreamClient,
-    state: RwLock<LayersState>,
+    caps: Arc<Capabilities<WmtsLayer>>,
+    images: ImageFetcher,
     tiles: MemoryCache<Tile>,
     disk: Option<Arc<DiskStore>>,
     /// How long a tile on disk is fresh (`cache.ttl.tiles`); older ones serve only when the
@@ -88,41 +126,74 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+impl Tile {
+    /// An image as the upstream sent it, with a validator of its bytes.
+    pub fn from_upstream(r: UpstreamResponse) -> Self {
+        Tile {
+            etag: format!("\"{:016x}\"", fnv1a(&r.body)),
+            content_type: r.content_type,
+            body: r.body,
+        }
+    }
+}
+
+/// The WMTS GetCapabilities request.
+pub fn capabilities_request() -> UpstreamRequest {
+    UpstreamRequest::new(Api::Wmts, "/wmts")
+        .param("SERVICE", "WMTS")
+        .param("VERSION", "1.0.0")
+        .param("REQUEST", "GetCapabilities")
+}
+
 impl Basemaps {
     pub fn new(
-        client: UpstreamClient,
+        images: ImageFetcher,
         tiles: MemoryCache<Tile>,
         disk: Option<DiskStore>,
         fresh_for: Duration,
+        snapshots: Option<Snapshots>,
     ) -> Self {
+        let caps = Capabilities::new(
+            "wmts",
+            images.client.clone(),
+            capabilities_request(),
+            parse_capabilities,
+            snapshots,
+        );
         Basemaps {
-            client,
-            state: RwLock::new(LayersState::default()),
+            caps: Arc::new(caps),
+            images,
             tiles,
             disk: disk.map(Arc::new),
             fresh_for,
         }
     }
 
+    /// The capabilities document, for `/ready`.
+    pub fn capabilities(&self) -> &Capabilities<WmtsLayer> {
+        &self.caps
+    }
+
     /// The WMTS capabilities republished at `public_wmts` (the gateway's `/wmts`): the upstream's
     /// links replaced by the gateway's, and a REST `ResourceURL` added to every layer.
     pub fn republished_capabilities(&self, public_wmts: &str) -> Option<String> {
         let state = self.state();
-        if state.capabilities.is_empty() {
+        if state.text.is_empty() {
             return None;
         }
-        let upstream_wmts = format!("{}/wmts", self.client.base_url());
+        let upstream_wmts = format!("{}/wmts", self.images.client.base_url());
         let text = point_operations_at(
-            &state.capabilities.replace(&upstream_wmts, public_wmts),
+            &state.text.replace(&upstream_wmts, public_wmts),
+            ("<ows:OperationsMetadata", "</ows:OperationsMetadata>"),
             public_wmts,
         );
         let parts: Vec<&str> = text.split("</TileMatrixSetLink>").collect();
         // One TileMatrixSetLink per layer, in document order: the k-th closes the k-th layer.
-        if parts.len() != state.layers.len() + 1 {
+        if parts.len() != state.items.len() + 1 {
             return Some(text);
         }
-        let mut out = String::with_capacity(text.len() + state.layers.len() * 200);
-        for (part, layer) in parts.iter().zip(state.layers.iter()) {
+        let mut out = String::with_capacity(text.len() + state.items.len() * 200);
+        for (part, layer) in parts.iter().zip(state.items.iter()) {
             out.push_str(part);
             out.push_str("</TileMatrixSetLink>");
             for format in &layer.formats {
@@ -148,60 +219,22 @@ impl Basemaps {
         self.disk.as_ref().map_or(0, |d| d.size())
     }
 
-    pub fn state(&self) -> LayersState {
-        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The layers in use and the document they come from.
+    pub fn state(&self) -> Current<WmtsLayer> {
+        self.caps.current()
     }
 
     pub fn layer(&self, id: &str) -> Option<WmtsLayer> {
-        self.state().layers.iter().find(|l| l.id == id).cloned()
+        self.state().items.iter().find(|l| l.id == id).cloned()
     }
 
     pub async fn refresh(&self) -> Result<usize, ServiceError> {
-        let request = UpstreamRequest::new(Api::Wmts, "/wmts")
-            .param("SERVICE", "WMTS")
-            .param("VERSION", "1.0.0")
-            .param("REQUEST", "GetCapabilities");
-        let result = match self.client.get(&request).await {
-            Ok(r) => {
-                let text = String::from_utf8_lossy(&r.body).into_owned();
-                parse_capabilities(&text)
-                    .map(|layers| (layers, text))
-                    .map_err(|reason| {
-                        ServiceError::Upstream(UpstreamError::BadBody {
-                            api: Api::Wmts,
-                            reason,
-                        })
-                    })
-            }
-            Err(e) => Err(e.into()),
-        };
-        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        match result {
-            Ok((layers, text)) => {
-                let n = layers.len();
-                *state = LayersState {
-                    layers: Arc::new(layers),
-                    capabilities: Arc::new(text),
-                    fetched_at: Some(SystemTime::now()),
-                    last_error: None,
-                };
-                Ok(n)
-            }
-            Err(e) => {
-                state.last_error = Some(e.to_string());
-                Err(e)
-            }
-        }
+        self.caps.refresh().await
     }
 
     /// Refreshes now and then every `every` (every minute while the upstream fails).
-    pub fn spawn_refresh(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        super::spawn_refresh(
-            self,
-            "WMTS layers",
-            every,
-            |s| async move { s.refresh().await },
-        )
+    pub fn spawn_refresh(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        self.caps.clone().spawn_refresh(every)
     }
 
     /// The XYZ tile z/x/y of `layer_id` in `format` (`png` or `jpeg`).
@@ -258,7 +291,7 @@ impl Basemaps {
             .param("TILEROW", y)
             .param("TILECOL", x);
         let key = request_key(layer_id, z, x, y, media);
-        let (client, disk, fresh_for) = (&self.client, self.disk.clone(), self.fresh_for);
+        let (images, disk, fresh_for) = (&self.images, self.disk.clone(), self.fresh_for);
         let disk_key = key.clone();
         let fetch = async move {
             if let Some(stored) = disk
@@ -272,30 +305,19 @@ impl Basemaps {
                     etag: stored.etag,
                 }));
             }
-            let r = client.get(&request).await?;
-            if !r.content_type.starts_with("image/") {
-                return Err(UpstreamError::BadBody {
-                    api: Api::Wmts,
-                    reason: format!("a {} answer instead of a tile", r.content_type),
-                });
-            }
-            let etag = format!("\"{:016x}\"", fnv1a(&r.body));
+            let tile = Tile::from_upstream(images.get(&request).await?);
             if let Some(d) = &disk {
                 let stored = Stored {
-                    content_type: r.content_type.clone(),
-                    etag: etag.clone(),
+                    content_type: tile.content_type.clone(),
+                    etag: tile.etag.clone(),
                     fetched: SystemTime::now(),
-                    body: r.body.to_vec(),
+                    body: tile.body.to_vec(),
                 };
                 if let Err(e) = d.put(&disk_key, &stored) {
                     tracing::warn!(error = %e, "a tile could not be written to the disk store");
                 }
             }
-            Ok(cached(Tile {
-                content_type: r.content_type,
-                body: r.body,
-                etag,
-            }))
+            Ok::<_, UpstreamError>(cached(tile))
         };
         match self.tiles.get_or_fetch(key.clone(), fetch).await {
             Ok((t, status)) => Ok((
@@ -330,13 +352,11 @@ impl Basemaps {
     }
 }
 
-/// Every operation URL of the capabilities' `OperationsMetadata` set to `public` (the document may
-/// name another host than the configured upstream: a mirror, a recording).
-fn point_operations_at(xml: &str, public: &str) -> String {
-    let (Some(start), Some(end)) = (
-        xml.find("<ows:OperationsMetadata"),
-        xml.find("</ows:OperationsMetadata>"),
-    ) else {
+/// Every link (`xlink:href`) inside the document's `section` (its opening and closing tags: the
+/// operations metadata) set to `public`: the document may name another host than the configured
+/// upstream (a mirror, a recording).
+pub fn point_operations_at(xml: &str, section: (&str, &str), public: &str) -> String {
+    let (Some(start), Some(end)) = (xml.find(section.0), xml.find(section.1)) else {
         return xml.to_string();
     };
     let mut section = String::with_capacity(end - start);
@@ -357,7 +377,7 @@ fn point_operations_at(xml: &str, public: &str) -> String {
     format!("{}{}{}", &xml[..start], section, &xml[end..])
 }
 
-fn cached(tile: Tile) -> Cached<Tile> {
+pub fn cached(tile: Tile) -> Cached<Tile> {
     Cached {
         kind: CacheKind::Tiles,
         weight: u32::try_from(tile.body.len()).unwrap_or(u32::MAX),
@@ -376,7 +396,8 @@ mod tests {
     #[test]
     fn operation_urls_point_at_the_gateway() {
         let xml = r#"<a><ows:OperationsMetadata><ows:Get xlink:href="https://data.geopf.fr/wmts"/><ows:Get xlink:href="https://mirror/wmts?"/></ows:OperationsMetadata><LegendURL xlink:href="https://data.geopf.fr/legend.png"/></a>"#;
-        let out = super::point_operations_at(xml, "http://gw/wmts");
+        let section = ("<ows:OperationsMetadata", "</ows:OperationsMetadata>");
+        let out = super::point_operations_at(xml, section, "http://gw/wmts");
         assert_eq!(out.matches("http://gw/wmts").count(), 2);
         assert!(out.contains("http://gw/wmts?\""));
         assert!(

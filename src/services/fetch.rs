@@ -24,6 +24,11 @@ impl Fetcher {
         Fetcher { client, cache }
     }
 
+    /// The upstream client behind the cache.
+    pub fn client(&self) -> &UpstreamClient {
+        &self.client
+    }
+
     /// The upstream's JSON answer to `request`, fetched now (for capabilities refreshes).
     pub async fn fresh_json(&self, request: &UpstreamRequest) -> Result<Value, ServiceError> {
         let response = self.client.get(request).await?;

@@ -3,12 +3,14 @@
 
 pub mod altimetry;
 pub mod basemaps;
+pub mod capabilities;
 pub mod fetch;
 pub mod geocode;
 pub mod inputs;
 pub mod navigation;
 pub mod process;
 pub mod wfs;
+pub mod wms;
 
 pub use fetch::Fetcher;
 

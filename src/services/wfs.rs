@@ -1,16 +1,17 @@
 //! WFS feature types (the Géoplateforme's `/wfs/ows`, GeoServer WFS 2.0) as feature collections:
 //! pages of GeoJSON passed through whole, filtered upstream with ECQL translated from CQL2.
 
-use std::{
-    sync::{Arc, RwLock},
-    time::{Duration, SystemTime},
-};
+use std::{sync::Arc, time::Duration};
 
 use serde_json::{json, Map, Value};
 
-use super::{fetch::Fetcher, ServiceError};
+use super::{
+    capabilities::{Capabilities, Current},
+    fetch::Fetcher,
+    ServiceError,
+};
 use crate::{
-    cache::{CacheKind, CacheStatus},
+    cache::{snapshot::Snapshots, CacheKind, CacheStatus},
     catalog::wfs::{parse_capabilities, parse_schema, FeatureType, Property, PropertyType},
     cql2::{self, Expr},
     geo::Bbox,
@@ -66,16 +67,9 @@ pub struct WfsPage {
     pub cache_status: CacheStatus,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct TypesState {
-    pub types: Arc<Vec<FeatureType>>,
-    pub fetched_at: Option<SystemTime>,
-    pub last_error: Option<String>,
-}
-
 pub struct WfsService {
     fetcher: Fetcher,
-    state: RwLock<TypesState>,
+    caps: Arc<Capabilities<FeatureType>>,
     schemas: moka::future::Cache<String, Arc<Vec<Property>>>,
 }
 
@@ -86,11 +80,27 @@ fn bad_body(reason: String) -> ServiceError {
     })
 }
 
+/// The GetCapabilities request (the feature type list only).
+fn capabilities_request() -> UpstreamRequest {
+    UpstreamRequest::new(Api::Wfs, PATH)
+        .param("SERVICE", "WFS")
+        .param("VERSION", "2.0.0")
+        .param("REQUEST", "GetCapabilities")
+        .param("SECTIONS", "FeatureTypeList")
+}
+
 impl WfsService {
-    pub fn new(fetcher: Fetcher) -> Self {
+    pub fn new(fetcher: Fetcher, snapshots: Option<Snapshots>) -> Self {
+        let caps = Capabilities::new(
+            "wfs",
+            fetcher.client().clone(),
+            capabilities_request(),
+            parse_capabilities,
+            snapshots,
+        );
         WfsService {
             fetcher,
-            state: RwLock::new(TypesState::default()),
+            caps: Arc::new(caps),
             schemas: moka::future::Cache::builder()
                 .max_capacity(2000)
                 .time_to_live(Duration::from_secs(24 * 3600))
@@ -98,49 +108,28 @@ impl WfsService {
         }
     }
 
-    pub fn state(&self) -> TypesState {
-        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The feature types in use and the document they come from.
+    pub fn state(&self) -> Current<FeatureType> {
+        self.caps.current()
+    }
+
+    /// The capabilities document, for `/ready`.
+    pub fn capabilities(&self) -> &Capabilities<FeatureType> {
+        &self.caps
     }
 
     pub fn feature_type(&self, name: &str) -> Option<FeatureType> {
-        self.state().types.iter().find(|t| t.name == name).cloned()
+        self.state().items.iter().find(|t| t.name == name).cloned()
     }
 
-    /// Fetches the feature type list once; on failure the list in use stays.
+    /// Fetches the feature type list (conditionally); on failure the list in use stays.
     pub async fn refresh(&self) -> Result<usize, ServiceError> {
-        let request = UpstreamRequest::new(Api::Wfs, PATH)
-            .param("SERVICE", "WFS")
-            .param("VERSION", "2.0.0")
-            .param("REQUEST", "GetCapabilities")
-            .param("SECTIONS", "FeatureTypeList");
-        let result = async {
-            let response = self.fetcher.raw(&request).await?;
-            parse_capabilities(&String::from_utf8_lossy(&response)).map_err(bad_body)
-        }
-        .await;
-        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        match result {
-            Ok(types) => {
-                let n = types.len();
-                *state = TypesState {
-                    types: Arc::new(types),
-                    fetched_at: Some(SystemTime::now()),
-                    last_error: None,
-                };
-                Ok(n)
-            }
-            Err(e) => {
-                state.last_error = Some(e.to_string());
-                Err(e)
-            }
-        }
+        self.caps.refresh().await
     }
 
     /// Refreshes now and then every `every` (every minute while the upstream fails).
-    pub fn spawn_refresh(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        super::spawn_refresh(self, "WFS feature types", every, |s| async move {
-            s.refresh().await
-        })
+    pub fn spawn_refresh(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        self.caps.clone().spawn_refresh(every)
     }
 
     /// The properties of a feature type (DescribeFeatureType), fetched once and kept a day.

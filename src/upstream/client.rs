@@ -15,6 +15,16 @@ pub struct UpstreamRequest {
     pub api: Api,
     pub path: String,
     pub query: Vec<(String, String)>,
+    /// Validators of a copy the gateway holds: sent as `If-None-Match` / `If-Modified-Since`, so
+    /// an unchanged document comes back as an empty 304.
+    pub validators: Validators,
+}
+
+/// The validators of a stored upstream document (`ETag`, `Last-Modified`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
 }
 
 impl UpstreamRequest {
@@ -23,7 +33,14 @@ impl UpstreamRequest {
             api,
             path: path.into(),
             query: Vec::new(),
+            validators: Validators::default(),
         }
+    }
+
+    /// Makes the request conditional on the copy described by `validators`.
+    pub fn if_changed(mut self, validators: Validators) -> Self {
+        self.validators = validators;
+        self
     }
 
     /// Adds a query parameter.
@@ -53,12 +70,21 @@ impl UpstreamRequest {
     }
 }
 
-/// A successful (2xx) upstream answer.
+/// A successful (2xx, or 304 to a conditional request) upstream answer.
 #[derive(Debug, Clone)]
 pub struct UpstreamResponse {
     pub status: u16,
     pub content_type: String,
     pub body: Bytes,
+    /// The answer's own validators, to make the next request for it conditional.
+    pub validators: Validators,
+}
+
+impl UpstreamResponse {
+    /// The upstream said the copy the request described is still current (304).
+    pub fn not_modified(&self) -> bool {
+        self.status == 304
+    }
 }
 
 #[derive(Clone)]
@@ -229,6 +255,12 @@ impl UpstreamClient {
         if let Some(id) = super::RequestContext::current().request_id {
             builder = builder.header("X-Request-Id", id);
         }
+        if let Some(etag) = &request.validators.etag {
+            builder = builder.header(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(date) = &request.validators.last_modified {
+            builder = builder.header(header::IF_MODIFIED_SINCE, date);
+        }
         let started = std::time::Instant::now();
         let response = match builder.send().await {
             Ok(r) => r,
@@ -241,6 +273,17 @@ impl UpstreamClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let text_header = |name: header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let validators = Validators {
+            etag: text_header(header::ETAG),
+            last_modified: text_header(header::LAST_MODIFIED),
+        };
         let retry_after = response
             .headers()
             .get(header::RETRY_AFTER)
@@ -257,11 +300,14 @@ impl UpstreamClient {
             }
         };
         tracing::debug!(%api, path = %request.path, status = status.as_u16(), bytes = body.len(), elapsed_ms = started.elapsed().as_millis() as u64, "upstream");
-        if status.is_success() {
+        let conditional =
+            request.validators.etag.is_some() || request.validators.last_modified.is_some();
+        if status.is_success() || (status == StatusCode::NOT_MODIFIED && conditional) {
             return Attempt::Done(UpstreamResponse {
                 status: status.as_u16(),
                 content_type,
                 body,
+                validators,
             });
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -362,10 +408,17 @@ pub fn upstream_message(body: &[u8]) -> String {
         }
     }
     let text = String::from_utf8_lossy(body);
-    if let Some(start) = text.find("ExceptionText>") {
-        let rest = &text[start + "ExceptionText>".len()..];
-        if let Some(end) = rest.find('<') {
-            return rest[..end].trim().to_string();
+    // OWS (`<ows:ExceptionText>`) and WMS (`<ServiceException code="…">`) exception reports:
+    // the text before the element's closing tag.
+    for close in [
+        "</ows:ExceptionText>",
+        "</ExceptionText>",
+        "</ServiceException>",
+    ] {
+        if let Some(end) = text.find(close) {
+            let before = &text[..end];
+            let start = before.rfind('>').map_or(0, |i| i + 1);
+            return before[start..].trim().to_string();
         }
     }
     let plain: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -397,6 +450,10 @@ mod tests {
         assert_eq!(
             upstream_message(b"<ows:ExceptionReport><ows:Exception><ows:ExceptionText>Could not find type: x</ows:ExceptionText></ows:Exception></ows:ExceptionReport>"),
             "Could not find type: x"
+        );
+        assert_eq!(
+            upstream_message(br#"<?xml version="1.0"?><ServiceExceptionReport version="1.3.0"><ServiceException code="LayerNotDefined">Layer X unknown</ServiceException></ServiceExceptionReport>"#),
+            "Layer X unknown"
         );
         assert_eq!(
             upstream_message(b"<html> 502  Bad </html>"),

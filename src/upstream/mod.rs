@@ -9,6 +9,6 @@ mod fair;
 mod quota;
 
 pub use api::Api;
-pub use client::{ApiHealth, UpstreamClient, UpstreamRequest, UpstreamResponse};
+pub use client::{ApiHealth, UpstreamClient, UpstreamRequest, UpstreamResponse, Validators};
 pub use context::RequestContext;
 pub use error::UpstreamError;

@@ -55,6 +55,9 @@ struct State {
     log: Vec<Recorded>,
     rules: Vec<Rule>,
     bodies: HashMap<String, (u16, String, Vec<u8>)>,
+    /// Requests being answered now, and the most there ever were at once, per path.
+    in_flight: HashMap<String, usize>,
+    peak_in_flight: HashMap<String, usize>,
     quotas: Vec<(String, u32)>,
     windows: HashMap<String, (u64, u32)>,
     blocked_until: HashMap<String, Instant>,
@@ -89,7 +92,7 @@ impl FakeUpstream {
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let f = f.clone();
-                tokio::spawn(async move { f.serve(socket).await });
+                tokio::spawn(async move { f.serve_counted(socket).await });
             }
         });
         fake
@@ -148,12 +151,45 @@ impl FakeUpstream {
     }
 
     /// The most requests on `prefix` seen within one clock second.
+    /// The most requests for `path` the fake was answering at the same time.
+    pub fn peak_in_flight(&self, path: &str) -> usize {
+        let st = self.state.lock().unwrap();
+        st.peak_in_flight.get(path).copied().unwrap_or(0)
+    }
+
     pub fn max_per_second(&self, prefix: &str) -> usize {
         let mut per: HashMap<u64, usize> = HashMap::new();
         for r in self.log().iter().filter(|r| r.path.starts_with(prefix)) {
             *per.entry(r.at as u64).or_default() += 1;
         }
         per.values().copied().max().unwrap_or(0)
+    }
+
+    /// Serves one connection, counting it in flight (by path) while it is answered.
+    async fn serve_counted(&self, socket: TcpStream) {
+        let mut peek = [0u8; 2048];
+        let n = socket.peek(&mut peek).await.unwrap_or(0);
+        let path = String::from_utf8_lossy(&peek[..n])
+            .split(' ')
+            .nth(1)
+            .unwrap_or("/")
+            .split('?')
+            .next()
+            .unwrap_or("/")
+            .to_string();
+        {
+            let mut st = self.state.lock().unwrap();
+            let now = st.in_flight.entry(path.clone()).or_default();
+            *now += 1;
+            let now = *now;
+            let peak = st.peak_in_flight.entry(path.clone()).or_default();
+            *peak = (*peak).max(now);
+        }
+        self.serve(socket).await;
+        let mut st = self.state.lock().unwrap();
+        if let Some(now) = st.in_flight.get_mut(&path) {
+            *now -= 1;
+        }
     }
 
     async fn serve(&self, mut socket: TcpStream) {
@@ -185,6 +221,7 @@ impl FakeUpstream {
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
 
+        let if_none_match = headers.get("if-none-match").cloned();
         let (fault, quota_hit) = {
             let mut st = self.state.lock().unwrap();
             st.log.push(Recorded {
@@ -220,6 +257,20 @@ impl FakeUpstream {
         }
         let (status, ctype, body) = self.route(&path, &query);
         match fault {
+            // Capabilities carry an ETag, and a request naming it gets an empty 304, as GeoServer
+            // and ROK4 behind Kong answer a conditional GET.
+            None if is_capabilities(&query) && status == 200 => {
+                let etag = format!(
+                    "\"{:x}-{}\"",
+                    body.len(),
+                    body.iter().map(|b| u64::from(*b)).sum::<u64>()
+                );
+                if if_none_match.as_deref() == Some(etag.as_str()) {
+                    let _ = respond(&mut socket, 304, &ctype, b"", &[("ETag", &etag)]).await;
+                } else {
+                    let _ = respond(&mut socket, status, &ctype, &body, &[("ETag", &etag)]).await;
+                }
+            }
             None => {
                 let _ = respond(&mut socket, status, &ctype, &body, &[]).await;
             }
@@ -317,6 +368,9 @@ impl FakeUpstream {
         if path == "/wmts" {
             return wmts(query);
         }
+        if path.starts_with("/wms-r") {
+            return wms(query);
+        }
         let index = query.get("index").map(String::as_str).unwrap_or("address");
         let file = match path.trim_end_matches('/') {
             "/geocodage/search" => {
@@ -376,6 +430,61 @@ fn wmts(query: &HashMap<String, String>) -> (u16, String, Vec<u8>) {
             (200, get("FORMAT").to_string(), body)
         }
         _ => (400, "application/xml".into(), b"<ows:ExceptionReport><ows:Exception><ows:ExceptionText>unsupported</ows:ExceptionText></ows:Exception></ows:ExceptionReport>".to_vec()),
+    }
+}
+
+fn is_capabilities(query: &HashMap<String, String>) -> bool {
+    query.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("request") && v.eq_ignore_ascii_case("GetCapabilities")
+    })
+}
+
+/// The WMS-R: capabilities; GetMap a tiny PNG naming the layers and bbox in its bytes;
+/// GetFeatureInfo a line of text; an OWS exception (status 400, as ROK4) for anything else.
+fn wms(query: &HashMap<String, String>) -> (u16, String, Vec<u8>) {
+    let get = |k: &str| {
+        query
+            .iter()
+            .find(|(q, _)| q.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let exception = |text: &str| {
+        let body = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><ServiceExceptionReport version="1.3.0" xmlns="http://www.opengis.net/ogc"><ServiceException code="InvalidParameterValue">{text}</ServiceException></ServiceExceptionReport>"#
+        );
+        (400, "text/xml".to_string(), body.into_bytes())
+    };
+    match get("REQUEST").to_ascii_lowercase().as_str() {
+        "getcapabilities" => (
+            200,
+            "text/xml; charset=UTF-8".into(),
+            std::fs::read(fixtures().join("wms-r/capabilities.xml")).unwrap(),
+        ),
+        "getmap"
+            if get("LAYERS").starts_with("ORTHOIMAGERY")
+                || get("LAYERS").starts_with("CADASTRAL") =>
+        {
+            let mut body = b"\x89PNG\r\n\x1a\n".to_vec();
+            body.extend(
+                format!(
+                    "{} {} {}x{}",
+                    get("LAYERS"),
+                    get("BBOX"),
+                    get("WIDTH"),
+                    get("HEIGHT")
+                )
+                .bytes(),
+            );
+            (200, get("FORMAT").to_string(), body)
+        }
+        "getmap" => exception("Layer unknown"),
+        "getfeatureinfo" => (
+            200,
+            "text/plain".into(),
+            format!("layer {} at {},{}", get("QUERY_LAYERS"), get("I"), get("J")).into_bytes(),
+        ),
+        _ => exception("Request unsupported"),
     }
 }
 

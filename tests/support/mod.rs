@@ -31,6 +31,11 @@ pub fn test_config(fake: &FakeUpstream) -> Config {
     c.upstream.retry_backoff_ms = 10;
     c.upstream.queue_timeout_ms = 10_000;
     c.server.shutdown_grace_s = 1;
+    // Each gateway its own cache folder: nothing lands in the user's, no test sees another's.
+    c.cache.dir = std::env::temp_dir()
+        .join(format!("geopf-test-{}", uuid::Uuid::new_v4()))
+        .display()
+        .to_string();
     c
 }
 
@@ -51,6 +56,11 @@ impl TestApp {
     ) -> TestApp {
         let fake = FakeUpstream::start().await;
         setup(&fake);
+        Self::start_on(fake, tweak).await
+    }
+
+    /// A gateway in front of an already running fake (a second gateway, a restart).
+    pub async fn start_on(fake: FakeUpstream, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config(&fake);
         tweak(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,161 @@
+//! The basemaps' tiles: XYZ (`/tiles/{id}/{z}/{x}/{y}.{png|jpeg}`) and the WMTS republished with
+//! the gateway's URLs (`/wmts` KVP, `/wmts/1.0.0/…` REST), both through the tile caches.
+
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::HeaderMap,
+    response::Response,
+};
+
+use super::ows::{self, Kvp};
+use crate::{error::ApiError, http::base_url::BaseUrl, AppState};
+
+/// `GET /tiles/{id}/{z}/{x}/{y}.{png|jpeg}`.
+pub async fn tile(
+    State(state): State<AppState>,
+    Path((id, z, x, file)): Path<(String, u32, u64, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (y, format) = file
+        .split_once('.')
+        .and_then(|(y, f)| Some((y.parse::<u64>().ok()?, f.to_string())))
+        .ok_or_else(|| {
+            ApiError::bad_parameter("y", format!("{file:?} is not {{y}}.png or {{y}}.jpeg"))
+        })?;
+    let (tile, origin) = state.basemaps.tile(&id, z, x, y, &format).await?;
+    Ok(ows::image(
+        &headers,
+        &tile,
+        origin.cache_status,
+        origin.stale,
+    ))
+}
+
+fn capabilities_response(state: &AppState, base: &BaseUrl) -> Result<Response, ApiError> {
+    let public = format!("{}/wmts", base.0);
+    let xml = state
+        .basemaps
+        .republished_capabilities(&public)
+        .ok_or_else(|| ows::not_loaded("WMTS"))?;
+    Ok(ows::xml(xml))
+}
+
+/// A WMTS GetTile, by KVP or REST.
+struct GetTile<'a> {
+    layer: &'a str,
+    style: &'a str,
+    tms: &'a str,
+    z: u32,
+    row: u64,
+    col: u64,
+    format: &'a str,
+}
+
+async fn tile_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    t: GetTile<'_>,
+) -> Result<Response, ApiError> {
+    let GetTile {
+        layer,
+        style,
+        tms,
+        z,
+        row,
+        col,
+        format,
+    } = t;
+    let l = state.basemaps.layer(layer).ok_or_else(|| {
+        ApiError::bad_parameter("LAYER", format!("{layer:?} is not a layer of this WMTS"))
+    })?;
+    if tms != l.tile_matrix_set {
+        return Err(ApiError::bad_parameter(
+            "TILEMATRIXSET",
+            format!("{layer} is published on {}, not {tms:?}", l.tile_matrix_set),
+        ));
+    }
+    if !style.is_empty() && style != "default" && !l.styles.iter().any(|s| s.id == style) {
+        return Err(ApiError::bad_parameter(
+            "STYLE",
+            format!("{style:?} is not a style of {layer}"),
+        ));
+    }
+    let ext = match format {
+        "image/png" | "png" => "png",
+        "image/jpeg" | "jpeg" | "jpg" => "jpeg",
+        other => {
+            return Err(ApiError::bad_parameter(
+                "FORMAT",
+                format!("{other:?} is not image/png or image/jpeg"),
+            ))
+        }
+    };
+    let path = Path((layer.to_string(), z, col, format!("{row}.{ext}")));
+    tile(State(state.clone()), path, headers.clone()).await
+}
+
+/// `GET /wmts?SERVICE=WMTS&REQUEST=GetCapabilities|GetTile…` (keys in any case).
+pub async fn wmts_kvp(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    base: BaseUrl,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let q = Kvp::parse(raw.as_deref());
+    match q.get("REQUEST").to_ascii_lowercase().as_str() {
+        "getcapabilities" => capabilities_response(&state, &base),
+        "gettile" => {
+            let z = u32::try_from(q.number("TILEMATRIX")?)
+                .map_err(|_| ApiError::bad_parameter("TILEMATRIX", "too large"))?;
+            let t = GetTile {
+                layer: q.get("LAYER"),
+                style: q.get("STYLE"),
+                tms: q.get("TILEMATRIXSET"),
+                z,
+                row: q.number("TILEROW")?,
+                col: q.number("TILECOL")?,
+                format: q.get("FORMAT"),
+            };
+            tile_response(&state, &headers, t).await
+        }
+        other => Err(ApiError::bad_parameter(
+            "REQUEST",
+            format!("{other:?} is not supported (GetCapabilities, GetTile)"),
+        )),
+    }
+}
+
+/// `GET /wmts/1.0.0/WMTSCapabilities.xml` (REST).
+pub async fn wmts_rest_capabilities(
+    State(state): State<AppState>,
+    base: BaseUrl,
+) -> Result<Response, ApiError> {
+    capabilities_response(&state, &base)
+}
+
+/// `GET /wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}.{ext}` (REST, as the `ResourceURL` says).
+pub async fn wmts_rest_tile(
+    State(state): State<AppState>,
+    Path((layer, style, tms, z, row, file)): Path<(String, String, String, u32, u64, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (col, ext) = file
+        .split_once('.')
+        .and_then(|(c, e)| Some((c.parse::<u64>().ok()?, e.to_string())))
+        .ok_or_else(|| {
+            ApiError::bad_parameter(
+                "TileCol",
+                format!("{file:?} is not {{col}}.png or {{col}}.jpeg"),
+            )
+        })?;
+    let t = GetTile {
+        layer: &layer,
+        style: &style,
+        tms: &tms,
+        z,
+        row,
+        col,
+        format: &ext,
+    };
+    tile_response(&state, &headers, t).await
+}

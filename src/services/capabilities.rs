@@ -1,0 +1,241 @@
+//! Capabilities documents kept current: the last good copy loaded from disk at start (so the
+//! catalogue is there at once and survives an upstream outage), refreshed with conditional
+//! requests (`If-None-Match` / `If-Modified-Since`), parsed once per change, and described for
+//! `/ready` (where the copy in use came from, its age, the last error).
+
+use std::{
+    sync::{Arc, RwLock},
+    time::{Duration, SystemTime},
+};
+
+use serde_json::{json, Value};
+
+use super::ServiceError;
+use crate::{
+    cache::snapshot::{Snapshot, Snapshots},
+    upstream::{UpstreamClient, UpstreamError, UpstreamRequest, Validators},
+};
+
+/// Where the document in use came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// Nothing yet: the upstream has not answered and there was no snapshot.
+    #[default]
+    None,
+    /// The snapshot on disk a previous run kept.
+    Snapshot,
+    /// The upstream, during this run.
+    Upstream,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::None => "none",
+            Source::Snapshot => "disk snapshot",
+            Source::Upstream => "upstream",
+        }
+    }
+}
+
+/// The document in use and what was parsed from it.
+#[derive(Debug)]
+pub struct Current<T> {
+    pub items: Arc<Vec<T>>,
+    /// The document as the upstream wrote it.
+    pub text: Arc<String>,
+    pub validators: Validators,
+    /// When the upstream produced (or last confirmed) this document.
+    pub fetched_at: Option<SystemTime>,
+    pub source: Source,
+    /// The last refresh was answered 304: the upstream confirmed the copy in use.
+    pub confirmed: bool,
+    pub last_error: Option<String>,
+}
+
+impl<T> Clone for Current<T> {
+    fn clone(&self) -> Self {
+        Current {
+            items: self.items.clone(),
+            text: self.text.clone(),
+            validators: self.validators.clone(),
+            fetched_at: self.fetched_at,
+            source: self.source,
+            confirmed: self.confirmed,
+            last_error: self.last_error.clone(),
+        }
+    }
+}
+
+impl<T> Default for Current<T> {
+    fn default() -> Self {
+        Current {
+            items: Arc::new(Vec::new()),
+            text: Arc::new(String::new()),
+            validators: Validators::default(),
+            fetched_at: None,
+            source: Source::None,
+            confirmed: false,
+            last_error: None,
+        }
+    }
+}
+
+/// The parser of one kind of capabilities document.
+pub type Parser<T> = fn(&str) -> Result<Vec<T>, String>;
+
+/// One capabilities document of the upstream, kept current.
+pub struct Capabilities<T> {
+    /// The snapshot's file name and the name in logs and `/ready` (`wmts`, `wms-r`, `wfs`).
+    pub name: &'static str,
+    client: UpstreamClient,
+    request: UpstreamRequest,
+    parse: Parser<T>,
+    snapshots: Option<Snapshots>,
+    state: RwLock<Current<T>>,
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl<T> Capabilities<T> {
+    /// Starts from the snapshot on disk when there is a readable one.
+    pub fn new(
+        name: &'static str,
+        client: UpstreamClient,
+        request: UpstreamRequest,
+        parse: Parser<T>,
+        snapshots: Option<Snapshots>,
+    ) -> Self {
+        let mut current = Current::default();
+        if let Some(snapshot) = snapshots.as_ref().and_then(|s| s.load(name)) {
+            match parse(&snapshot.text) {
+                Ok(items) => {
+                    tracing::info!(
+                        document = name,
+                        items = items.len(),
+                        "capabilities loaded from the disk snapshot"
+                    );
+                    current = Current {
+                        items: Arc::new(items),
+                        text: Arc::new(snapshot.text),
+                        validators: Validators {
+                            etag: snapshot.etag,
+                            last_modified: snapshot.last_modified,
+                        },
+                        fetched_at: Some(snapshot.fetched_at),
+                        source: Source::Snapshot,
+                        confirmed: false,
+                        last_error: None,
+                    };
+                }
+                Err(e) => {
+                    tracing::warn!(document = name, error = %e, "the disk snapshot is unreadable")
+                }
+            }
+        }
+        Capabilities {
+            name,
+            client,
+            request,
+            parse,
+            snapshots,
+            state: RwLock::new(current),
+        }
+    }
+
+    pub fn current(&self) -> Current<T> {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Asks the upstream for the document, conditionally on the copy in use; a new document
+    /// replaces it (and the snapshot) only once parsed. On failure the copy in use stays.
+    /// Returns the number of items in use.
+    pub async fn refresh(&self) -> Result<usize, ServiceError> {
+        let held = self.current();
+        let request = self.request.clone().if_changed(held.validators.clone());
+        let result = match self.client.get(&request).await {
+            Ok(r) if r.not_modified() => Ok(None),
+            Ok(r) => {
+                let text = String::from_utf8_lossy(&r.body).into_owned();
+                (self.parse)(&text)
+                    .map(|items| Some((items, text, r.validators)))
+                    .map_err(|reason| {
+                        ServiceError::Upstream(UpstreamError::BadBody {
+                            api: self.request.api,
+                            reason,
+                        })
+                    })
+            }
+            Err(e) => Err(e.into()),
+        };
+        let now = SystemTime::now();
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(None) => {
+                tracing::debug!(document = self.name, "capabilities unchanged (304)");
+                state.fetched_at = Some(now);
+                state.source = Source::Upstream;
+                state.confirmed = true;
+                state.last_error = None;
+                Ok(state.items.len())
+            }
+            Ok(Some((items, text, validators))) => {
+                let n = items.len();
+                if let Some(s) = &self.snapshots {
+                    let snapshot = Snapshot {
+                        text: text.clone(),
+                        etag: validators.etag.clone(),
+                        last_modified: validators.last_modified.clone(),
+                        fetched_at: now,
+                    };
+                    if let Err(e) = s.save(self.name, &snapshot) {
+                        tracing::warn!(document = self.name, error = %e, "the capabilities snapshot could not be written");
+                    }
+                }
+                *state = Current {
+                    items: Arc::new(items),
+                    text: Arc::new(text),
+                    validators,
+                    fetched_at: Some(now),
+                    source: Source::Upstream,
+                    confirmed: false,
+                    last_error: None,
+                };
+                Ok(n)
+            }
+            Err(e) => {
+                state.last_error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// What `/ready` says of this document.
+    pub fn status(&self) -> Value {
+        let c = self.current();
+        let age = c
+            .fetched_at
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .map(|d: Duration| d.as_secs());
+        json!({
+            "items": c.items.len(),
+            "source": c.source.name(),
+            "fetched_at": c.fetched_at.map(rfc3339),
+            "age_s": age,
+            "last_refresh": if c.confirmed { "unchanged (304)" } else if c.source == Source::Upstream { "new document" } else { "none yet" },
+            "last_error": c.last_error,
+        })
+    }
+}
+
+impl<T: Send + Sync + 'static> Capabilities<T> {
+    /// Refreshes now and then every `every` (every minute while the upstream fails).
+    pub fn spawn_refresh(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let what = self.name;
+        super::spawn_refresh(self, what, every, |s| async move { s.refresh().await })
+    }
+}
