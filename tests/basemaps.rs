@@ -373,10 +373,13 @@ async fn a_qlr_adds_the_layer_through_the_gateway() {
     let text = r.text().await.unwrap();
     assert!(text.starts_with("<!DOCTYPE qgis-layer-definition>"));
     assert!(text.contains("<provider>wms</provider>"));
-    let tiles = format!("{}/tiles/{PLAN}/", app.base);
-    let encoded: String = url::form_urlencoded::byte_serialize(tiles.as_bytes()).collect();
+    // Encoded as QGIS encodes it: the braces, not the scheme's `:` and `/` (QGIS 3.40 finds no
+    // tile behind `http%3A%2F%2F…`).
     assert!(
-        text.contains(&format!("type=xyz&amp;url={encoded}")),
+        text.contains(&format!(
+            "type=xyz&amp;url={}/tiles/{PLAN}/%7Bz%7D/%7Bx%7D/%7By%7D.png&amp;",
+            app.base
+        )),
         "{text}"
     );
     assert!(text.contains("zmax=19"));
@@ -454,6 +457,35 @@ async fn qgis_connections_for_the_featured_basemaps() {
         "url=\"{}/tiles/{PLAN}/{{z}}/{{x}}/{{y}}.png\"",
         app.base
     )));
+    let wms = app
+        .get("/catalog/qgis-connections.xml?type=wms")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(wms.contains("<qgsWMSConnections version=\"1.0\">"));
+    assert!(wms.contains(&format!(
+        "url=\"{}/wmts?SERVICE=WMTS&amp;REQUEST=GetCapabilities\"",
+        app.base
+    )));
+    assert!(wms.contains(&format!("url=\"{}/wms\"", app.base)));
+    let wfs = app
+        .get("/catalog/qgis-connections.xml?type=wfs")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(wfs.contains("<qgsWFSConnections version=\"1.1\">"));
+    assert!(wfs.contains(&format!(
+        "url=\"{}/\" version=\"OGC_API_FEATURES\"",
+        app.base
+    )));
+    assert_problem(
+        &app.get_json("/catalog/qgis-connections.xml?type=postgis")
+            .await,
+        400,
+        "type",
+    );
 }
 
 #[tokio::test]

@@ -226,37 +226,82 @@ const FEATURED: [&str; 3] = [
     "CADASTRALPARCELS.PARCELLAIRE_EXPRESS",
 ];
 
-/// QGIS's "Load connections" file of XYZ connections for the featured basemaps, through the
-/// gateway (Data Source Manager → XYZ → Load). One kind of connection per file is what QGIS reads.
-fn connections_xml(state: &AppState, base: &BaseUrl) -> Response {
+/// QGIS's "Load connections" files (Data Source Manager → a provider's tab → Load), through the
+/// gateway. QGIS reads one kind of connection per file, chosen by `type`: `xyz` (the default: the
+/// featured basemaps as XYZ), `wms` (the WMTS and the WMS, both in QGIS's WMS/WMTS tab), `wfs` (the
+/// OGC API – Features connection, in QGIS's WFS / OGC API – Features tab).
+fn connections_xml(state: &AppState, base: &BaseUrl, kind: &str) -> Result<Response, ApiError> {
     let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
-    let layers = state.basemaps.state().items;
-    let mut xml =
-        String::from("<!DOCTYPE connections>\n<qgsXYZTilesConnections version=\"1.0\">\n");
-    for l in layers
-        .iter()
-        .filter(|l| l.is_xyz() && FEATURED.contains(&l.id.as_str()))
-    {
-        let (lo, hi) = l.zoom_range().unwrap_or((0, 19));
-        xml.push_str(&format!(
-            "  <xyztiles name=\"{} (IGN)\" url=\"{}\" zmin=\"{lo}\" zmax=\"{hi}\" authcfg=\"\" username=\"\" password=\"\" referer=\"\" tilePixelRatio=\"0\"/>\n",
-            esc(&l.title),
-            esc(&xyz_url(base, l)),
-        ));
+    let mut xml = String::from("<!DOCTYPE connections>\n");
+    match kind {
+        "" | "xyz" => {
+            xml.push_str("<qgsXYZTilesConnections version=\"1.0\">\n");
+            let layers = state.basemaps.state().items;
+            for l in layers
+                .iter()
+                .filter(|l| l.is_xyz() && FEATURED.contains(&l.id.as_str()))
+            {
+                let (lo, hi) = l.zoom_range().unwrap_or((0, 19));
+                xml.push_str(&format!(
+                    "  <xyztiles name=\"{} (IGN)\" url=\"{}\" zmin=\"{lo}\" zmax=\"{hi}\" authcfg=\"\" username=\"\" password=\"\" referer=\"\" tilePixelRatio=\"0\"/>\n",
+                    esc(&l.title),
+                    esc(&xyz_url(base, l)),
+                ));
+            }
+            xml.push_str("</qgsXYZTilesConnections>\n");
+        }
+        "wms" => {
+            xml.push_str("<qgsWMSConnections version=\"1.0\">\n");
+            for (name, url) in [
+                (
+                    "IGN basemaps, WMTS (geopf-gateway)",
+                    base.join("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"),
+                ),
+                ("IGN WMS-Raster (geopf-gateway)", base.join("/wms")),
+            ] {
+                xml.push_str(&format!(
+                    "  <wms name=\"{}\" url=\"{}\" ignoreGetMapURI=\"false\" ignoreGetFeatureInfoURI=\"false\" ignoreAxisOrientation=\"false\" invertAxisOrientation=\"false\" smoothPixmapTransform=\"false\" dpiMode=\"7\" username=\"\" password=\"\"/>\n",
+                    esc(name),
+                    esc(&url)
+                ));
+            }
+            xml.push_str("</qgsWMSConnections>\n");
+        }
+        "wfs" | "oapif" => {
+            xml.push_str("<qgsWFSConnections version=\"1.1\">\n");
+            xml.push_str(&format!(
+                "  <wfs name=\"Géoplateforme (geopf-gateway)\" url=\"{}\" version=\"OGC_API_FEATURES\" maxnumfeatures=\"\" pagesize=\"\" pagingenabled=\"true\" ignoreAxisOrientation=\"false\" invertAxisOrientation=\"false\" username=\"\" password=\"\" featureMode=\"default\"/>\n",
+                esc(&base.join("/"))
+            ));
+            xml.push_str("</qgsWFSConnections>\n");
+        }
+        other => {
+            return Err(ApiError::bad_parameter(
+                "type",
+                format!("{other:?} is not xyz, wms or wfs"),
+            ))
+        }
     }
-    xml.push_str("</qgsXYZTilesConnections>\n");
-    let mut r = xml.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    r
+    Ok(super::ows::xml(xml))
 }
+
+/// What QGIS percent-encodes in a value of a provider URI (`QgsDataSourceUri::encodedUri`): the
+/// URI's own delimiters and the template's braces. QGIS 3.40 does not find tiles behind a URL
+/// whose `:` and `/` are encoded too (3.22 does).
+const QGIS_URI_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'{')
+    .add(b'}');
 
 /// A QGIS layer definition adding the layer as XYZ tiles through the gateway.
 fn qlr(base: &BaseUrl, l: &WmtsLayer) -> String {
     let (lo, hi) = l.zoom_range().unwrap_or((0, 19));
-    let url: String = url::form_urlencoded::byte_serialize(xyz_url(base, l).as_bytes()).collect();
+    let url = percent_encoding::utf8_percent_encode(&xyz_url(base, l), QGIS_URI_VALUE).to_string();
     let source = format!("type=xyz&url={url}&zmax={hi}&zmin={lo}");
     let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
     format!(
@@ -285,11 +330,16 @@ fn qlr(base: &BaseUrl, l: &WmtsLayer) -> String {
 pub async fn catalog_entry(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
     base: BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
     if id == "qgis-connections.xml" {
-        return Ok(connections_xml(&state, &base));
+        let kind = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == "type")
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .unwrap_or_default();
+        return connections_xml(&state, &base, &kind);
     }
     let (id, as_qlr) = match id.strip_suffix(".qlr") {
         Some(i) => (i.to_string(), true),

@@ -145,8 +145,14 @@ pub async fn landing(State(_): State<AppState>, base: BaseUrl, format: Format) -
                 "/processes?f=html",
             ),
             ("Basemap kiosk (search, preview, add to QGIS)", "/catalog"),
-            ("WMTS capabilities", "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"),
-            ("WMS capabilities", "/wms?SERVICE=WMS&REQUEST=GetCapabilities"),
+            (
+                "WMTS capabilities",
+                "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities",
+            ),
+            (
+                "WMS capabilities",
+                "/wms?SERVICE=WMS&REQUEST=GetCapabilities",
+            ),
             ("API documentation", "/api.html"),
             ("Conformance", "/conformance?f=html"),
         ] {
