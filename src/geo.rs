@@ -73,6 +73,17 @@ pub fn point_of(geometry: &serde_json::Value) -> Option<(f64, f64)> {
     Some((c.first()?.as_f64()?, c.get(1)?.as_f64()?))
 }
 
+/// The tile x/y of a lon/lat at zoom z (WebMercator).
+pub fn tile_of(lon: f64, lat: f64, z: u32) -> (u64, u64) {
+    let n = f64::from(1u32 << z.min(30));
+    let lat = lat.clamp(-85.0511, 85.0511).to_radians();
+    let x = ((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0);
+    let y = ((1.0 - lat.tan().asinh() / std::f64::consts::PI) / 2.0 * n)
+        .floor()
+        .clamp(0.0, n - 1.0);
+    (x as u64, y as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

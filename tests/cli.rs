@@ -17,6 +17,7 @@ fn help_on_every_command() {
         vec!["--help"],
         vec!["serve", "--help"],
         vec!["check-config", "--help"],
+        vec!["seed", "--help"],
     ] {
         let out = bin().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

@@ -53,7 +53,10 @@ impl DiskStore {
             };
             for f in files.flatten() {
                 let path = f.path();
-                if path.extension().is_some_and(|e| e == "tmp") {
+                if path
+                    .extension()
+                    .is_some_and(|e| e.to_string_lossy().starts_with("tmp"))
+                {
                     let _ = std::fs::remove_file(&path);
                     continue;
                 }
@@ -103,7 +106,8 @@ impl DiskStore {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let tmp = path.with_extension("tmp");
+        // One temporary name per process: a seeding run may write beside a serving gateway.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, &bytes)?;
         std::fs::rename(&tmp, &path)?;
         {
@@ -123,6 +127,15 @@ impl DiskStore {
         }
         self.evict();
         Ok(())
+    }
+
+    /// Files held.
+    pub fn len(&self) -> usize {
+        self.index.lock().unwrap_or_else(|e| e.into_inner()).0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Bytes held.

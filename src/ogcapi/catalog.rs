@@ -39,23 +39,12 @@ fn xyz_url(base: &BaseUrl, layer: &WmtsLayer) -> String {
     ))
 }
 
-/// The tile x/y of a lon/lat at zoom z (WebMercator).
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u64, u64) {
-    let n = f64::from(1u32 << z.min(30));
-    let lat = lat.clamp(-85.0511, 85.0511).to_radians();
-    let x = ((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0);
-    let y = ((1.0 - lat.tan().asinh() / std::f64::consts::PI) / 2.0 * n)
-        .floor()
-        .clamp(0.0, n - 1.0);
-    (x as u64, y as u64)
-}
-
 /// A tile showing the layer: at zoom 6 (or the nearest it has), over the middle of its extent.
 fn preview(base: &BaseUrl, layer: &WmtsLayer) -> String {
     let (lo, hi) = layer.zoom_range().unwrap_or((0, 0));
     let z = 6u32.clamp(lo, hi.max(lo));
     let (lon, lat) = layer.wgs84_bbox.map(|b| b.center()).unwrap_or((2.35, 46.6));
-    let (x, y) = tile_of(lon, lat, z);
+    let (x, y) = crate::geo::tile_of(lon, lat, z);
     base.join(&format!(
         "/tiles/{}/{z}/{x}/{y}.{}",
         urlencode(&layer.id),

@@ -237,6 +237,80 @@ impl Basemaps {
         self.caps.clone().spawn_refresh(every)
     }
 
+    /// A copy on disk younger than the tiles' time to live.
+    fn fresh_on_disk(&self, key: &str) -> Option<Tile> {
+        let stored = self
+            .disk
+            .as_ref()?
+            .get(key)
+            .filter(|s| s.age() < self.fresh_for)?;
+        Some(Tile {
+            content_type: stored.content_type,
+            body: Bytes::from(stored.body),
+            etag: stored.etag,
+        })
+    }
+
+    /// Fetches a tile (WMTS GetTile on the layer's matrix set and default style) and keeps it on
+    /// disk.
+    async fn fetch_to_disk(
+        &self,
+        layer: &WmtsLayer,
+        z: u32,
+        x: u64,
+        y: u64,
+        media: &str,
+        key: &str,
+    ) -> Result<Tile, UpstreamError> {
+        let request = UpstreamRequest::new(Api::Wmts, "/wmts")
+            .param("SERVICE", "WMTS")
+            .param("VERSION", "1.0.0")
+            .param("REQUEST", "GetTile")
+            .param("LAYER", &layer.id)
+            .param("STYLE", layer.default_style())
+            .param("FORMAT", media)
+            .param("TILEMATRIXSET", &layer.tile_matrix_set)
+            .param("TILEMATRIX", z)
+            .param("TILEROW", y)
+            .param("TILECOL", x);
+        let tile = Tile::from_upstream(self.images.get(&request).await?);
+        if let Some(d) = &self.disk {
+            let stored = Stored {
+                content_type: tile.content_type.clone(),
+                etag: tile.etag.clone(),
+                fetched: SystemTime::now(),
+                body: tile.body.to_vec(),
+            };
+            if let Err(e) = d.put(key, &stored) {
+                tracing::warn!(error = %e, "a tile could not be written to the disk store");
+            }
+        }
+        Ok(tile)
+    }
+
+    /// Seeds one tile into the disk store: `None` when a fresh copy is there already, else the
+    /// bytes fetched. Bypasses the memory cache.
+    pub async fn seed_tile(
+        &self,
+        layer: &WmtsLayer,
+        z: u32,
+        x: u64,
+        y: u64,
+        media: &str,
+    ) -> Result<Option<usize>, ServiceError> {
+        let key = request_key(&layer.id, z, x, y, media);
+        if self.fresh_on_disk(&key).is_some() {
+            return Ok(None);
+        }
+        let tile = self.fetch_to_disk(layer, z, x, y, media, &key).await?;
+        Ok(Some(tile.body.len()))
+    }
+
+    /// The disk store, if there is one (seeding reports its size).
+    pub fn disk(&self) -> Option<&DiskStore> {
+        self.disk.as_deref()
+    }
+
     /// The XYZ tile z/x/y of `layer_id` in `format` (`png` or `jpeg`).
     pub async fn tile(
         &self,
@@ -279,45 +353,14 @@ impl Basemaps {
                 "tile {z}/{x}/{y} is outside {layer_id} (zoom {lo} to {hi}, and the layer's extent)"
             )));
         }
-        let request = UpstreamRequest::new(Api::Wmts, "/wmts")
-            .param("SERVICE", "WMTS")
-            .param("VERSION", "1.0.0")
-            .param("REQUEST", "GetTile")
-            .param("LAYER", &layer.id)
-            .param("STYLE", layer.default_style())
-            .param("FORMAT", media)
-            .param("TILEMATRIXSET", &layer.tile_matrix_set)
-            .param("TILEMATRIX", z)
-            .param("TILEROW", y)
-            .param("TILECOL", x);
         let key = request_key(layer_id, z, x, y, media);
-        let (images, disk, fresh_for) = (&self.images, self.disk.clone(), self.fresh_for);
-        let disk_key = key.clone();
-        let fetch = async move {
-            if let Some(stored) = disk
-                .as_ref()
-                .and_then(|d| d.get(&disk_key))
-                .filter(|s| s.age() < fresh_for)
-            {
-                return Ok(cached(Tile {
-                    content_type: stored.content_type,
-                    body: Bytes::from(stored.body),
-                    etag: stored.etag,
-                }));
+        let fetch = async {
+            if let Some(tile) = self.fresh_on_disk(&key) {
+                return Ok(cached(tile));
             }
-            let tile = Tile::from_upstream(images.get(&request).await?);
-            if let Some(d) = &disk {
-                let stored = Stored {
-                    content_type: tile.content_type.clone(),
-                    etag: tile.etag.clone(),
-                    fetched: SystemTime::now(),
-                    body: tile.body.to_vec(),
-                };
-                if let Err(e) = d.put(&disk_key, &stored) {
-                    tracing::warn!(error = %e, "a tile could not be written to the disk store");
-                }
-            }
-            Ok::<_, UpstreamError>(cached(tile))
+            self.fetch_to_disk(&layer, z, x, y, media, &key)
+                .await
+                .map(cached)
         };
         match self.tiles.get_or_fetch(key.clone(), fetch).await {
             Ok((t, status)) => Ok((

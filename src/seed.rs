@@ -1,0 +1,179 @@
+//! Seeding (`geopf-gateway seed`), like MapProxy's seeder: fills the disk tile store with a layer's
+//! tiles over an area and a zoom range before going offline. Tiles already fresh on disk are
+//! skipped, so an interrupted run resumes where it stopped; upstream requests stay behind
+//! `upstream.max_tile_fetches`, as the server's do.
+
+use std::ops::RangeInclusive;
+
+use futures::StreamExt;
+
+use crate::{
+    catalog::wmts::WmtsLayer,
+    geo::{tile_of, Bbox},
+    services::basemaps::Basemaps,
+};
+
+/// Where and how deep to seed.
+#[derive(Debug, Clone)]
+pub struct SeedArea {
+    pub bbox: Bbox,
+    pub zooms: RangeInclusive<u32>,
+}
+
+/// The deepest WebMercator level the Géoplateforme serves.
+pub const MAX_ZOOM: u32 = 21;
+
+/// `10-15` or `12`.
+pub fn parse_zooms(text: &str) -> Result<RangeInclusive<u32>, String> {
+    let number = |t: &str| {
+        t.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|z| *z <= MAX_ZOOM)
+            .ok_or_else(|| format!("{t:?} is not a zoom level from 0 to {MAX_ZOOM}"))
+    };
+    let (lo, hi) = match text.split_once('-') {
+        Some((a, b)) => (number(a)?, number(b)?),
+        None => (number(text)?, number(text)?),
+    };
+    if lo > hi {
+        return Err(format!("{text:?}: the first zoom level is above the last"));
+    }
+    Ok(lo..=hi)
+}
+
+/// `west,south,east,north` in WGS84 degrees.
+pub fn parse_bbox(text: &str) -> Result<Bbox, String> {
+    let n: Vec<f64> = text
+        .split(',')
+        .map(|p| p.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{text:?} is not four numbers west,south,east,north"))?;
+    let [w, s, e, north] = n[..] else {
+        return Err(format!(
+            "{text:?} is not four numbers west,south,east,north"
+        ));
+    };
+    if !(w < e && s < north && (-180.0..=180.0).contains(&w) && (-180.0..=180.0).contains(&e))
+        || !(-90.0..=90.0).contains(&s)
+        || !(-90.0..=90.0).contains(&north)
+    {
+        return Err(format!(
+            "{text:?} is not a box west < east, south < north, in degrees"
+        ));
+    }
+    Ok(Bbox {
+        min_lon: w,
+        min_lat: s,
+        max_lon: e,
+        max_lat: north,
+    })
+}
+
+/// The tiles of `layer` in the area, level by level, row by row (only those inside the layer's
+/// tile matrix limits).
+pub fn tiles<'a>(
+    layer: &'a WmtsLayer,
+    area: &'a SeedArea,
+) -> impl Iterator<Item = (u32, u64, u64)> + 'a {
+    let b = area.bbox;
+    area.zooms
+        .clone()
+        .flat_map(move |z| {
+            let (x0, y0) = tile_of(b.min_lon, b.max_lat, z);
+            let (x1, y1) = tile_of(b.max_lon, b.min_lat, z);
+            (y0..=y1).flat_map(move |y| (x0..=x1).map(move |x| (z, x, y)))
+        })
+        .filter(|(z, x, y)| layer.has_tile(*z, *x, *y))
+}
+
+/// What a run did so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub fetched: u64,
+    pub already_on_disk: u64,
+    pub failed: u64,
+    pub bytes: u64,
+    pub last_error: Option<String>,
+}
+
+impl Tally {
+    pub fn done(&self) -> u64 {
+        self.fetched + self.already_on_disk + self.failed
+    }
+}
+
+/// Seeds `layer` (as `media`) over `area`, `concurrency` tiles at a time; `progress` sees the
+/// tally after every tile.
+pub async fn run(
+    basemaps: &Basemaps,
+    layer: &WmtsLayer,
+    media: &str,
+    area: &SeedArea,
+    concurrency: usize,
+    mut progress: impl FnMut(&Tally),
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut results = futures::stream::iter(tiles(layer, area))
+        .map(|(z, x, y)| basemaps.seed_tile(layer, z, x, y, media))
+        .buffer_unordered(concurrency.max(1));
+    while let Some(result) = results.next().await {
+        match result {
+            Ok(Some(bytes)) => {
+                tally.fetched += 1;
+                tally.bytes += bytes as u64;
+            }
+            Ok(None) => tally.already_on_disk += 1,
+            Err(e) => {
+                tally.failed += 1;
+                tally.last_error = Some(e.to_string());
+            }
+        }
+        progress(&tally);
+    }
+    tally
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zoom_ranges_and_boxes() {
+        assert_eq!(parse_zooms("10-15"), Ok(10..=15));
+        assert_eq!(parse_zooms("12"), Ok(12..=12));
+        assert!(parse_zooms("15-10").is_err());
+        assert!(parse_zooms("3-99").is_err());
+        assert!(parse_zooms("x").is_err());
+        let b = parse_bbox("3.85,43.58,3.92,43.63").unwrap();
+        assert_eq!((b.min_lon, b.max_lat), (3.85, 43.63));
+        assert!(parse_bbox("3.92,43.58,3.85,43.63").is_err(), "west > east");
+        assert!(parse_bbox("1,2,3").is_err());
+        assert!(parse_bbox("1,2,3,95").is_err());
+    }
+
+    #[test]
+    fn tiles_cover_the_box_within_the_layer_limits() {
+        let mut layer = WmtsLayer {
+            tile_matrix_set: "PM_0_19".into(),
+            ..WmtsLayer::default()
+        };
+        for z in 0..=19u32 {
+            let n = (1u64 << z) - 1;
+            layer.limits.insert(z, (0, n, 0, n));
+        }
+        let area = SeedArea {
+            bbox: parse_bbox("3.85,43.58,3.92,43.63").unwrap(),
+            zooms: 0..=12,
+        };
+        let all: Vec<_> = tiles(&layer, &area).collect();
+        assert_eq!(all[0], (0, 0, 0));
+        // Montpellier at zoom 12: x 2091..=2092, y 1495..=1496.
+        let z12: Vec<_> = all.iter().filter(|t| t.0 == 12).collect();
+        assert_eq!(z12.len(), 4, "{z12:?}");
+        assert!(z12.contains(&&(12, 2091, 1495)));
+        // Limits cut the count: the layer stops at zoom 10.
+        layer.limits.retain(|z, _| *z <= 10);
+        assert!(tiles(&layer, &area).all(|t| t.0 <= 10));
+    }
+}
