@@ -54,10 +54,15 @@ pub fn parse_bbox(text: &str) -> Result<Bbox, String> {
             "{text:?} is not four numbers west,south,east,north"
         ));
     };
-    if !(w < e && s < north && (-180.0..=180.0).contains(&w) && (-180.0..=180.0).contains(&e))
-        || !(-90.0..=90.0).contains(&s)
-        || !(-90.0..=90.0).contains(&north)
-    {
+    let lon = -180.0..=180.0;
+    let lat = -90.0..=90.0;
+    let valid = w < e
+        && s < north
+        && lon.contains(&w)
+        && lon.contains(&e)
+        && lat.contains(&s)
+        && lat.contains(&north);
+    if !valid {
         return Err(format!(
             "{text:?} is not a box west < east, south < north, in degrees"
         ));
