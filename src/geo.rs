@@ -84,6 +84,15 @@ pub fn tile_of(lon: f64, lat: f64, z: u32) -> (u64, u64) {
     (x as u64, y as u64)
 }
 
+/// The bounds of the WebMercator tile z/x/y in EPSG:3857 metres: (min x, min y, max x, max y).
+pub fn tile_bounds_3857(z: u32, x: u64, y: u64) -> (f64, f64, f64, f64) {
+    const HALF: f64 = 20_037_508.342_789_244;
+    let size = 2.0 * HALF / f64::from(1u32 << z.min(30));
+    let minx = -HALF + x as f64 * size;
+    let maxy = HALF - y as f64 * size;
+    (minx, maxy - size, minx + size, maxy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,7 @@ pub struct AppState {
     pub wfs: Arc<services::wfs::WfsService>,
     pub basemaps: Arc<services::basemaps::Basemaps>,
     pub wms: Arc<services::wms::WmsService>,
+    pub catalogue: Arc<services::catalogue::Catalogue>,
     pub jobs: Arc<JobStore>,
     pub uploads: Arc<Uploads>,
     pub keys: Arc<http::auth::Keys>,
@@ -110,6 +111,11 @@ impl AppState {
             image_cache,
             snapshots,
         ));
+        let catalogue = Arc::new(services::catalogue::Catalogue::new(
+            basemaps.clone(),
+            wms.clone(),
+            wfs.clone(),
+        ));
         let jobs = Arc::new(JobStore::new(
             config.jobs.max_jobs,
             Duration::from_secs(config.jobs.max_age_s),
@@ -133,6 +139,7 @@ impl AppState {
             wfs,
             basemaps,
             wms,
+            catalogue,
             jobs,
             collections: Arc::new(collection_specs()),
             readiness: Arc::new(ogcapi::common::Readiness::default()),

@@ -137,7 +137,7 @@ async fn the_catalogue_starts_from_its_disk_snapshot_and_refreshes_conditionally
     })
     .await;
     wait_for_layers(&first).await;
-    let (_, _, all) = first.get_json("/catalog.json").await;
+    let (_, _, all) = first.get_json("/catalog.json?service=wmts").await;
     let layers = all["numberMatched"].as_u64().unwrap();
     assert!(layers > 0);
     assert_eq!(ready_source(&first, "wmts").await, "upstream");
@@ -159,7 +159,7 @@ async fn the_catalogue_starts_from_its_disk_snapshot_and_refreshes_conditionally
         move |c| c.cache.dir = f
     })
     .await;
-    let (status, _, offline) = second.get_json("/catalog.json").await;
+    let (status, _, offline) = second.get_json("/catalog.json?service=wmts").await;
     assert_eq!(status, 200);
     assert_eq!(offline["numberMatched"].as_u64(), Some(layers));
     assert_eq!(second.get(&format!("/catalog/{PLAN}")).await.status(), 200);
@@ -196,7 +196,7 @@ async fn the_catalogue_starts_from_its_disk_snapshot_and_refreshes_conditionally
     );
     let (_, _, ready) = third.get_json("/ready").await;
     assert_eq!(ready["upstream"]["wmts"]["last_refresh"], "unchanged (304)");
-    let (_, _, after) = third.get_json("/catalog.json").await;
+    let (_, _, after) = third.get_json("/catalog.json?service=wmts").await;
     assert_eq!(after["numberMatched"].as_u64(), Some(layers));
 }
 
@@ -226,7 +226,7 @@ async fn a_pan_storm_waits_behind_the_tile_fetch_cap() {
 #[tokio::test]
 async fn the_catalogue_lists_searches_and_describes_layers() {
     let app = app().await;
-    let (status, _, all) = app.get_json("/catalog.json").await;
+    let (status, _, all) = app.get_json("/catalog.json?service=wmts").await;
     assert_eq!(status, 200);
     assert_eq!(all["numberMatched"], 4);
     let plan = all["layers"]
@@ -415,6 +415,112 @@ async fn the_kiosk_is_one_page_that_works_offline() {
     assert_eq!(
         detail["legend_url"],
         format!("https://data.geopf.fr/annexes/ressources/legendes/{PLAN}-legend.png")
+    );
+}
+
+const COMMUNE: &str = "LIMITES_ADMINISTRATIVES_EXPRESS.LATEST:commune";
+const SCAN: &str = "SCAN25TOUR_PYR-JPEG_WLD_WM";
+
+/// Waits until the WMS and WFS capabilities are in the catalogue too.
+async fn wait_for_all(app: &TestApp) {
+    for _ in 0..300 {
+        let (_, _, wms) = app.get_json("/catalog.json?service=wms&limit=1").await;
+        let (_, _, wfs) = app.get_json("/catalog.json?service=wfs&limit=1").await;
+        if wms["numberMatched"].as_u64() > Some(0) && wfs["numberMatched"].as_u64() > Some(0) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the WMS and WFS never reached the catalogue");
+}
+
+#[tokio::test]
+async fn the_catalogue_joins_wmts_wms_and_wfs() {
+    let app = app().await;
+    wait_for_all(&app).await;
+    let (_, _, ortho) = app.get_json("/catalog/ORTHOIMAGERY.ORTHOPHOTOS").await;
+    assert_eq!(ortho["services"], serde_json::json!(["wmts", "wms"]));
+    let (_, _, scan) = app.get_json(&format!("/catalog/{SCAN}")).await;
+    assert_eq!(scan["services"], serde_json::json!(["wms"]));
+    assert_eq!(scan["theme"], "maps");
+    assert!(scan["links"]["preview"]
+        .as_str()
+        .unwrap()
+        .contains("/wms?SERVICE=WMS"));
+    let (_, _, parcels) = app
+        .get_json("/catalog/CADASTRALPARCELS.PARCELLAIRE_EXPRESS")
+        .await;
+    assert_eq!(
+        parcels["metadata_urls"][0],
+        "https://geoservices.ign.fr/sites/default/files/parcellaire.xml"
+    );
+    let (_, _, commune) = app.get_json(&format!("/catalog/{COMMUNE}")).await;
+    assert_eq!(commune["services"], serde_json::json!(["wfs"]));
+    assert_eq!(commune["theme"], "administrative");
+    assert_eq!(
+        commune["links"]["collection"],
+        format!("{}/collections/{COMMUNE}", app.base)
+    );
+    let (_, _, wfs) = app.get_json("/catalog.json?service=wfs&q=commune").await;
+    assert!(wfs["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["id"] == COMMUNE));
+    assert_problem(
+        &app.get_json("/catalog.json?service=ftp").await,
+        400,
+        "service",
+    );
+
+    // A .qlr for each kind: XYZ, WMS, OGC API features.
+    let wms_qlr = app
+        .get(&format!("/catalog/{SCAN}.qlr"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(wms_qlr.contains("providerKey=\"wms\""), "{wms_qlr}");
+    assert!(
+        wms_qlr.contains(&format!(
+            "layers={SCAN}&amp;styles=&amp;url={}/wms",
+            app.base
+        )),
+        "{wms_qlr}"
+    );
+    let wfs_qlr = app
+        .get(&format!("/catalog/{COMMUNE}.qlr"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(wfs_qlr.contains("providerKey=\"OAPIF\""), "{wfs_qlr}");
+    assert!(wfs_qlr.contains("<maplayer type=\"vector\""));
+    assert!(
+        wfs_qlr.contains(&format!("typename=&apos;{COMMUNE}&apos;")),
+        "{wfs_qlr}"
+    );
+
+    // The kiosk has a card for each, and a filter by service.
+    let html = app.get("/catalog").await.text().await.unwrap();
+    for id in [PLAN, SCAN, COMMUNE] {
+        assert!(
+            html.contains(&format!("<code>{id}</code>")),
+            "{id} has a card"
+        );
+    }
+    assert!(html.contains("id=\"service\""));
+    // The detail page shows the layer: nine tiles around the middle of its extent.
+    let page = app
+        .get(&format!("/catalog/{PLAN}?f=html"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.matches(&format!("src=\"{}/tiles/{PLAN}/", app.base))
+            .count(),
+        9
     );
 }
 

@@ -18,6 +18,8 @@ pub struct WmsLayer {
     pub min_scale: Option<f64>,
     pub max_scale: Option<f64>,
     pub queryable: bool,
+    /// ISO 19115 metadata records (`MetadataURL`).
+    pub metadata_urls: Vec<String>,
 }
 
 fn local(name: &str) -> String {
@@ -71,17 +73,25 @@ pub fn parse_capabilities(xml: &str) -> Result<Vec<WmsLayer>, String> {
                 path.push(name);
                 text.clear();
             }
-            Event::Empty(e) => {
-                let in_legend = path.last().is_some_and(|p| p == "LegendURL");
-                if in_legend && local(e.name().as_ref()) == "OnlineResource" {
-                    if let Some(s) = open.style.as_mut() {
-                        s.legend_url = e
-                            .attributes()
-                            .flatten()
-                            .find(|a| local(a.key.as_ref()) == "href")
-                            .and_then(|a| a.normalized_value(quick_xml::XmlVersion::default()).ok())
-                            .map(|v| v.into_owned());
+            Event::Empty(e) if local(e.name().as_ref()) == "OnlineResource" => {
+                let href = e
+                    .attributes()
+                    .flatten()
+                    .find(|a| local(a.key.as_ref()) == "href")
+                    .and_then(|a| a.normalized_value(quick_xml::XmlVersion::default()).ok())
+                    .map(|v| v.into_owned());
+                match path.last().map(String::as_str) {
+                    Some("LegendURL") => {
+                        if let Some(s) = open.style.as_mut() {
+                            s.legend_url = href;
+                        }
                     }
+                    Some("MetadataURL") => {
+                        if let (Some(l), Some(href)) = (open.layers.last_mut(), href) {
+                            l.metadata_urls.push(href);
+                        }
+                    }
+                    _ => {}
                 }
             }
             Event::Text(t) => text.push_str(&t.xml10_content()),

@@ -1,5 +1,6 @@
-//! The basemap catalogue and tiles: `/catalog` (the kiosk page), `/catalog.json`, `/catalog/{id}`,
-//! `/catalog/{id}.qlr` (a QGIS layer definition) and `/tiles/{id}/{z}/{x}/{y}.{png|jpeg}`.
+//! The catalogue: `/catalog` (the kiosk page), `/catalog.json`, `/catalog/{id}` (JSON and an HTML
+//! page with a map preview), `/catalog/{id}.qlr` (a QGIS layer definition through the gateway) and
+//! `/catalog/qgis-connections.xml` (QGIS connection files).
 
 use askama::Template;
 use axum::{
@@ -17,8 +18,9 @@ use super::{
 use crate::{
     catalog::wmts::WmtsLayer,
     error::ApiError,
+    geo::{tile_bounds_3857, tile_of},
     http::{base_url::BaseUrl, negotiate::Format},
-    services::basemaps::theme,
+    services::catalogue::Entry,
     AppState,
 };
 
@@ -39,12 +41,24 @@ fn xyz_url(base: &BaseUrl, layer: &WmtsLayer) -> String {
     ))
 }
 
-/// A tile showing the layer: at zoom 6 (or the nearest it has), over the middle of its extent.
-fn preview(base: &BaseUrl, layer: &WmtsLayer) -> String {
+/// The zoom level a preview shows: 6 (France on a few tiles), or the nearest the layer has.
+fn preview_zoom(layer: &WmtsLayer) -> u32 {
     let (lo, hi) = layer.zoom_range().unwrap_or((0, 0));
-    let z = 6u32.clamp(lo, hi.max(lo));
-    let (lon, lat) = layer.wgs84_bbox.map(|b| b.center()).unwrap_or((2.35, 46.6));
-    let (x, y) = crate::geo::tile_of(lon, lat, z);
+    6u32.clamp(lo, hi.max(lo))
+}
+
+fn centre(e: &Entry) -> (f64, f64) {
+    e.bbox.map(|b| b.center()).unwrap_or((2.35, 46.6))
+}
+
+/// The tile `dx`,`dy` away from the one over the middle of the layer's extent.
+fn preview_tile(base: &BaseUrl, e: &Entry, layer: &WmtsLayer, dx: i64, dy: i64) -> String {
+    let z = preview_zoom(layer);
+    let (lon, lat) = centre(e);
+    let (x, y) = tile_of(lon, lat, z);
+    let last = (1i64 << z) - 1;
+    let x = (x as i64 + dx).clamp(0, last);
+    let y = (y as i64 + dy).clamp(0, last);
     base.join(&format!(
         "/tiles/{}/{z}/{x}/{y}.{}",
         urlencode(&layer.id),
@@ -52,42 +66,68 @@ fn preview(base: &BaseUrl, layer: &WmtsLayer) -> String {
     ))
 }
 
-pub fn entry(base: &BaseUrl, l: &WmtsLayer) -> Value {
-    let (min_zoom, max_zoom) = l.zoom_range().unwrap_or((0, 0));
-    let detail = base.join(&format!("/catalog/{}", urlencode(&l.id)));
+/// A WMS GetMap through the gateway of `side`×`side` pixels over the zoom-6 tile at the middle of
+/// the layer's extent.
+fn wms_map(base: &BaseUrl, e: &Entry, name: &str, side: u32) -> String {
+    let (lon, lat) = centre(e);
+    let (x, y) = tile_of(lon, lat, 6);
+    let (minx, miny, maxx, maxy) = tile_bounds_3857(6, x, y);
+    base.join(&format!(
+        "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS={}&STYLES=&CRS=EPSG:3857&BBOX={minx:.0},{miny:.0},{maxx:.0},{maxy:.0}&WIDTH={side}&HEIGHT={side}&FORMAT=image/png",
+        urlencode(name)
+    ))
+}
+
+/// The picture of a layer on its card: a tile, or a small WMS map; none for feature types.
+fn preview(base: &BaseUrl, e: &Entry) -> Option<String> {
+    if let Some(layer) = e.xyz() {
+        return Some(preview_tile(base, e, layer, 0, 0));
+    }
+    e.wms.as_ref().map(|l| wms_map(base, e, &l.name, 256))
+}
+
+fn detail_url(base: &BaseUrl, e: &Entry) -> String {
+    base.join(&format!("/catalog/{}", urlencode(&e.id)))
+}
+
+fn collection_url(base: &BaseUrl, e: &Entry) -> Option<String> {
+    e.wfs
+        .as_ref()
+        .map(|t| base.join(&format!("/collections/{}", urlencode(&t.name))))
+}
+
+pub fn entry(base: &BaseUrl, e: &Entry) -> Value {
+    let detail = detail_url(base, e);
+    let wmts = e.wmts.as_ref();
+    let zooms = e.xyz().and_then(|l| l.zoom_range());
     json!({
-        "id": l.id,
-        "title": l.title,
-        "abstract": l.abstract_,
-        "keywords": l.keywords,
-        "theme": theme(&l.id),
-        "services": ["wmts"],
-        "formats": l.formats,
-        "styles": l.styles.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-        "bbox": l.wgs84_bbox.map(|b| vec![b.min_lon, b.min_lat, b.max_lon, b.max_lat]),
-        "min_zoom": min_zoom,
-        "max_zoom": max_zoom,
-        "tile_matrix_set": l.tile_matrix_set,
-        "legend_url": l.styles.iter().find(|s| s.is_default).or(l.styles.first()).and_then(|s| s.legend_url.clone()),
-        "metadata_urls": [],
+        "id": e.id,
+        "title": e.title,
+        "abstract": e.abstract_,
+        "keywords": e.keywords,
+        "theme": e.theme,
+        "services": e.services(),
+        "formats": wmts.map(|l| l.formats.clone()).unwrap_or_default(),
+        "styles": wmts.map(|l| &l.styles).or(e.wms.as_ref().map(|l| &l.styles)).map(|s| s.iter().map(|s| s.id.clone()).collect::<Vec<_>>()).unwrap_or_default(),
+        "bbox": e.bbox.map(|b| vec![b.min_lon, b.min_lat, b.max_lon, b.max_lat]),
+        "min_zoom": zooms.map(|z| z.0),
+        "max_zoom": zooms.map(|z| z.1),
+        "tile_matrix_set": wmts.map(|l| l.tile_matrix_set.clone()),
+        "min_scale_denominator": e.wms.as_ref().and_then(|l| l.min_scale),
+        "max_scale_denominator": e.wms.as_ref().and_then(|l| l.max_scale),
+        "default_crs": e.wfs.as_ref().and_then(|t| t.default_crs.clone()),
+        "legend_url": e.legend_url(),
+        "metadata_urls": e.wms.as_ref().map(|l| l.metadata_urls.clone()).unwrap_or_default(),
         "links": {
-            "tiles": if l.is_xyz() { Some(xyz_url(base, l)) } else { None },
-            "qlr": if l.is_xyz() { Some(format!("{detail}.qlr")) } else { None },
+            "tiles": e.xyz().map(|l| xyz_url(base, l)),
+            "wmts": wmts.map(|_| base.join("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities")),
+            "wms": e.wms.as_ref().map(|_| base.join("/wms?SERVICE=WMS&REQUEST=GetCapabilities")),
+            "collection": collection_url(base, e),
+            "preview": preview(base, e),
+            "qlr": qlr_source(base, e).map(|_| format!("{detail}.qlr")),
             "detail": detail,
         },
     })
-}
-
-fn matches(l: &WmtsLayer, q: &[String], theme_filter: Option<&str>) -> bool {
-    let text = format!(
-        "{} {} {} {}",
-        l.id,
-        l.title,
-        l.abstract_,
-        l.keywords.join(" ")
-    )
-    .to_lowercase();
-    theme_filter.is_none_or(|t| theme(&l.id) == t) && q.iter().all(|w| text.contains(w.as_str()))
 }
 
 pub async fn catalog_json(
@@ -95,7 +135,8 @@ pub async fn catalog_json(
     RawQuery(raw): RawQuery,
     base: BaseUrl,
 ) -> Result<Response, ApiError> {
-    let (mut q, mut theme_filter, mut limit, mut offset) = (Vec::new(), None, usize::MAX, 0);
+    let (mut q, mut theme, mut service, mut limit, mut offset) =
+        (Vec::new(), None, None, usize::MAX, 0);
     for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         match k.as_ref() {
             "q" => {
@@ -105,23 +146,32 @@ pub async fn catalog_json(
                     .map(str::to_string)
                     .collect()
             }
-            "theme" => theme_filter = Some(v.into_owned()),
-            "service" if v != "wmts" => q.push("\u{0}".into()), // only WMTS layers are catalogued yet
+            "theme" => theme = Some(v.into_owned()),
+            "service" => {
+                let s = v.to_ascii_lowercase();
+                if !["wmts", "wms", "wfs"].contains(&s.as_str()) {
+                    return Err(ApiError::bad_parameter(
+                        "service",
+                        format!("{v:?} is not wmts, wms or wfs"),
+                    ));
+                }
+                service = Some(s);
+            }
             "limit" => limit = parse_limit(&v)?,
             "offset" => offset = parse_offset(&v)?,
             _ => {}
         }
     }
-    let layers = state.basemaps.state().items;
-    let found: Vec<&WmtsLayer> = layers
+    let entries = state.catalogue.entries();
+    let found: Vec<&Entry> = entries
         .iter()
-        .filter(|l| matches(l, &q, theme_filter.as_deref()))
+        .filter(|e| e.matches(&q, theme.as_deref(), service.as_deref()))
         .collect();
     let page: Vec<Value> = found
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|l| entry(&base, l))
+        .map(|e| entry(&base, e))
         .collect();
     let mut links_out = vec![Link::new(
         base.join("/catalog.json"),
@@ -148,12 +198,14 @@ struct Card {
     id: String,
     title: String,
     theme: &'static str,
-    zooms: String,
+    services: String,
+    about: String,
     abstract_short: String,
     search: String,
-    preview: String,
-    xyz: String,
-    qlr: String,
+    preview: Option<String>,
+    copy_label: &'static str,
+    copy: String,
+    qlr: Option<String>,
     detail: String,
 }
 
@@ -165,37 +217,59 @@ struct Kiosk {
     layers: Vec<Card>,
 }
 
+fn card(base: &BaseUrl, e: &Entry) -> Card {
+    let (copy_label, copy, about) = if let Some(l) = e.xyz() {
+        let (lo, hi) = l.zoom_range().unwrap_or((0, 0));
+        ("Copy XYZ URL", xyz_url(base, l), format!("zoom {lo}–{hi}"))
+    } else if let Some(l) = &e.wms {
+        let about = match (l.min_scale, l.max_scale) {
+            (Some(lo), Some(hi)) => format!("1:{lo:.0} to 1:{hi:.0}"),
+            _ => "all scales".into(),
+        };
+        ("Copy WMS URL", base.join("/wms"), about)
+    } else {
+        let crs = e.wfs.as_ref().and_then(|t| t.default_crs.clone());
+        (
+            "Copy collection URL",
+            collection_url(base, e).unwrap_or_default(),
+            format!(
+                "features{}",
+                crs.map(|c| format!(", {c}")).unwrap_or_default()
+            ),
+        )
+    };
+    Card {
+        id: e.id.clone(),
+        title: e.title.clone(),
+        theme: e.theme,
+        services: e.services().join(" "),
+        about,
+        abstract_short: e.abstract_.chars().take(160).collect(),
+        search: format!(
+            "{} {} {} {}",
+            e.id,
+            e.title,
+            e.abstract_,
+            e.keywords.join(" ")
+        )
+        .to_lowercase(),
+        preview: preview(base, e),
+        copy_label,
+        copy,
+        qlr: qlr_source(base, e).map(|_| format!("{}.qlr", detail_url(base, e))),
+        detail: format!("{}?f=html", detail_url(base, e)),
+    }
+}
+
 pub async fn kiosk(State(state): State<AppState>, base: BaseUrl) -> Response {
-    let layers = state.basemaps.state().items;
-    let mut themes: Vec<&'static str> = layers.iter().map(|l| theme(&l.id)).collect();
+    let entries = state.catalogue.entries();
+    let mut themes: Vec<&'static str> = entries.iter().map(|e| e.theme).collect();
     themes.sort_unstable();
     themes.dedup();
-    let cards = layers
+    let cards = entries
         .iter()
-        .filter(|l| l.is_xyz())
-        .map(|l| {
-            let (lo, hi) = l.zoom_range().unwrap_or((0, 0));
-            let detail = base.join(&format!("/catalog/{}?f=html", urlencode(&l.id)));
-            Card {
-                id: l.id.clone(),
-                title: l.title.clone(),
-                theme: theme(&l.id),
-                zooms: format!("{lo}–{hi}"),
-                abstract_short: l.abstract_.chars().take(160).collect(),
-                search: format!(
-                    "{} {} {} {}",
-                    l.id,
-                    l.title,
-                    l.abstract_,
-                    l.keywords.join(" ")
-                )
-                .to_lowercase(),
-                preview: preview(&base, l),
-                xyz: xyz_url(&base, l),
-                qlr: base.join(&format!("/catalog/{}.qlr", urlencode(&l.id))),
-                detail,
-            }
-        })
+        .filter(|e| e.xyz().is_some() || e.wms.is_some() || e.wfs.is_some())
+        .map(|e| card(&base, e))
         .collect();
     let page = Kiosk {
         home: base.join("/"),
@@ -287,33 +361,64 @@ const QGIS_URI_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'{')
     .add(b'}');
 
-/// A QGIS layer definition adding the layer as XYZ tiles through the gateway.
-fn qlr(base: &BaseUrl, l: &WmtsLayer) -> String {
-    let (lo, hi) = l.zoom_range().unwrap_or((0, 19));
-    let url = percent_encoding::utf8_percent_encode(&xyz_url(base, l), QGIS_URI_VALUE).to_string();
-    let source = format!("type=xyz&url={url}&zmax={hi}&zmin={lo}");
+/// How a layer is added to QGIS through the gateway: XYZ tiles, else the WMS, else the OGC API
+/// collection. `(provider, layer type, data source, CRS)`.
+fn qlr_source(
+    base: &BaseUrl,
+    e: &Entry,
+) -> Option<(&'static str, &'static str, String, &'static str)> {
+    let enc = |v: &str| percent_encoding::utf8_percent_encode(v, QGIS_URI_VALUE).to_string();
+    if let Some(l) = e.xyz() {
+        let (lo, hi) = l.zoom_range().unwrap_or((0, 19));
+        let source = format!(
+            "type=xyz&url={}&zmax={hi}&zmin={lo}",
+            enc(&xyz_url(base, l))
+        );
+        return Some(("wms", "raster", source, "EPSG:3857"));
+    }
+    if let Some(l) = &e.wms {
+        let source = format!(
+            "crs=EPSG:3857&format=image/png&layers={}&styles=&url={}",
+            enc(&l.name),
+            enc(&base.join("/wms"))
+        );
+        return Some(("wms", "raster", source, "EPSG:3857"));
+    }
+    e.wfs.as_ref().map(|t| {
+        let source = format!(
+            "url='{}' typename='{}'",
+            base.join("/").replace('\'', "%27"),
+            t.name.replace('\'', "\\'")
+        );
+        ("OAPIF", "vector", source, "EPSG:4326")
+    })
+}
+
+/// A QGIS layer definition adding the layer through the gateway.
+fn qlr(base: &BaseUrl, e: &Entry) -> Option<String> {
+    let (provider, kind, source, crs) = qlr_source(base, e)?;
     let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
-    format!(
+    Some(format!(
         r#"<!DOCTYPE qgis-layer-definition>
 <qlr>
   <layer-tree-group expanded="1" checked="Qt::Checked" name="">
-    <layer-tree-layer expanded="1" checked="Qt::Checked" id="{id}" name="{title}" source="{source}" providerKey="wms"/>
+    <layer-tree-layer expanded="1" checked="Qt::Checked" id="{id}" name="{title}" source="{source}" providerKey="{provider}"/>
   </layer-tree-group>
   <maplayers>
-    <maplayer type="raster" hasScaleBasedVisibilityFlag="0">
+    <maplayer type="{kind}" hasScaleBasedVisibilityFlag="0">
       <id>{id}</id>
       <datasource>{source}</datasource>
       <layername>{title}</layername>
-      <srs><spatialrefsys><authid>EPSG:3857</authid></spatialrefsys></srs>
-      <provider>wms</provider>
+      <srs><spatialrefsys><authid>{crs}</authid></spatialrefsys></srs>
+      <provider>{provider}</provider>
     </maplayer>
   </maplayers>
 </qlr>
 "#,
-        id = esc(&l.id),
-        title = esc(&l.title),
+        id = esc(&e.id),
+        title = esc(&e.title),
         source = esc(&source),
-    )
+    ))
 }
 
 pub async fn catalog_entry(
@@ -334,18 +439,18 @@ pub async fn catalog_entry(
         Some(i) => (i.to_string(), true),
         None => (id, false),
     };
-    let layer = state.basemaps.layer(&id).ok_or_else(|| {
+    let e = state.catalogue.get(&id).ok_or_else(|| {
         ApiError::not_found(format!(
-            "there is no basemap {id:?} in the catalogue (see /catalog.json)"
+            "there is no layer {id:?} in the catalogue (see /catalog.json)"
         ))
     })?;
     if as_qlr {
-        if !layer.is_xyz() {
-            return Err(ApiError::not_found(format!(
-                "{id} is not published in WebMercator"
-            )));
-        }
-        let mut r = qlr(&base, &layer).into_response();
+        let text = qlr(&base, &e).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "{id} is published neither in WebMercator nor by the WMS or WFS"
+            ))
+        })?;
+        let mut r = text.into_response();
         let h = r.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
@@ -353,40 +458,74 @@ pub async fn catalog_entry(
         );
         if let Ok(v) = HeaderValue::from_str(&format!(
             "attachment; filename=\"{}.qlr\"",
-            id.replace(['"', '/', '\\'], "_")
+            id.replace(['"', '/', '\\', ':'], "_")
         )) {
             h.insert(header::CONTENT_DISPOSITION, v);
         }
         return Ok(r);
     }
-    let doc = entry(&base, &layer);
+    let doc = entry(&base, &e);
     Ok(respond(format, &doc, links::JSON, || {
-        let mut p = Page::new(&base, layer.title.clone(), layer.abstract_.clone());
-        let mut t = Table::new("", &["", ""]);
-        for (k, v) in [
-            ("id", layer.id.clone()),
-            ("theme", theme(&layer.id).into()),
-            ("zoom", format!("{:?}", layer.zoom_range())),
-            ("formats", layer.formats.join(", ")),
-        ] {
-            t.rows.push(vec![Cell::text(k), Cell::text(v)]);
-        }
-        if layer.is_xyz() {
-            t.rows
-                .push(vec![Cell::text("XYZ"), Cell::text(xyz_url(&base, &layer))]);
-            t.rows.push(vec![
-                Cell::text("preview"),
-                Cell::link("a tile", preview(&base, &layer)),
-            ]);
-            t.rows.push(vec![
-                Cell::text("QGIS"),
-                Cell::link(
-                    ".qlr",
-                    base.join(&format!("/catalog/{}.qlr", urlencode(&layer.id))),
-                ),
-            ]);
-        }
-        p.tables.push(t);
-        p
+        detail_page(&base, &e)
     }))
+}
+
+/// The HTML page of one layer: a 3×3 tile mosaic (or a WMS map) around the middle of its extent,
+/// then what the catalogue knows and the ways to add it.
+fn detail_page(base: &BaseUrl, e: &Entry) -> Page {
+    let mut p = Page::new(base, e.title.clone(), e.abstract_.clone());
+    if let Some(layer) = e.xyz() {
+        for dy in -1..=1 {
+            for dx in -1..=1 {
+                p.preview.push(preview_tile(base, e, layer, dx, dy));
+            }
+        }
+    } else if let Some(l) = &e.wms {
+        p.preview.push(wms_map(base, e, &l.name, 384));
+    }
+    let mut t = Table::new("", &["", ""]);
+    for (k, v) in [
+        ("id", e.id.clone()),
+        ("theme", e.theme.into()),
+        ("services", e.services().join(", ")),
+        ("keywords", e.keywords.join(", ")),
+    ] {
+        t.rows.push(vec![Cell::text(k), Cell::text(v)]);
+    }
+    if let Some(l) = e.xyz() {
+        let (lo, hi) = l.zoom_range().unwrap_or((0, 0));
+        t.rows.push(vec![
+            Cell::text("zoom"),
+            Cell::text(format!("{lo} to {hi}")),
+        ]);
+        t.rows
+            .push(vec![Cell::text("XYZ"), Cell::text(xyz_url(base, l))]);
+    }
+    if e.wms.is_some() {
+        t.rows.push(vec![
+            Cell::text("WMS"),
+            Cell::link(
+                base.join("/wms"),
+                base.join("/wms?SERVICE=WMS&REQUEST=GetCapabilities"),
+            ),
+        ]);
+    }
+    if let Some(url) = collection_url(base, e) {
+        t.rows.push(vec![
+            Cell::text("OGC API collection"),
+            Cell::link(url.clone(), format!("{url}?f=html")),
+        ]);
+    }
+    if let Some(legend) = e.legend_url() {
+        t.rows
+            .push(vec![Cell::text("legend"), Cell::link("legend", legend)]);
+    }
+    if qlr_source(base, e).is_some() {
+        t.rows.push(vec![
+            Cell::text("QGIS"),
+            Cell::link(".qlr", format!("{}.qlr", detail_url(base, e))),
+        ]);
+    }
+    p.tables.push(t);
+    p
 }

@@ -78,6 +78,8 @@ pub struct Page {
     pub tables: Vec<Table>,
     pub links: Vec<Link>,
     pub json: Option<String>,
+    /// Images shown above the tables: a 3×3 tile mosaic (nine) or one map.
+    pub preview: Vec<String>,
 }
 
 impl Page {

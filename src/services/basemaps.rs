@@ -91,35 +91,6 @@ pub struct TileOrigin {
     pub stale: bool,
 }
 
-/// The theme of a layer, from its identifier's prefix.
-pub fn theme(id: &str) -> &'static str {
-    let id = id.to_ascii_uppercase();
-    let starts = |p: &[&str]| p.iter().any(|x| id.starts_with(x));
-    if starts(&["ORTHOIMAGERY", "HR.ORTHOIMAGERY"]) {
-        "ortho"
-    } else if starts(&["CADASTRALPARCELS", "CADASTRE"]) {
-        "cadastre"
-    } else if starts(&["GEOGRAPHICALGRIDSYSTEMS", "SCAN", "PLAN"]) {
-        "maps"
-    } else if starts(&[
-        "ADMINEXPRESS",
-        "LIMITES_ADMINISTRATIVES",
-        "ADMINISTRATIVEUNITS",
-    ]) {
-        "administrative"
-    } else if starts(&["ELEVATION", "ALTI"]) {
-        "elevation"
-    } else if starts(&["TRANSPORTNETWORKS", "TRANSPORTS", "ROUTES"]) {
-        "transport"
-    } else if starts(&["HYDROGRAPHY", "HYDRO"]) {
-        "hydrography"
-    } else if starts(&["LANDCOVER", "OCSGE", "LANDUSE"]) {
-        "land cover"
-    } else {
-        "other"
-    }
-}
-
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
@@ -434,8 +405,6 @@ fn request_key(layer: &str, z: u32, x: u64, y: u64, media: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::theme;
-
     #[test]
     fn operation_urls_point_at_the_gateway() {
         let xml = r#"<a><ows:OperationsMetadata><ows:Get xlink:href="https://data.geopf.fr/wmts"/><ows:Get xlink:href="https://mirror/wmts?"/></ows:OperationsMetadata><LegendURL xlink:href="https://data.geopf.fr/legend.png"/></a>"#;
@@ -447,13 +416,5 @@ mod tests {
             out.contains("https://data.geopf.fr/legend.png"),
             "legends are not WMTS operations"
         );
-    }
-
-    #[test]
-    fn themes_from_identifiers() {
-        assert_eq!(theme("ORTHOIMAGERY.ORTHOPHOTOS"), "ortho");
-        assert_eq!(theme("CADASTRALPARCELS.PARCELLAIRE_EXPRESS"), "cadastre");
-        assert_eq!(theme("GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2"), "maps");
-        assert_eq!(theme("ACCES.BIOMETHANE"), "other");
     }
 }

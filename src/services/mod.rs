@@ -4,6 +4,7 @@
 pub mod altimetry;
 pub mod basemaps;
 pub mod capabilities;
+pub mod catalogue;
 pub mod fetch;
 pub mod geocode;
 pub mod inputs;

@@ -22,6 +22,9 @@ results = []
 DIALOGS = []
 PLAN = "GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2"
 ORTHO = "ORTHOIMAGERY.ORTHOPHOTOS"
+# A WMS-R layer that has no WMTS twin, over Montpellier at 1:150 000.
+WMS_ONLY = "ORTHOIMAGERY.ORTHOPHOTOS.IRC-EXPRESS"
+COMMUNE = "LIMITES_ADMINISTRATIVES_EXPRESS.LATEST:commune"
 # Montpellier, in WebMercator.
 MONTPELLIER = QgsRectangle(430000, 5400000, 440000, 5410000)
 
@@ -124,17 +127,25 @@ def main():
     oapif = QgsVectorLayer("url='%s' typename='addresses'" % oapif_url, "addresses", "OAPIF")
     report(oapif.isValid(), "qgis.connection.oapif", "addresses from %s" % oapif_url)
 
-    # A .qlr from the kiosk, dropped into the project.
-    qlr = download("%s/catalog/%s.qlr" % (base, PLAN), ".qlr")
+    # A .qlr from the kiosk for each kind of layer, dropped into the project: XYZ tiles, a WMS-only
+    # layer, a WFS feature type (as an OGC API collection).
     project = QgsProject.instance()
-    ok, message = QgsLayerDefinition.loadLayerDefinition(qlr, project, project.layerTreeRoot())
-    layers = list(project.mapLayers().values())
-    valid = [layer for layer in layers if layer.isValid() and base in urllib.parse.unquote(layer.source())]
-    report(ok and len(valid) == 1, "qgis.qlr", "%s; layers %s" % (message or "loaded",
-                                                                  [(layer.name(), layer.isValid()) for layer in layers]))
-    if valid:
-        drawn, errors = render(valid[0], "qlr", out)
-        report(drawn > 0 and not errors, "qgis.render.qlr", "%d sampled pixels drawn" % drawn)
+    for layer_id, kind in [(PLAN, "xyz"), (WMS_ONLY, "wms"), (COMMUNE, "oapif")]:
+        project.clear()
+        qlr = download("%s/catalog/%s.qlr" % (base, urllib.parse.quote(layer_id)), ".qlr")
+        ok, message = QgsLayerDefinition.loadLayerDefinition(qlr, project, project.layerTreeRoot())
+        layers = list(project.mapLayers().values())
+        valid = [layer for layer in layers if layer.isValid() and base in urllib.parse.unquote(layer.source())]
+        report(ok and len(valid) == 1, "qgis.qlr.%s" % kind, "%s: %s; layers %s" % (
+            layer_id, message or "loaded", [(layer.name(), layer.providerType(), layer.isValid()) for layer in layers]))
+        if not valid:
+            continue
+        if kind == "oapif":
+            count = sum(1 for _ in valid[0].getFeatures())
+            report(count > 0, "qgis.qlr.oapif.features", "%d feature(s)" % count)
+        else:
+            drawn, errors = render(valid[0], "qlr-" + kind, out)
+            report(drawn > 0 and not errors, "qgis.render.qlr.%s" % kind, "%d sampled pixels drawn" % drawn)
 
     failed = results.count(False)
     print("qgis-basemaps: %d passed, %d failed" % (results.count(True), failed), flush=True)

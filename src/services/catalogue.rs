@@ -1,0 +1,298 @@
+//! The catalogue: every layer the Géoplateforme offers through the gateway in one searchable
+//! list — the WMTS basemaps (merged with the WMS-R layer of the same identifier), the WMS-R-only
+//! layers, the WFS feature types — rebuilt only when one of the capabilities documents changes.
+
+use std::sync::{Arc, RwLock};
+
+use super::{basemaps::Basemaps, wfs::WfsService, wms::WmsService};
+use crate::{
+    catalog::{wfs::FeatureType, wms::WmsLayer, wmts::WmtsLayer},
+    geo::Bbox,
+};
+
+/// One layer of the catalogue and the services offering it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub title: String,
+    pub abstract_: String,
+    pub keywords: Vec<String>,
+    pub theme: &'static str,
+    pub bbox: Option<Bbox>,
+    pub wmts: Option<WmtsLayer>,
+    pub wms: Option<WmsLayer>,
+    pub wfs: Option<FeatureType>,
+    /// Lower-case id, title, abstract and keywords, for search.
+    text: String,
+}
+
+impl Entry {
+    fn new(
+        id: &str,
+        title: &str,
+        abstract_: &str,
+        keywords: &[String],
+        bbox: Option<Bbox>,
+    ) -> Self {
+        let text = format!("{id} {title} {abstract_} {}", keywords.join(" ")).to_lowercase();
+        Entry {
+            id: id.to_string(),
+            title: title.to_string(),
+            abstract_: abstract_.to_string(),
+            keywords: keywords.to_vec(),
+            theme: theme(id, keywords),
+            bbox,
+            wmts: None,
+            wms: None,
+            wfs: None,
+            text,
+        }
+    }
+
+    /// `wmts`, `wms`, `wfs`: the services offering this layer through the gateway.
+    pub fn services(&self) -> Vec<&'static str> {
+        [
+            (self.wmts.is_some(), "wmts"),
+            (self.wms.is_some(), "wms"),
+            (self.wfs.is_some(), "wfs"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
+    /// Served as XYZ tiles (a WMTS layer on a WebMercator matrix set).
+    pub fn xyz(&self) -> Option<&WmtsLayer> {
+        self.wmts.as_ref().filter(|l| l.is_xyz())
+    }
+
+    /// The default style's legend, from the WMTS or else the WMS.
+    pub fn legend_url(&self) -> Option<String> {
+        let styles = self
+            .wmts
+            .as_ref()
+            .map(|l| &l.styles)
+            .or(self.wms.as_ref().map(|l| &l.styles))?;
+        styles
+            .iter()
+            .find(|s| s.is_default)
+            .or(styles.first())
+            .and_then(|s| s.legend_url.clone())
+    }
+
+    /// Every word of `words` (lower case) in the text, and the theme and service asked for.
+    pub fn matches(&self, words: &[String], theme: Option<&str>, service: Option<&str>) -> bool {
+        theme.is_none_or(|t| self.theme == t)
+            && service.is_none_or(|s| self.services().contains(&s))
+            && words.iter().all(|w| self.text.contains(w.as_str()))
+    }
+}
+
+/// The theme of a layer, from its identifier's prefix, else its keywords.
+pub fn theme(id: &str, keywords: &[String]) -> &'static str {
+    const BY_PREFIX: [(&str, &[&str]); 11] = [
+        (
+            "ortho",
+            &["ORTHOIMAGERY", "HR.ORTHOIMAGERY", "PVA", "RAPIDEYE"],
+        ),
+        (
+            "cadastre",
+            &["CADASTRALPARCELS", "CADASTRAL", "CADASTRE", "BDPARCELLAIRE"],
+        ),
+        ("maps", &["GEOGRAPHICALGRIDSYSTEMS", "SCAN", "PLAN"]),
+        (
+            "administrative",
+            &[
+                "ADMINEXPRESS",
+                "LIMITES_ADMINISTRATIVES",
+                "ADMINISTRATIVEUNITS",
+                "COMMUNES",
+            ],
+        ),
+        ("elevation", &["ELEVATION", "ALTI", "RGEALTI", "BDALTI"]),
+        (
+            "transport",
+            &[
+                "TRANSPORTNETWORK",
+                "TRANSPORTS",
+                "ROUTES",
+                "SECUROUT",
+                "LGV",
+            ],
+        ),
+        (
+            "hydrography",
+            &["HYDROGRAPHY", "HYDRO", "VIGICRUES", "VIGINOND"],
+        ),
+        (
+            "land cover",
+            &["LANDCOVER", "OCSGE", "OCS-", "LANDUSE", "RPG"],
+        ),
+        ("topography", &["BDTOPO", "BDCARTO", "BUILDINGS"]),
+        ("environment", &["PROTECTEDAREAS", "PATRINAT", "OFB"]),
+        (
+            "energy",
+            &["ENR", "POTENTIEL", "PRODUCTIBLE", "GAZ", "PUISSANCE"],
+        ),
+    ];
+    let upper = id.to_ascii_uppercase();
+    if let Some((theme, _)) = BY_PREFIX
+        .iter()
+        .find(|(_, prefixes)| prefixes.iter().any(|p| upper.starts_with(p)))
+    {
+        return theme;
+    }
+    let words = keywords.join(" ").to_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| words.contains(n));
+    if has(&["ortho", "photograph"]) {
+        "ortho"
+    } else if has(&["cadastr", "parcel"]) {
+        "cadastre"
+    } else if has(&["altitude", "relief", "élévation"]) {
+        "elevation"
+    } else if has(&["administrati", "commune"]) {
+        "administrative"
+    } else {
+        "other"
+    }
+}
+
+/// The identities of the three lists an index was built from.
+type Sources = (usize, usize, usize);
+
+pub struct Catalogue {
+    basemaps: Arc<Basemaps>,
+    wms: Arc<WmsService>,
+    wfs: Arc<WfsService>,
+    built: RwLock<Option<(Sources, Arc<Vec<Entry>>)>>,
+}
+
+impl Catalogue {
+    pub fn new(basemaps: Arc<Basemaps>, wms: Arc<WmsService>, wfs: Arc<WfsService>) -> Self {
+        Catalogue {
+            basemaps,
+            wms,
+            wfs,
+            built: RwLock::new(None),
+        }
+    }
+
+    /// Every entry: WMTS layers in document order, then WMS-only layers, then WFS types.
+    pub fn entries(&self) -> Arc<Vec<Entry>> {
+        let (wmts, wms, wfs) = (
+            self.basemaps.state().items,
+            self.wms.state().items,
+            self.wfs.state().items,
+        );
+        let sources = (
+            Arc::as_ptr(&wmts) as usize,
+            Arc::as_ptr(&wms) as usize,
+            Arc::as_ptr(&wfs) as usize,
+        );
+        if let Some((built_from, entries)) = &*self.built.read().unwrap_or_else(|e| e.into_inner())
+        {
+            if *built_from == sources {
+                return entries.clone();
+            }
+        }
+        let entries = Arc::new(build(&wmts, &wms, &wfs));
+        *self.built.write().unwrap_or_else(|e| e.into_inner()) = Some((sources, entries.clone()));
+        entries
+    }
+
+    pub fn get(&self, id: &str) -> Option<Entry> {
+        self.entries().iter().find(|e| e.id == id).cloned()
+    }
+}
+
+fn build(wmts: &[WmtsLayer], wms: &[WmsLayer], wfs: &[FeatureType]) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = wmts
+        .iter()
+        .map(|l| {
+            let mut e = Entry::new(&l.id, &l.title, &l.abstract_, &l.keywords, l.wgs84_bbox);
+            e.wmts = Some(l.clone());
+            e
+        })
+        .collect();
+    let mut index: std::collections::HashMap<String, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.clone(), i))
+        .collect();
+    for l in wms {
+        match index.get(&l.name) {
+            Some(i) => entries[*i].wms = Some(l.clone()),
+            None => {
+                let mut e = Entry::new(&l.name, &l.title, &l.abstract_, &l.keywords, l.wgs84_bbox);
+                e.wms = Some(l.clone());
+                index.insert(l.name.clone(), entries.len());
+                entries.push(e);
+            }
+        }
+    }
+    for t in wfs {
+        let mut e = Entry::new(&t.name, &t.title, &t.abstract_, &t.keywords, t.wgs84_bbox);
+        e.wfs = Some(t.clone());
+        entries.push(e);
+    }
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn themes_from_identifiers_and_keywords() {
+        assert_eq!(theme("ORTHOIMAGERY.ORTHOPHOTOS", &[]), "ortho");
+        assert_eq!(
+            theme("CADASTRALPARCELS.PARCELLAIRE_EXPRESS", &[]),
+            "cadastre"
+        );
+        assert_eq!(theme("GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2", &[]), "maps");
+        assert_eq!(theme("BDTOPO_V3:batiment", &[]), "topography");
+        assert_eq!(
+            theme("LIMITES_ADMINISTRATIVES_EXPRESS.LATEST:commune", &[]),
+            "administrative"
+        );
+        assert_eq!(theme("xyz:vue", &["Orthophotographie".into()]), "ortho");
+        assert_eq!(theme("ACCES.BIOMETHANE", &[]), "other");
+    }
+
+    #[test]
+    fn a_wms_layer_joins_the_wmts_layer_of_the_same_id() {
+        let wmts = vec![WmtsLayer {
+            id: "ORTHOIMAGERY.ORTHOPHOTOS".into(),
+            title: "Photographies aériennes".into(),
+            tile_matrix_set: "PM_0_21".into(),
+            ..WmtsLayer::default()
+        }];
+        let wms = vec![
+            WmsLayer {
+                name: "ORTHOIMAGERY.ORTHOPHOTOS".into(),
+                ..WmsLayer::default()
+            },
+            WmsLayer {
+                name: "SCAN25TOUR".into(),
+                title: "Scan 25 touristique".into(),
+                ..WmsLayer::default()
+            },
+        ];
+        let wfs = vec![FeatureType {
+            name: "BDTOPO_V3:batiment".into(),
+            title: "Bâtiments".into(),
+            abstract_: String::new(),
+            keywords: vec![],
+            default_crs: None,
+            wgs84_bbox: None,
+        }];
+        let all = build(&wmts, &wms, &wfs);
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].services(), ["wmts", "wms"]);
+        assert_eq!(all[1].services(), ["wms"]);
+        assert_eq!(all[2].services(), ["wfs"]);
+        let words = vec!["bâtiments".to_string()];
+        assert!(all[2].matches(&words, Some("topography"), Some("wfs")));
+        assert!(!all[2].matches(&words, None, Some("wmts")));
+    }
+}
