@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The kiosk in a real browser (headless Chromium) with every host but loopback unresolvable, so the
+# page must work from the gateway alone: the search given in the address filters the cards, previews
+# load from the gateway's tiles, and a screenshot is taken and checked for drawn tiles.
+#
+# Usage: tests/browser/kiosk.sh http://gateway OUT_DIR
+set -euo pipefail
+GW=${1:?gateway URL}
+OUT=${2:-.}
+mkdir -p "$OUT"
+profile=$(mktemp -d)
+trap 'rm -rf "$profile"' EXIT
+chrome=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+  --disable-background-networking --disable-component-update --disable-sync
+  --user-data-dir="$profile" --host-resolver-rules="MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
+  --virtual-time-budget=8000)
+
+"${chrome[@]}" --dump-dom "$GW/catalog?q=plan%20ign&service=wmts" >"$OUT/kiosk-dom.html" 2>/dev/null
+"${chrome[@]}" --window-size=1280,900 --screenshot="$OUT/kiosk.png" "$GW/catalog?q=plan%20ign&service=wmts" 2>/dev/null
+
+/usr/bin/python3 - "$OUT" <<'PY'
+import re, sys
+from PIL import Image
+
+out = sys.argv[1]
+dom = open(out + "/kiosk-dom.html", encoding="utf-8").read()
+cards = re.findall(r'<section class="card"([^>]*)>', dom)
+shown = [c for c in cards if " hidden" not in c]
+count = re.search(r'<span id="count">([^<]*)</span>', dom).group(1)
+assert cards, "no card on the page"
+assert 0 < len(shown) < len(cards), "the search did not filter: %d of %d shown" % (len(shown), len(cards))
+assert all("wmts" in c for c in shown), "a card of another service is shown"
+assert count == "%d layers" % len(shown), (count, len(shown))
+print("browser.kiosk.search: 'plan ign' in tiles shows %d of %d cards (%s)" % (len(shown), len(cards), count))
+image = Image.open(out + "/kiosk.png").convert("RGB")
+colours = image.getcolors(maxcolors=1 << 20) or []
+assert image.size == (1280, 900) and len(colours) > 20, (image.size, len(colours))
+# Two cards fit on the first row: below it the page must be empty (filtered cards really hidden).
+below = image.crop((0, 600, 1260, 900)).getcolors(maxcolors=1 << 20)
+assert below is not None and len(below) == 1, "cards drawn below the first row: %d colours" % len(below or [])
+print("browser.kiosk.screenshot: %s, %d colours, nothing below the two cards found" % (out + "/kiosk.png", len(colours)))
+PY
