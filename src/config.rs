@@ -118,6 +118,8 @@ pub struct JobsConfig {
 pub struct LogConfig {
     pub format: String,
     pub level: String,
+    /// One line per answered request at `info` (an access log); false logs them at `debug`.
+    pub requests: bool,
 }
 
 /// Values given on the command line; they win over every other source.

@@ -35,9 +35,20 @@ use crate::{
     upstream::UpstreamClient,
 };
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach: one pointer, cloned for every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+pub struct Services {
     pub config: Arc<Config>,
     pub upstream: UpstreamClient,
     pub geocode: Arc<GeocodeService>,
@@ -127,7 +138,7 @@ impl AppState {
             config.server.body_limit_mb.saturating_mul(4 * 1024 * 1024),
             Duration::from_secs(3600),
         ));
-        Ok(AppState {
+        Ok(AppState(Arc::new(Services {
             keys: Arc::new(http::auth::Keys::from_config(&config.auth)),
             cache,
             uploads,
@@ -143,7 +154,7 @@ impl AppState {
             jobs,
             collections: Arc::new(collection_specs()),
             readiness: Arc::new(ogcapi::common::Readiness::default()),
-        })
+        })))
     }
 }
 

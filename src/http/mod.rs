@@ -20,7 +20,7 @@ use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::CompressionLayer,
     cors::{AllowOrigin, Any as AnyOrigin, CorsLayer},
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     timeout::TimeoutLayer,
     trace::{DefaultOnResponse, TraceLayer},
@@ -35,6 +35,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let server = state.config.server.clone();
     let keys = state.keys.clone();
+    let state_log_requests = state.config.log.requests;
     let routes = ogcapi::routes()
         .route("/metrics", axum::routing::get(observe::metrics_handler))
         .route_layer(middleware::from_fn(observe::track))
@@ -48,11 +49,16 @@ pub fn router(state: AppState) -> Router {
         })
         .with_state(state)
         .layer(middleware::from_fn_with_state(keys, auth::authenticate));
-    with_layers(routes, &server)
+    let access_log = if state_log_requests {
+        Level::INFO
+    } else {
+        Level::DEBUG
+    };
+    with_layers(routes, &server, access_log)
 }
 
-/// Wraps routes in the gateway's middleware stack.
-pub fn with_layers(routes: Router, server: &ServerConfig) -> Router {
+/// Wraps routes in the gateway's middleware stack; answered requests are logged at `access_log`.
+pub fn with_layers(routes: Router, server: &ServerConfig, access_log: Level) -> Router {
     let max_uri = server.max_uri_bytes;
     routes
         .layer(TimeoutLayer::with_status_code(
@@ -70,15 +76,21 @@ pub fn with_layers(routes: Router, server: &ServerConfig) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|req: &axum::http::Request<_>| {
-                    tracing::info_span!(
-                        "request",
-                        method = %req.method(),
-                        uri = %observe::loggable_uri(req.uri()),
-                        id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("")
-                    )
+                .make_span_with(move |req: &axum::http::Request<_>| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    // A span's fields are formatted when it opens: without an access log, the
+                    // span is a debug one too.
+                    if access_log == Level::INFO {
+                        tracing::info_span!("request", method = %req.method(), uri = %observe::loggable_uri(req.uri()), id)
+                    } else {
+                        tracing::debug_span!("request", method = %req.method(), uri = %observe::loggable_uri(req.uri()), id)
+                    }
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(DefaultOnResponse::new().level(access_log)),
         )
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
@@ -86,7 +98,21 @@ pub fn with_layers(routes: Router, server: &ServerConfig) -> Router {
             header::COOKIE,
         ]))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, FastRequestId))
+}
+
+/// Request ids in the UUID v4 format from a per-thread generator: unique enough to follow a
+/// request through the logs and the upstream, without a `getrandom` system call per request.
+#[derive(Clone, Copy)]
+struct FastRequestId;
+
+impl MakeRequestId for FastRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
+        HeaderValue::from_str(&id.to_string())
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 fn cors(server: &ServerConfig) -> CorsLayer {

@@ -299,7 +299,7 @@ fn connections_xml(state: &AppState, base: &BaseUrl, kind: &str) -> Result<Respo
     match kind {
         "" | "xyz" => {
             xml.push_str("<qgsXYZTilesConnections version=\"1.0\">\n");
-            let layers = state.basemaps.state().items;
+            let layers = state.basemaps.layers();
             for l in layers
                 .iter()
                 .filter(|l| l.is_xyz() && FEATURED.contains(&l.id.as_str()))

@@ -83,7 +83,7 @@ pub async fn collections(
             _ => {}
         }
     }
-    let wfs_types = state.wfs.state().items;
+    let wfs_types = state.wfs.types();
     let mut docs: Vec<Value> = state
         .collections
         .iter()

@@ -29,7 +29,7 @@ pub fn find(state: &AppState, id: &str) -> Result<FeatureType, ApiError> {
         ApiError::not_found(format!(
             "there is no collection {id:?} (collections: {}, and {} WFS feature types listed at /collections)",
             geocoding.join(", "),
-            state.wfs.state().items.len()
+            state.wfs.types().len()
         ))
     })
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::Semaphore;
 
 use super::{
-    capabilities::{Capabilities, Current},
+    capabilities::{Capabilities, Current, Item},
     ServiceError,
 };
 use crate::{
@@ -128,7 +128,7 @@ impl Basemaps {
             "wmts",
             images.client.clone(),
             capabilities_request(),
-            parse_capabilities,
+            (parse_capabilities, |l: &WmtsLayer| l.id.as_str()),
             snapshots,
         );
         Basemaps {
@@ -195,8 +195,13 @@ impl Basemaps {
         self.caps.current()
     }
 
-    pub fn layer(&self, id: &str) -> Option<WmtsLayer> {
-        self.state().items.iter().find(|l| l.id == id).cloned()
+    pub fn layer(&self, id: &str) -> Option<Item<WmtsLayer>> {
+        self.caps.get(id)
+    }
+
+    /// The layers in use.
+    pub fn layers(&self) -> Arc<Vec<WmtsLayer>> {
+        self.caps.items()
     }
 
     pub async fn refresh(&self) -> Result<usize, ServiceError> {

@@ -4,6 +4,8 @@
 //! `/ready` (where the copy in use came from, its age, the last error).
 
 use std::{
+    collections::HashMap,
+    ops::Deref,
     sync::{Arc, RwLock},
     time::{Duration, SystemTime},
 };
@@ -42,6 +44,8 @@ impl Source {
 #[derive(Debug)]
 pub struct Current<T> {
     pub items: Arc<Vec<T>>,
+    /// Where each item is in `items`, by its identifier.
+    index: Arc<HashMap<String, usize>>,
     /// The document as the upstream wrote it.
     pub text: Arc<String>,
     pub validators: Validators,
@@ -57,6 +61,7 @@ impl<T> Clone for Current<T> {
     fn clone(&self) -> Self {
         Current {
             items: self.items.clone(),
+            index: self.index.clone(),
             text: self.text.clone(),
             validators: self.validators.clone(),
             fetched_at: self.fetched_at,
@@ -71,6 +76,7 @@ impl<T> Default for Current<T> {
     fn default() -> Self {
         Current {
             items: Arc::new(Vec::new()),
+            index: Arc::default(),
             text: Arc::new(String::new()),
             validators: Validators::default(),
             fetched_at: None,
@@ -84,6 +90,31 @@ impl<T> Default for Current<T> {
 /// The parser of one kind of capabilities document.
 pub type Parser<T> = fn(&str) -> Result<Vec<T>, String>;
 
+/// The identifier of an item (a layer's id, a feature type's name).
+pub type Identifier<T> = fn(&T) -> &str;
+
+/// One item of the document in use, shared rather than copied (a tile request looks its layer up).
+pub struct Item<T> {
+    items: Arc<Vec<T>>,
+    at: usize,
+}
+
+impl<T> Deref for Item<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.items[self.at]
+    }
+}
+
+fn index_of<T>(items: &[T], id: Identifier<T>) -> Arc<HashMap<String, usize>> {
+    let mut index = HashMap::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        index.entry(id(item).to_string()).or_insert(i);
+    }
+    Arc::new(index)
+}
+
 /// One capabilities document of the upstream, kept current.
 pub struct Capabilities<T> {
     /// The snapshot's file name and the name in logs and `/ready` (`wmts`, `wms-r`, `wfs`).
@@ -91,6 +122,7 @@ pub struct Capabilities<T> {
     client: UpstreamClient,
     request: UpstreamRequest,
     parse: Parser<T>,
+    id: Identifier<T>,
     snapshots: Option<Snapshots>,
     state: RwLock<Current<T>>,
 }
@@ -107,7 +139,7 @@ impl<T> Capabilities<T> {
         name: &'static str,
         client: UpstreamClient,
         request: UpstreamRequest,
-        parse: Parser<T>,
+        (parse, id): (Parser<T>, Identifier<T>),
         snapshots: Option<Snapshots>,
     ) -> Self {
         let mut current = Current::default();
@@ -120,6 +152,7 @@ impl<T> Capabilities<T> {
                         "capabilities loaded from the disk snapshot"
                     );
                     current = Current {
+                        index: index_of(&items, id),
                         items: Arc::new(items),
                         text: Arc::new(snapshot.text),
                         validators: Validators {
@@ -142,6 +175,7 @@ impl<T> Capabilities<T> {
             client,
             request,
             parse,
+            id,
             snapshots,
             state: RwLock::new(current),
         }
@@ -149,6 +183,25 @@ impl<T> Capabilities<T> {
 
     pub fn current(&self) -> Current<T> {
         self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The items in use.
+    pub fn items(&self) -> Arc<Vec<T>> {
+        self.state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .items
+            .clone()
+    }
+
+    /// The item whose identifier is `id`.
+    pub fn get(&self, id: &str) -> Option<Item<T>> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let at = *state.index.get(id)?;
+        Some(Item {
+            items: state.items.clone(),
+            at,
+        })
     }
 
     /// Asks the upstream for the document, conditionally on the copy in use; a new document
@@ -197,6 +250,7 @@ impl<T> Capabilities<T> {
                     }
                 }
                 *state = Current {
+                    index: index_of(&items, self.id),
                     items: Arc::new(items),
                     text: Arc::new(text),
                     validators,

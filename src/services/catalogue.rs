@@ -179,11 +179,7 @@ impl Catalogue {
 
     /// Every entry: WMTS layers in document order, then WMS-only layers, then WFS types.
     pub fn entries(&self) -> Arc<Vec<Entry>> {
-        let (wmts, wms, wfs) = (
-            self.basemaps.state().items,
-            self.wms.state().items,
-            self.wfs.state().items,
-        );
+        let (wmts, wms, wfs) = (self.basemaps.layers(), self.wms.layers(), self.wfs.types());
         let sources = (
             Arc::as_ptr(&wmts) as usize,
             Arc::as_ptr(&wms) as usize,

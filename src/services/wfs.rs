@@ -95,7 +95,7 @@ impl WfsService {
             "wfs",
             fetcher.client().clone(),
             capabilities_request(),
-            parse_capabilities,
+            (parse_capabilities, |t: &FeatureType| t.name.as_str()),
             snapshots,
         );
         WfsService {
@@ -119,7 +119,12 @@ impl WfsService {
     }
 
     pub fn feature_type(&self, name: &str) -> Option<FeatureType> {
-        self.state().items.iter().find(|t| t.name == name).cloned()
+        self.caps.get(name).map(|t| (*t).clone())
+    }
+
+    /// The feature types in use.
+    pub fn types(&self) -> Arc<Vec<FeatureType>> {
+        self.caps.items()
     }
 
     /// Fetches the feature type list (conditionally); on failure the list in use stays.

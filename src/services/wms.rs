@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use super::{
     basemaps::{cached, point_operations_at, ImageFetcher, Tile},
-    capabilities::{Capabilities, Current},
+    capabilities::{Capabilities, Current, Item},
     ServiceError,
 };
 use crate::{
@@ -76,7 +76,7 @@ impl WmsService {
             "wms-r",
             images.client().clone(),
             capabilities_request(),
-            parse_capabilities,
+            (parse_capabilities, |l: &WmsLayer| l.name.as_str()),
             snapshots,
         );
         WmsService {
@@ -96,8 +96,13 @@ impl WmsService {
         &self.caps
     }
 
-    pub fn layer(&self, name: &str) -> Option<WmsLayer> {
-        self.state().items.iter().find(|l| l.name == name).cloned()
+    pub fn layer(&self, name: &str) -> Option<Item<WmsLayer>> {
+        self.caps.get(name)
+    }
+
+    /// The layers in use.
+    pub fn layers(&self) -> Arc<Vec<WmsLayer>> {
+        self.caps.items()
     }
 
     pub async fn refresh(&self) -> Result<usize, ServiceError> {
@@ -129,12 +134,8 @@ impl WmsService {
     /// Checks a GetMap's parameters: known layers, a sane size, an image format, a bbox.
     fn check_map(&self, q: &WmsQuery) -> Result<(), ServiceError> {
         let layers = q.required("LAYERS")?;
-        let known = self.state();
-        if !known.items.is_empty() {
-            if let Some(unknown) = layers
-                .split(',')
-                .find(|name| !known.items.iter().any(|l| l.name == *name))
-            {
+        if !self.layers().is_empty() {
+            if let Some(unknown) = layers.split(',').find(|name| self.layer(name).is_none()) {
                 return Err(ServiceError::invalid(
                     "LAYERS",
                     format!("{unknown:?} is not a layer of this WMS (see GetCapabilities)"),
