@@ -98,14 +98,19 @@ print("%-26s %6.2fms %6.2fms" % ("gateway -> fake (miss)", statistics.median(via
 print("added by the gateway: %.2f ms median" % (statistics.median(via) - statistics.median(direct)))
 PY
 
-echo "== 2b. a cached tile, 64 connections (wrk -t2 -c64), vs nginx serving the same bytes"
+echo "== 2b. a cached tile, 64 connections (wrk -t2 -c64), vs nginx serving the same bytes; 3 alternated runs each"
+# The gateway runs without an access log (log.level warn), as nginx here (access_log off).
 TILE="/tiles/GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2/6/32/22.png"
 for _ in $(seq 100); do curl -fsS -o "$OUT/www/tile.png" "$GW$TILE" 2>/dev/null && break; sleep 0.2; done
-read -r _ gt_rps gt_p99 < <(wrk_run gateway-tile "$GW$TILE")
-read -r _ nt_rps nt_p99 < <(wrk_run nginx-tile "http://127.0.0.1:18182/tile.png")
-printf '%-28s %12s %10s\n' "gateway (tile, cache hit)" "$gt_rps" "$gt_p99"
-printf '%-28s %12s %10s\n' "nginx, same bytes (ref)" "$nt_rps" "$nt_p99"
-python3 -c "print('gateway / nginx tile throughput ratio: %.2f' % ($gt_rps / $nt_rps))"
+ratios=()
+for run in 1 2 3; do
+  read -r _ gt_rps gt_p99 < <(wrk_run "gateway-tile-$run" "$GW$TILE")
+  read -r _ nt_rps nt_p99 < <(wrk_run "nginx-tile-$run" "http://127.0.0.1:18182/tile.png")
+  printf '%-28s %12s %10s\n' "gateway (tile, hit) #$run" "$gt_rps" "$gt_p99"
+  printf '%-28s %12s %10s\n' "nginx, same bytes #$run" "$nt_rps" "$nt_p99"
+  ratios+=("$(python3 -c "print('%.3f' % ($gt_rps / $nt_rps))")")
+done
+python3 -c "import statistics,sys; r=[float(x) for x in sys.argv[1:]]; print('gateway / nginx tile throughput ratio: median %.2f (runs %s)' % (statistics.median(r), ', '.join('%.2f' % x for x in r)))" "${ratios[@]}"
 
 echo "== 3. route execution, uncached vs cached (sequential, 100 each; a recorded 73-step route)"
 python3 - "$GW" <<'PY'

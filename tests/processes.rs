@@ -291,3 +291,21 @@ async fn malformed_execute_requests() {
         .await;
     assert_problem(&got, 404, "teleport");
 }
+
+#[tokio::test]
+async fn a_synchronous_run_longer_than_the_request_timeout_is_a_408_problem() {
+    let app = TestApp::start_with(|c| {
+        c.server.request_timeout_s = 1;
+        c.upstream.timeout_ms = 5000;
+    })
+    .await;
+    app.fake.fault(
+        "/navigation/itineraire",
+        support::Fault::Slow(std::time::Duration::from_secs(3)),
+        None,
+    );
+    let got = app
+        .get_json("/processes/route/execution?start=3.708864,43.93584&end=4.077405,44.12519")
+        .await;
+    assert_problem(&got, 408, "Prefer: respond-async");
+}

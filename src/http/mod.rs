@@ -36,8 +36,22 @@ pub fn router(state: AppState) -> Router {
     let server = state.config.server.clone();
     let keys = state.keys.clone();
     let state_log_requests = state.config.log.requests;
-    let routes = ogcapi::routes()
+    // Whole requests of the API are bounded in time (a slow synchronous run answers 408); the map
+    // routes are bounded by the upstream client's timeouts instead.
+    let api = ogcapi::routes().route_layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        Duration::from_secs(server.request_timeout_s),
+    ));
+    // Documents are compressed; tiles (images) skip the compression layer. Bare error answers
+    // become problem+json before compression.
+    let documents = api
+        .merge(ogcapi::map_routes())
         .route("/metrics", axum::routing::get(observe::metrics_handler))
+        .layer(middleware::from_fn(limits::problem_bodies))
+        .layer(CompressionLayer::new());
+    let tiles = ogcapi::tile_routes().layer(middleware::from_fn(limits::problem_bodies));
+    let routes = documents
+        .merge(tiles)
         .route_layer(middleware::from_fn(observe::track))
         .fallback(|| async {
             ApiError::not_found(
@@ -57,19 +71,14 @@ pub fn router(state: AppState) -> Router {
     with_layers(routes, &server, access_log)
 }
 
-/// Wraps routes in the gateway's middleware stack; answered requests are logged at `access_log`.
+/// Wraps routes in the gateway's outer middleware stack (CORS, OPTIONS, URI limit, panics, tracing,
+/// request ids); answered requests are logged at `access_log`.
 pub fn with_layers(routes: Router, server: &ServerConfig, access_log: Level) -> Router {
     let max_uri = server.max_uri_bytes;
     routes
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(server.request_timeout_s),
-        ))
         .layer(DefaultBodyLimit::max(
             usize::try_from(server.body_limit_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
         ))
-        .layer(middleware::from_fn(limits::problem_bodies))
-        .layer(CompressionLayer::new())
         .layer(cors(server))
         .layer(middleware::from_fn(answer_options))
         .layer(middleware::from_fn(move |req, next| limits::limit_uri(max_uri, req, next)))

@@ -19,6 +19,7 @@ use axum::{routing::get, Router};
 
 use crate::AppState;
 
+/// The API: OGC API resources, processes and jobs, the catalogue.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(common::landing))
@@ -47,19 +48,32 @@ pub fn routes() -> Router<AppState> {
         .route("/catalog", get(catalog::kiosk))
         .route("/catalog.json", get(catalog::catalog_json))
         .route("/catalog/{layer_id}", get(catalog::catalog_entry))
-        .route("/tiles/{layer_id}/{z}/{x}/{file}", get(tiles::tile))
+        .route("/uploads", axum::routing::post(jobs::upload))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{job_id}", get(jobs::status).delete(jobs::dismiss))
+        .route("/jobs/{job_id}/results", get(jobs::results))
+}
+
+/// The map services' documents and KVP requests: the WMTS (KVP, and its REST capabilities) and the
+/// WMS. Their upstream requests are bounded by the upstream client's own timeouts, so they skip the
+/// per-request timer of the API routes.
+pub fn map_routes() -> Router<AppState> {
+    Router::new()
         .route("/wmts", get(tiles::wmts_kvp))
         .route("/wms", get(wms::wms))
         .route(
             "/wmts/1.0.0/WMTSCapabilities.xml",
             get(tiles::wmts_rest_capabilities),
         )
+}
+
+/// The tiles (XYZ and WMTS REST): images only, so neither the timer nor the compression layer of
+/// the other routes — a map pans at tens of thousands of tiles a second.
+pub fn tile_routes() -> Router<AppState> {
+    Router::new()
+        .route("/tiles/{layer_id}/{z}/{x}/{file}", get(tiles::tile))
         .route(
             "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{file}",
             get(tiles::wmts_rest_tile),
         )
-        .route("/uploads", axum::routing::post(jobs::upload))
-        .route("/jobs", get(jobs::list))
-        .route("/jobs/{job_id}", get(jobs::status).delete(jobs::dismiss))
-        .route("/jobs/{job_id}/results", get(jobs::results))
 }

@@ -61,11 +61,11 @@ pub fn not_loaded(what: &str) -> ApiError {
 /// `If-None-Match` names it; `Warning: 110` and a stale `Cache-Status` when it is served past its
 /// time to live because the upstream failed.
 pub fn image(headers: &HeaderMap, image: &Tile, status: CacheStatus, stale: bool) -> Response {
-    let etag = HeaderValue::from_str(&image.etag).unwrap_or(HeaderValue::from_static("\"\""));
+    let etag = image.etag.clone();
     let cache_control = HeaderValue::from_static("public, max-age=86400");
     if headers
         .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == image.etag.as_bytes())
+        .is_some_and(|v| v == image.etag)
     {
         let r = (
             StatusCode::NOT_MODIFIED,
@@ -74,8 +74,7 @@ pub fn image(headers: &HeaderMap, image: &Tile, status: CacheStatus, stale: bool
             .into_response();
         return with_cache_status(r, Some(status));
     }
-    let media =
-        HeaderValue::from_str(&image.content_type).unwrap_or(HeaderValue::from_static("image/png"));
+    let media = image.content_type.clone();
     let mut r = (
         [
             (header::CONTENT_TYPE, media),

@@ -7,6 +7,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use reqwest::header::HeaderValue;
 use tokio::sync::Semaphore;
 
 use super::{
@@ -23,12 +24,13 @@ use crate::{
     upstream::{Api, UpstreamClient, UpstreamError, UpstreamRequest, UpstreamResponse},
 };
 
-/// A tile as cached: its media type, bytes and a strong validator.
+/// A tile (or map) as cached: its media type, bytes and a strong validator. The media type and
+/// validator are kept as header values, so answering a cache hit copies nothing.
 #[derive(Debug, Clone)]
 pub struct Tile {
-    pub content_type: String,
+    pub content_type: HeaderValue,
     pub body: Bytes,
-    pub etag: String,
+    pub etag: HeaderValue,
 }
 
 /// Where images (tiles, maps) come from: the upstream client, behind a cap on how many image
@@ -100,11 +102,20 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 impl Tile {
     /// An image as the upstream sent it, with a validator of its bytes.
     pub fn from_upstream(r: UpstreamResponse) -> Self {
+        Tile::new(&r.content_type, &format!("\"{:016x}\"", fnv1a(&r.body)), r.body)
+    }
+
+    fn new(content_type: &str, etag: &str, body: Bytes) -> Self {
         Tile {
-            etag: format!("\"{:016x}\"", fnv1a(&r.body)),
-            content_type: r.content_type,
-            body: r.body,
+            content_type: HeaderValue::from_str(content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+            etag: HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\"")),
+            body,
         }
+    }
+
+    fn from_disk(stored: Stored) -> Self {
+        Tile::new(&stored.content_type, &stored.etag, Bytes::from(stored.body))
     }
 }
 
@@ -220,11 +231,7 @@ impl Basemaps {
             .as_ref()?
             .get(key)
             .filter(|s| s.age() < self.fresh_for)?;
-        Some(Tile {
-            content_type: stored.content_type,
-            body: Bytes::from(stored.body),
-            etag: stored.etag,
-        })
+        Some(Tile::from_disk(stored))
     }
 
     /// Fetches a tile (WMTS GetTile on the layer's matrix set and default style) and keeps it on
@@ -252,8 +259,8 @@ impl Basemaps {
         let tile = Tile::from_upstream(self.images.get(&request).await?);
         if let Some(d) = &self.disk {
             let stored = Stored {
-                content_type: tile.content_type.clone(),
-                etag: tile.etag.clone(),
+                content_type: tile.content_type.to_str().unwrap_or_default().to_string(),
+                etag: tile.etag.to_str().unwrap_or_default().to_string(),
                 fetched: SystemTime::now(),
                 body: tile.body.to_vec(),
             };
@@ -351,11 +358,7 @@ impl Basemaps {
                 match self.disk.as_ref().and_then(|d| d.get(&key)) {
                     Some(stored) => {
                         tracing::warn!(error = %e, "serving a stale tile");
-                        let tile = Tile {
-                            content_type: stored.content_type,
-                            body: Bytes::from(stored.body),
-                            etag: stored.etag,
-                        };
+                        let tile = Tile::from_disk(stored);
                         Ok((
                             tile,
                             TileOrigin {
