@@ -201,6 +201,50 @@ async fn the_catalogue_starts_from_its_disk_snapshot_and_refreshes_conditionally
 }
 
 #[tokio::test]
+async fn a_renamed_layer_is_reported_not_a_blank_map() {
+    let dir =
+        std::env::temp_dir().join(format!("geopf-renamed-{:?}", std::time::SystemTime::now()));
+    let folder = dir.display().to_string();
+    let first = TestApp::start_with({
+        let f = folder.clone();
+        move |c| c.cache.dir = f
+    })
+    .await;
+    wait_for_layers(&first).await;
+    // The upstream renames the Plan IGN v2 layer to v3.
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/wmts/capabilities.xml"
+    ))
+    .unwrap();
+    let v3 = "GEOGRAPHICALGRIDSYSTEMS.PLANIGNV3";
+    let renamed = fixture.replace(&format!(">{PLAN}<"), &format!(">{v3}<"));
+    assert_ne!(renamed, fixture);
+    first
+        .fake
+        .set_body("/wmts", 200, "application/xml", renamed.into_bytes());
+    // The next gateway starts from the snapshot, then reads the new document.
+    let second = TestApp::start_on(first.fake.clone(), move |c| c.cache.dir = folder).await;
+    let mut ready = serde_json::Value::Null;
+    for _ in 0..300 {
+        ready = second.get_json("/ready").await.2;
+        if !ready["upstream"]["wmts"]["changes"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let changes = &ready["upstream"]["wmts"]["changes"];
+    assert_eq!(changes["removed_ids"], serde_json::json!([PLAN]), "{ready}");
+    assert_eq!(changes["added_ids"], serde_json::json!([v3]));
+    assert_problem(
+        &second.get_json(&format!("/tiles/{PLAN}/6/32/22.png")).await,
+        404,
+        PLAN,
+    );
+    assert_eq!(second.get(&format!("/catalog/{v3}")).await.status(), 200);
+}
+
+#[tokio::test]
 async fn a_pan_storm_waits_behind_the_tile_fetch_cap() {
     let app = app_with(|c| c.upstream.max_tile_fetches = 2).await;
     app.fake.fault(

@@ -102,7 +102,11 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 impl Tile {
     /// An image as the upstream sent it, with a validator of its bytes.
     pub fn from_upstream(r: UpstreamResponse) -> Self {
-        Tile::new(&r.content_type, &format!("\"{:016x}\"", fnv1a(&r.body)), r.body)
+        Tile::new(
+            &r.content_type,
+            &format!("\"{:016x}\"", fnv1a(&r.body)),
+            r.body,
+        )
     }
 
     fn new(content_type: &str, etag: &str, body: Bytes) -> Self {

@@ -54,7 +54,34 @@ pub struct Current<T> {
     pub source: Source,
     /// The last refresh was answered 304: the upstream confirmed the copy in use.
     pub confirmed: bool,
+    /// What the last new document added and removed (a renamed layer is one of each).
+    pub changes: Option<Changes>,
     pub last_error: Option<String>,
+}
+
+/// The identifiers a new document added and removed, against the one it replaced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Changes {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl Changes {
+    fn between(old: &HashMap<String, usize>, new: &HashMap<String, usize>) -> Self {
+        let mut added: Vec<String> = new
+            .keys()
+            .filter(|k| !old.contains_key(*k))
+            .cloned()
+            .collect();
+        let mut removed: Vec<String> = old
+            .keys()
+            .filter(|k| !new.contains_key(*k))
+            .cloned()
+            .collect();
+        added.sort();
+        removed.sort();
+        Changes { added, removed }
+    }
 }
 
 impl<T> Clone for Current<T> {
@@ -67,6 +94,7 @@ impl<T> Clone for Current<T> {
             fetched_at: self.fetched_at,
             source: self.source,
             confirmed: self.confirmed,
+            changes: self.changes.clone(),
             last_error: self.last_error.clone(),
         }
     }
@@ -82,6 +110,7 @@ impl<T> Default for Current<T> {
             fetched_at: None,
             source: Source::None,
             confirmed: false,
+            changes: None,
             last_error: None,
         }
     }
@@ -162,6 +191,7 @@ impl<T> Capabilities<T> {
                         fetched_at: Some(snapshot.fetched_at),
                         source: Source::Snapshot,
                         confirmed: false,
+                        changes: None,
                         last_error: None,
                     };
                 }
@@ -249,14 +279,30 @@ impl<T> Capabilities<T> {
                         tracing::warn!(document = self.name, error = %e, "the capabilities snapshot could not be written");
                     }
                 }
+                let index = index_of(&items, self.id);
+                // The first document of a run has nothing to compare with, unless a snapshot
+                // stood in for it.
+                let changes =
+                    (state.source != Source::None).then(|| Changes::between(&state.index, &index));
+                if let Some(c) = changes.as_ref().filter(|c| !c.removed.is_empty()) {
+                    tracing::warn!(document = self.name, removed = ?c.removed, "layers gone from the capabilities: requests for them now answer 404");
+                }
+                if let Some(c) = changes.as_ref().filter(|c| !c.added.is_empty()) {
+                    tracing::info!(
+                        document = self.name,
+                        added = c.added.len(),
+                        "new layers in the capabilities"
+                    );
+                }
                 *state = Current {
-                    index: index_of(&items, self.id),
+                    index,
                     items: Arc::new(items),
                     text: Arc::new(text),
                     validators,
                     fetched_at: Some(now),
                     source: Source::Upstream,
                     confirmed: false,
+                    changes,
                     last_error: None,
                 };
                 Ok(n)
@@ -281,6 +327,13 @@ impl<T> Capabilities<T> {
             "fetched_at": c.fetched_at.map(rfc3339),
             "age_s": age,
             "last_refresh": if c.confirmed { "unchanged (304)" } else if c.source == Source::Upstream { "new document" } else { "none yet" },
+            // What the last new document changed: a layer gone is named, not a silent blank map.
+            "changes": c.changes.as_ref().map(|ch| json!({
+                "added": ch.added.len(),
+                "added_ids": ch.added.iter().take(50).collect::<Vec<_>>(),
+                "removed": ch.removed.len(),
+                "removed_ids": ch.removed.iter().take(50).collect::<Vec<_>>(),
+            })),
             "last_error": c.last_error,
         })
     }
