@@ -5,6 +5,7 @@ Source Manager show them; only the connections this plugin made are ever removed
 from qgis.core import Qgis, QgsSettings
 
 NAME = "Géoplateforme (geopf-gateway)"
+NAME_WMS = "Géoplateforme WMS-Raster (geopf-gateway)"
 MARK = "geopf_gateway/connections"
 # The basemaps offered as XYZ connections when the gateway's catalogue lists them.
 FEATURED = ["GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2", "ORTHOIMAGERY.ORTHOPHOTOS", "CADASTRALPARCELS.PARCELLAIRE_EXPRESS"]
@@ -40,6 +41,14 @@ def _remember(kind, name):
     s.setValue(MARK, sorted(made))
 
 
+def _catalogued(gateway, params):
+    """Whether the gateway's catalogue has a layer matching `params` (a small request)."""
+    try:
+        return gateway.get_json("/catalog.json", params).get("numberMatched", 0) > 0
+    except Exception:  # noqa: BLE001 - an older gateway, or none: no such connection
+        return False
+
+
 def register(gateway, authcfg=""):
     """Writes the connections for `gateway` (idempotent); returns what was written."""
     written = []
@@ -49,24 +58,25 @@ def register(gateway, authcfg=""):
     _remember("wfs", NAME)
     written.append(("wfs", NAME, gateway.url + "/"))
 
-    if gateway.has("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"):
-        url = gateway.url + "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"
-        _write(_ows_keys("wms", NAME), {"url": url, "authcfg": authcfg})
-        _remember("wms", NAME)
-        written.append(("wms", NAME, url))
+    # The WMTS (every basemap) and the WMS-R, when the gateway's catalogue lists layers for them.
+    for service, name, path in [("wmts", NAME, "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"),
+                                ("wms", NAME_WMS, "/wms")]:
+        if _catalogued(gateway, {"service": service, "limit": "1"}):
+            url = gateway.url + path
+            _write(_ows_keys("wms", name), {"url": url, "authcfg": authcfg})
+            _remember("wms", name)
+            written.append(("wms", name, url))
 
-    try:
-        layers = gateway.get_json("/catalog.json").get("layers", [])
-    except Exception:  # noqa: BLE001 - no catalogue yet: no basemaps
-        layers = []
-    by_id = {layer.get("id"): layer for layer in layers}
     for layer_id in FEATURED:
-        layer = by_id.get(layer_id)
-        if not layer:
+        try:
+            layer = gateway.get_json("/catalog/" + layer_id)
+        except Exception:  # noqa: BLE001 - not in the catalogue (yet): no connection for it
+            continue
+        if not (layer.get("links") or {}).get("tiles"):
             continue
         name = "%s — %s" % (layer.get("title") or layer_id, "IGN")
         url = "%s/tiles/%s/{z}/{x}/{y}.%s" % (gateway.url, layer_id, "jpeg" if "jpeg" in str(layer.get("formats")) else "png")
-        _write(_xyz_keys(name), {"url": url, "zmin": layer.get("min_zoom", 0), "zmax": layer.get("max_zoom", 19),
+        _write(_xyz_keys(name), {"url": url, "zmin": layer.get("min_zoom") or 0, "zmax": layer.get("max_zoom") or 19,
                                   "authcfg": authcfg})
         _remember("xyz", name)
         written.append(("xyz", name, url))

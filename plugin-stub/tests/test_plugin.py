@@ -30,6 +30,10 @@ def test_connections_are_written_where_qgis_reads_them_and_removed_alone(gateway
     xyz = [w for w in written if w[0] == "xyz"]
     assert len(xyz) == 3, written  # the featured basemaps of the gateway's catalogue
     assert any(w[2].endswith("/tiles/GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2/{z}/{x}/{y}.png") for w in xyz)
+    wms = {w[1]: w[2] for w in written if w[0] == "wms"}
+    assert wms == {connections.NAME: gateway.url + "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities",
+                   connections.NAME_WMS: gateway.url + "/wms"}, written
+    assert set(QgsOwsConnection.connectionList("WMS")) >= set(wms), QgsOwsConnection.connectionList("WMS")
     names = QgsOwsConnection.connectionList("WFS")
     assert names.count(connections.NAME) == 1, names
     uri = QgsOwsConnection("WFS", connections.NAME).uri()
