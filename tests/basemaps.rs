@@ -60,15 +60,7 @@ async fn tiles_survive_a_restart_on_disk() {
     let d2 = dir.display().to_string();
     let second = TestApp::start_with(move |c| c.cache.dir = d2).await;
     wait_for_layers(&second).await;
-    second.fake.fault(
-        "/wmts",
-        Fault::Status {
-            status: 503,
-            retry_after: None,
-            body: "{}".into(),
-        },
-        None,
-    );
+    second.fake.fault("/wmts", Fault::unavailable(), None);
     let r = second.get(&format!("/tiles/{PLAN}/6/32/22.png")).await;
     assert_eq!(r.status(), 200);
     assert!(r.bytes().await.unwrap().ends_with(b"6 22 32"));
@@ -94,15 +86,7 @@ async fn a_stale_tile_beats_no_tile_when_the_upstream_fails() {
         200
     );
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
-    app.fake.fault(
-        "/wmts",
-        Fault::Status {
-            status: 503,
-            retry_after: None,
-            body: "{}".into(),
-        },
-        None,
-    );
+    app.fake.fault("/wmts", Fault::unavailable(), None);
     let r = app.get(&format!("/tiles/{PLAN}/7/64/44.png")).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["warning"].to_str().unwrap().starts_with("110"));
@@ -145,15 +129,7 @@ async fn the_catalogue_starts_from_its_disk_snapshot_and_refreshes_conditionally
     // The upstream's WMTS now fails: a gateway started on the same folder has the whole catalogue
     // at its first request, from the snapshot, and says so.
     let fake = first.fake.clone();
-    fake.fault(
-        "/wmts",
-        Fault::Status {
-            status: 503,
-            retry_after: None,
-            body: "{}".into(),
-        },
-        None,
-    );
+    fake.fault("/wmts", Fault::unavailable(), None);
     let second = TestApp::start_on(fake.clone(), {
         let f = folder.clone();
         move |c| c.cache.dir = f

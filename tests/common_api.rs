@@ -236,15 +236,7 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn readiness_says_when_the_upstream_is_down() {
     let app = TestApp::start_with(|c| c.upstream.retries = 0).await;
-    app.fake.fault(
-        "/geocodage",
-        Fault::Status {
-            status: 503,
-            retry_after: None,
-            body: "{}".into(),
-        },
-        None,
-    );
+    app.fake.fault("/geocodage", Fault::unavailable(), None);
     let (status, _, doc) = app.get_json("/ready").await;
     assert_eq!(status, 503);
     assert_eq!(doc["status"], "degraded");

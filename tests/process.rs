@@ -85,15 +85,7 @@ async fn no_secret_reaches_the_log() {
         .send()
         .await
         .unwrap();
-    fake.fault(
-        "/geocodage",
-        Fault::Status {
-            status: 503,
-            retry_after: None,
-            body: "{}".into(),
-        },
-        None,
-    );
+    fake.fault("/geocodage", Fault::unavailable(), None);
     http.get(format!(
         "{base}/collections/addresses/items?q=rue%20farges%20bis"
     ))

@@ -231,15 +231,8 @@ async fn no_secret_in_any_answer() {
         c.upstream.api_key = "upstream-private-key".into();
     })
     .await;
-    app.fake.fault(
-        "/geocodage",
-        support::Fault::Status {
-            status: 503,
-            retry_after: None,
-            body: "{}".into(),
-        },
-        None,
-    );
+    app.fake
+        .fault("/geocodage", support::Fault::unavailable(), None);
     let mut seen = String::new();
     for path in [
         "/",

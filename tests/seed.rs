@@ -102,15 +102,7 @@ async fn seeding_fills_the_disk_resumes_and_serves_offline() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    fake.fault(
-        "/wmts",
-        Fault::Status {
-            status: 503,
-            retry_after: None,
-            body: "{}".into(),
-        },
-        None,
-    );
+    fake.fault("/wmts", Fault::unavailable(), None);
     let (x, y) = geopf_gateway::geo::tile_of(3.88, 43.61, 12);
     let r = gateway.get(&format!("/tiles/{PLAN}/12/{x}/{y}.png")).await;
     assert_eq!(

@@ -115,15 +115,7 @@ async fn upstream_500_is_a_502_naming_the_api() {
 #[tokio::test]
 async fn a_503_once_is_retried_transparently() {
     let app = TestApp::start().await;
-    app.fake.fault(
-        "/geocodage",
-        Fault::Status {
-            status: 503,
-            retry_after: None,
-            body: "{}".into(),
-        },
-        Some(1),
-    );
+    app.fake.fault("/geocodage", Fault::unavailable(), Some(1));
     let (status, _, fc) = app.get_json(SEARCH).await;
     assert_eq!(status, 200, "{fc}");
     assert_eq!(app.fake.count("/geocodage/search"), 2);
@@ -197,15 +189,7 @@ async fn an_upstream_429_pauses_the_api_and_says_when_to_retry() {
 #[tokio::test]
 async fn the_api_key_goes_upstream_and_nowhere_else() {
     let app = TestApp::start_with(|c| c.upstream.api_key = "s3cr3t-key".into()).await;
-    app.fake.fault(
-        "/geocodage",
-        Fault::Status {
-            status: 503,
-            retry_after: None,
-            body: "{}".into(),
-        },
-        None,
-    );
+    app.fake.fault("/geocodage", Fault::unavailable(), None);
     let (_, _, problem) = app.get_json(SEARCH).await;
     assert!(!problem.to_string().contains("s3cr3t"));
     let sent = &app.fake.log()[0];

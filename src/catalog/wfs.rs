@@ -2,6 +2,7 @@
 
 use quick_xml::{events::Event, Reader};
 
+use super::{append_text, local};
 use crate::geo::Bbox;
 
 /// One feature type of the WFS.
@@ -15,21 +16,6 @@ pub struct FeatureType {
     /// The default CRS as an EPSG code (`EPSG:2154`), when it is one.
     pub default_crs: Option<String>,
     pub wgs84_bbox: Option<Bbox>,
-}
-
-fn local(name: &str) -> &str {
-    name.rsplit(':').next().unwrap_or(name)
-}
-
-/// The text of an entity or character reference (`&amp;`, `&#233;`).
-fn reference(r: &quick_xml::events::BytesRef<'_>) -> String {
-    if let Ok(Some(c)) = r.resolve_char_ref() {
-        return c.to_string();
-    }
-    let name = r.xml10_content();
-    quick_xml::escape::resolve_predefined_entity(&name)
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("&{name};"))
 }
 
 /// `urn:ogc:def:crs:EPSG::2154` or `EPSG:2154` → `EPSG:2154`.
@@ -80,9 +66,7 @@ pub fn parse_capabilities(xml: &str) -> Result<Vec<FeatureType>, String> {
                 path.push(name);
                 text.clear();
             }
-            Ok(Event::Text(t)) => text.push_str(&t.xml10_content()),
-            Ok(Event::GeneralRef(r)) => text.push_str(&reference(&r)),
-            Ok(Event::CData(t)) => text.push_str(&t.into_inner()),
+            Ok(e) if append_text(&e, &mut text) => {}
             Ok(Event::End(_)) => {
                 let name = path.pop().unwrap_or_default();
                 let parent = path.last().map(String::as_str);

@@ -3,7 +3,7 @@
 
 use quick_xml::{events::Event, Reader};
 
-use super::wmts::Style;
+use super::{append_text, href, local, wmts::Style};
 use crate::geo::Bbox;
 
 /// One named WMS layer.
@@ -20,10 +20,6 @@ pub struct WmsLayer {
     pub queryable: bool,
     /// ISO 19115 metadata records (`MetadataURL`).
     pub metadata_urls: Vec<String>,
-}
-
-fn local(name: &str) -> String {
-    name.rsplit(':').next().unwrap_or(name).to_string()
 }
 
 /// What is being read: layers nest (the root layer holds the others), so one per open `Layer`.
@@ -48,7 +44,7 @@ pub fn parse_capabilities(xml: &str) -> Result<Vec<WmsLayer>, String> {
         match event {
             Event::Eof => break,
             Event::Start(e) => {
-                let name = local(e.name().as_ref());
+                let name = local(e.name().as_ref()).to_string();
                 match name.as_str() {
                     "Layer" => {
                         let queryable = e
@@ -74,12 +70,7 @@ pub fn parse_capabilities(xml: &str) -> Result<Vec<WmsLayer>, String> {
                 text.clear();
             }
             Event::Empty(e) if local(e.name().as_ref()) == "OnlineResource" => {
-                let href = e
-                    .attributes()
-                    .flatten()
-                    .find(|a| local(a.key.as_ref()) == "href")
-                    .and_then(|a| a.normalized_value(quick_xml::XmlVersion::default()).ok())
-                    .map(|v| v.into_owned());
+                let href = href(&e);
                 match path.last().map(String::as_str) {
                     Some("LegendURL") => {
                         if let Some(s) = open.style.as_mut() {
@@ -94,12 +85,7 @@ pub fn parse_capabilities(xml: &str) -> Result<Vec<WmsLayer>, String> {
                     _ => {}
                 }
             }
-            Event::Text(t) => text.push_str(&t.xml10_content()),
-            Event::CData(t) => text.push_str(&t.into_inner()),
-            Event::GeneralRef(r) => {
-                let n = r.xml10_content();
-                text.push_str(quick_xml::escape::resolve_predefined_entity(&n).unwrap_or(""));
-            }
+            e if append_text(&e, &mut text) => {}
             Event::End(_) => {
                 let name = path.pop().unwrap_or_default();
                 let parent = path.last().map(String::as_str);
@@ -171,7 +157,7 @@ mod tests {
         let xml = r#"<WMS_Capabilities xmlns="http://www.opengis.net/wms" xmlns:xlink="http://www.w3.org/1999/xlink"><Capability>
           <Layer><Title>WMS layers</Title><CRS>EPSG:2154</CRS>
             <Layer queryable="1"><Name>ORTHOIMAGERY.ORTHOPHOTOS</Name><Title>Photographies aériennes</Title>
-              <Abstract>Ortho &amp; photos</Abstract><KeywordList><Keyword>Ortho</Keyword></KeywordList>
+              <Abstract>Ortho &amp; photos d&#233;t&#xE9;</Abstract><KeywordList><Keyword>Ortho</Keyword></KeywordList>
               <EX_GeographicBoundingBox><westBoundLongitude>-5.5</westBoundLongitude><eastBoundLongitude>9.8</eastBoundLongitude>
               <southBoundLatitude>41.3</southBoundLatitude><northBoundLatitude>51.1</northBoundLatitude></EX_GeographicBoundingBox>
               <Style><Name>normal</Name><Title>Légende générique</Title><LegendURL width="200" height="200"><Format>image/jpeg</Format>
@@ -183,7 +169,10 @@ mod tests {
         assert_eq!(layers.len(), 2, "the unnamed root layer is not one");
         let l = &layers[0];
         assert_eq!(l.name, "ORTHOIMAGERY.ORTHOPHOTOS");
-        assert_eq!(l.abstract_, "Ortho & photos");
+        assert_eq!(
+            l.abstract_, "Ortho & photos dété",
+            "entity and character references"
+        );
         assert_eq!(l.keywords, ["Ortho"]);
         assert!(l.queryable && !layers[1].queryable);
         assert_eq!(l.styles[0].id, "normal");

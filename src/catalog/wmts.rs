@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use quick_xml::{events::Event, Reader};
 
+use super::{append_text, href, local};
 use crate::geo::Bbox;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,10 +56,6 @@ impl WmtsLayer {
     }
 }
 
-fn local(name: &str) -> &str {
-    name.rsplit(':').next().unwrap_or(name)
-}
-
 type Corner = Option<(f64, f64)>;
 
 /// An element opens: a layer, a style, a legend. Returns its local name.
@@ -89,12 +86,7 @@ fn open(
         }
         "LegendURL" => {
             if let Some(s) = style.as_mut() {
-                s.legend_url = e
-                    .attributes()
-                    .flatten()
-                    .find(|a| local(a.key.as_ref()) == "href")
-                    .and_then(|a| a.normalized_value(quick_xml::XmlVersion::default()).ok())
-                    .map(|v| v.into_owned());
+                s.legend_url = href(e);
             }
         }
         _ => {}
@@ -130,12 +122,7 @@ pub fn parse_capabilities(xml: &str) -> Result<Vec<WmtsLayer>, String> {
             Event::Empty(e) => {
                 open(&e, &mut layer, &mut style, &mut lower, &mut upper);
             }
-            Event::Text(t) => text.push_str(&t.xml10_content()),
-            Event::CData(t) => text.push_str(&t.into_inner()),
-            Event::GeneralRef(r) => {
-                let n = r.xml10_content();
-                text.push_str(quick_xml::escape::resolve_predefined_entity(&n).unwrap_or(""));
-            }
+            e if append_text(&e, &mut text) => {}
             Event::End(_) => {
                 let name = path.pop().unwrap_or_default();
                 let parent = path.last().map(String::as_str);

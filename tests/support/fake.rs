@@ -44,6 +44,17 @@ pub enum Fault {
     Slow(Duration),
 }
 
+impl Fault {
+    /// The upstream is down: a 503 with an empty JSON body, no `Retry-After`.
+    pub fn unavailable() -> Fault {
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+            body: "{}".into(),
+        }
+    }
+}
+
 struct Rule {
     prefix: String,
     fault: Fault,
