@@ -653,3 +653,24 @@ async fn the_wmts_is_republished_with_the_gateway_urls_kvp_and_rest() {
         "not supported",
     );
 }
+
+#[tokio::test]
+async fn path_traversal_and_absurd_ids_are_plain_404s() {
+    let app = app().await;
+    let long = "A".repeat(5000);
+    for path in [
+        "/tiles/..%2F..%2F..%2Fetc%2Fpasswd/6/32/22.png".to_string(),
+        "/tiles/%2Fetc%2Fpasswd/6/32/22.png".to_string(),
+        "/catalog/..%2F..%2Fetc%2Fpasswd".to_string(),
+        "/catalog/..%2F..%2Fetc%2Fpasswd.qlr".to_string(),
+        "/wmts/1.0.0/..%2F..%2Fetc/normal/PM_0_19/6/22/32.png".to_string(),
+        format!("/tiles/{long}/6/32/22.png"),
+        format!("/catalog/{long}"),
+    ] {
+        let got = app.get_json(&path).await;
+        assert!(got.0 == 404 || got.0 == 400, "{path}: {} {}", got.0, got.2);
+        assert_eq!(got.1, "application/problem+json", "{path}");
+        assert!(!got.2.to_string().contains("root:"), "{path}");
+    }
+    assert_eq!(get_tiles(&app), 0, "nothing reached the upstream");
+}

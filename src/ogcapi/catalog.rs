@@ -206,6 +206,7 @@ struct Card {
     copy_label: &'static str,
     copy: String,
     qlr: Option<String>,
+    legend: Option<String>,
     detail: String,
 }
 
@@ -257,6 +258,7 @@ fn card(base: &BaseUrl, e: &Entry) -> Card {
         copy_label,
         copy,
         qlr: qlr_source(base, e).map(|_| format!("{}.qlr", detail_url(base, e))),
+        legend: e.legend_url(),
         detail: format!("{}?f=html", detail_url(base, e)),
     }
 }
