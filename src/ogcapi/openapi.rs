@@ -272,6 +272,8 @@ pub fn document(state: &AppState, base: &BaseUrl) -> Value {
         ),
     );
 
+    maps(&mut paths);
+
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -281,10 +283,114 @@ pub fn document(state: &AppState, base: &BaseUrl) -> Value {
             "license": { "name": "Etalab Open Licence 2.0 (data); MIT OR Apache-2.0 (gateway)" },
         },
         "servers": [{ "url": base.0 }],
-        "tags": [{ "name": "Common" }, { "name": "Features" }, { "name": "Processes" }],
+        "tags": [{ "name": "Common" }, { "name": "Features" }, { "name": "Processes" }, { "name": "Maps" }],
         "paths": paths,
         "components": components(),
     })
+}
+
+/// The catalogue, tiles, WMTS and WMS.
+fn maps(paths: &mut Map<String, Value>) {
+    let query = |name: &str, description: &str| json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}});
+    let path = |name: &str, description: &str| json!({"name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string"}});
+    let image = json!({"description": "An image, with ETag and Cache-Control (304 on If-None-Match)",
+        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}},
+                    "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}});
+    let xml = json!({"description": "An XML document", "content": {"application/xml": {"schema": {"type": "string"}}}});
+    let html = json!({"description": "The kiosk page", "content": {links::HTML: {"schema": {"type": "string"}}}});
+    let document = response("The document", &[links::JSON], "Document");
+    let layer = path("layerId", "A layer of the catalogue (`GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2`); `{id}.qlr` for a QGIS layer definition");
+    paths.insert(
+        "/catalog".into(),
+        get_op(
+            "The kiosk: every layer as a card, searchable",
+            "Maps",
+            vec![],
+            html,
+            &[],
+        ),
+    );
+    paths.insert("/catalog.json".into(), get_op(
+        "The catalogue of WMTS, WMS and WFS layers",
+        "Maps",
+        vec![
+            query("q", "Words that must all appear in the id, title, abstract or keywords"),
+            query("theme", "ortho, maps, cadastre, administrative, elevation, transport, hydrography, land cover, topography, environment, energy, other"),
+            query("service", "wmts, wms or wfs"),
+            param_ref("limit"),
+            param_ref("offset"),
+        ],
+        document.clone(),
+        &["400"],
+    ));
+    paths.insert(
+        "/catalog/{layerId}".into(),
+        get_op(
+            "One layer (JSON, HTML with a map preview), or its QGIS layer definition (.qlr)",
+            "Maps",
+            vec![layer.clone()],
+            response("The layer", &[links::JSON, links::HTML], "Document"),
+            &["404"],
+        ),
+    );
+    paths.insert(
+        "/catalog/qgis-connections.xml".into(),
+        get_op(
+            "A QGIS 'Load connections' file",
+            "Maps",
+            vec![query(
+                "type",
+                "xyz (default), wms (the WMTS and the WMS) or wfs (the OGC API connection)",
+            )],
+            xml.clone(),
+            &["400"],
+        ),
+    );
+    paths.insert(
+        "/tiles/{layerId}/{z}/{x}/{y}".into(),
+        get_op(
+            "An XYZ tile (WebMercator); `{y}` ends in .png or .jpeg",
+            "Maps",
+            vec![
+                layer,
+                path("z", "Zoom level"),
+                path("x", "Column"),
+                path("y", "Row, then .png or .jpeg"),
+            ],
+            image.clone(),
+            &["400", "404", "502", "504"],
+        ),
+    );
+    paths.insert("/wmts".into(), get_op(
+        "The WMTS, KVP: GetCapabilities (the gateway's URLs) or GetTile (through the tile cache)",
+        "Maps",
+        ["SERVICE", "REQUEST", "LAYER", "STYLE", "FORMAT", "TILEMATRIXSET", "TILEMATRIX", "TILEROW", "TILECOL"]
+            .iter()
+            .map(|k| query(k, "WMTS 1.0.0 KVP parameter (any case)"))
+            .collect(),
+        json!({"description": "Capabilities (XML) or a tile (image)", "content": {"application/xml": {"schema": {"type": "string"}}, "image/png": {"schema": {"type": "string", "format": "binary"}}, "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}),
+        &["400", "404", "502", "503", "504"],
+    ));
+    paths.insert(
+        "/wmts/1.0.0/WMTSCapabilities.xml".into(),
+        get_op(
+            "The WMTS capabilities, REST (a ResourceURL per layer)",
+            "Maps",
+            vec![],
+            xml,
+            &["503"],
+        ),
+    );
+    paths.insert("/wms".into(), get_op(
+        "The WMS-Raster: GetCapabilities, GetMap (cached), GetFeatureInfo, GetLegendGraphic",
+        "Maps",
+        ["SERVICE", "VERSION", "REQUEST", "LAYERS", "STYLES", "CRS", "BBOX", "WIDTH", "HEIGHT", "FORMAT"]
+            .iter()
+            .map(|k| query(k, "WMS 1.3.0 KVP parameter (any case)"))
+            .collect(),
+        json!({"description": "Capabilities (XML), a map (image) or feature information", "content": {"application/xml": {"schema": {"type": "string"}}, "image/png": {"schema": {"type": "string", "format": "binary"}}}}),
+        &["400", "502", "503", "504"],
+    ));
 }
 
 fn components() -> Value {
