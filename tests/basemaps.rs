@@ -492,6 +492,7 @@ async fn the_catalogue_joins_wmts_wms_and_wfs() {
         400,
         "service",
     );
+    assert_problem(&app.get_json("/catalog.json?theme=sea").await, 400, "theme");
 
     // A .qlr for each kind: XYZ, WMS, OGC API features.
     let wms_qlr = app

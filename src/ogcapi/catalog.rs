@@ -20,7 +20,7 @@ use crate::{
     error::ApiError,
     geo::{tile_bounds_3857, tile_of},
     http::{base_url::BaseUrl, negotiate::Format},
-    services::catalogue::Entry,
+    services::catalogue::{Entry, THEMES},
     AppState,
 };
 
@@ -146,7 +146,15 @@ pub async fn catalog_json(
                     .map(str::to_string)
                     .collect()
             }
-            "theme" => theme = Some(v.into_owned()),
+            "theme" => {
+                if !THEMES.contains(&v.as_ref()) {
+                    return Err(ApiError::bad_parameter(
+                        "theme",
+                        format!("{v:?} is not one of {}", THEMES.join(", ")),
+                    ));
+                }
+                theme = Some(v.into_owned());
+            }
             "service" => {
                 let s = v.to_ascii_lowercase();
                 if !["wmts", "wms", "wfs"].contains(&s.as_str()) {

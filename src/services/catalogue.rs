@@ -88,6 +88,22 @@ impl Entry {
     }
 }
 
+/// Every theme a layer can have.
+pub const THEMES: [&str; 12] = [
+    "ortho",
+    "cadastre",
+    "maps",
+    "administrative",
+    "elevation",
+    "transport",
+    "hydrography",
+    "land cover",
+    "topography",
+    "environment",
+    "energy",
+    "other",
+];
+
 /// The theme of a layer, from its identifier's prefix, else its keywords.
 pub fn theme(id: &str, keywords: &[String]) -> &'static str {
     const BY_PREFIX: [(&str, &[&str]); 11] = [
@@ -237,6 +253,13 @@ fn build(wmts: &[WmtsLayer], wms: &[WmsLayer], wfs: &[FeatureType]) -> Vec<Entry
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_theme_given_is_listed() {
+        for id in ["ORTHOIMAGERY.X", "BDTOPO_V3:x", "ENR.X", "NOTHING"] {
+            assert!(THEMES.contains(&theme(id, &[])), "{id}");
+        }
+    }
 
     #[test]
     fn themes_from_identifiers_and_keywords() {
