@@ -256,6 +256,13 @@ impl<T> Capabilities<T> {
             Err(e) => Err(e.into()),
         };
         let now = SystemTime::now();
+        // The snapshot is written before the state is locked (readers never wait on the disk). On
+        // a 304 its date follows, so a restart reports the age since the last check.
+        match &result {
+            Ok(None) => self.keep(&held.text, &held.validators, now),
+            Ok(Some((_, text, validators))) => self.keep(text, validators, now),
+            Err(_) => {}
+        }
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(None) => {
@@ -268,17 +275,6 @@ impl<T> Capabilities<T> {
             }
             Ok(Some((items, text, validators))) => {
                 let n = items.len();
-                if let Some(s) = &self.snapshots {
-                    let snapshot = Snapshot {
-                        text: text.clone(),
-                        etag: validators.etag.clone(),
-                        last_modified: validators.last_modified.clone(),
-                        fetched_at: now,
-                    };
-                    if let Err(e) = s.save(self.name, &snapshot) {
-                        tracing::warn!(document = self.name, error = %e, "the capabilities snapshot could not be written");
-                    }
-                }
                 let index = index_of(&items, self.id);
                 // The first document of a run has nothing to compare with, unless a snapshot
                 // stood in for it.
@@ -311,6 +307,22 @@ impl<T> Capabilities<T> {
                 state.last_error = Some(e.to_string());
                 Err(e)
             }
+        }
+    }
+
+    /// Writes the document in use as the snapshot on disk.
+    fn keep(&self, text: &str, validators: &Validators, fetched_at: SystemTime) {
+        let Some(snapshots) = &self.snapshots else {
+            return;
+        };
+        let snapshot = Snapshot {
+            text: text.to_string(),
+            etag: validators.etag.clone(),
+            last_modified: validators.last_modified.clone(),
+            fetched_at,
+        };
+        if let Err(e) = snapshots.save(self.name, &snapshot) {
+            tracing::warn!(document = self.name, error = %e, "the capabilities snapshot could not be written");
         }
     }
 
