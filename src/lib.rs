@@ -105,23 +105,17 @@ impl AppState {
         };
         let tiles_ttl =
             Duration::from_secs(config.cache.ttl.get("tiles").copied().unwrap_or(86400));
-        let images = services::basemaps::ImageFetcher::new(
-            upstream.clone(),
-            config.upstream.max_tile_fetches,
-        );
-        let image_cache = MemoryCache::new(&config.cache);
-        let basemaps = Arc::new(services::basemaps::Basemaps::new(
-            images.clone(),
-            image_cache.clone(),
+        let images = services::images::ImageCache::new(
+            services::images::ImageFetcher::new(upstream.clone(), config.upstream.max_tile_fetches),
+            MemoryCache::new(&config.cache),
             disk,
             tiles_ttl,
+        );
+        let basemaps = Arc::new(services::basemaps::Basemaps::new(
+            images.clone(),
             snapshots.clone(),
         ));
-        let wms = Arc::new(services::wms::WmsService::new(
-            images,
-            image_cache,
-            snapshots,
-        ));
+        let wms = Arc::new(services::wms::WmsService::new(images, snapshots));
         let catalogue = Arc::new(services::catalogue::Catalogue::new(
             basemaps.clone(),
             wms.clone(),

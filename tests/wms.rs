@@ -220,3 +220,33 @@ fn the_real_wms_r_capabilities_are_read_whole() {
     assert!(parcels.wgs84_bbox.is_some());
     assert!(layers.iter().all(|l| !l.title.is_empty()));
 }
+
+#[tokio::test]
+async fn a_stale_map_beats_no_map_when_the_upstream_fails() {
+    let app = TestApp::start_with(|c| {
+        c.cache.ttl.insert("tiles".into(), 1);
+        c.upstream.retries = 0;
+    })
+    .await;
+    wait_for_wms(&app).await;
+    let url = format!("/wms?{}", map_query(ORTHO));
+    assert_eq!(app.get(&url).await.status(), 200);
+    // Past its time to live (memory and disk), with the WMS down: the disk copy, marked stale.
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    app.fake
+        .fault("/wms-r", support::Fault::unavailable(), None);
+    let r = app.get(&url).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["warning"].to_str().unwrap().starts_with("110"));
+    assert_eq!(
+        r.headers()["cache-status"],
+        "geopf-gateway; hit; detail=stale-if-error"
+    );
+    // A map never fetched: a clear error.
+    let other = map_query(ORTHO).replace("WIDTH=256", "WIDTH=300");
+    assert_problem(
+        &split(app.get(&format!("/wms?{other}")).await).await,
+        502,
+        "WMS",
+    );
+}

@@ -7,7 +7,7 @@ use axum::{
 };
 
 use super::html::with_cache_status;
-use crate::{cache::CacheStatus, error::ApiError, services::basemaps::Tile};
+use crate::{cache::CacheStatus, error::ApiError, services::images::Tile};
 
 /// KVP query parameters, keys in upper case (OGC keys are case-insensitive); `token` (the
 /// gateway's own access key) is left out, it is never sent upstream.

@@ -36,8 +36,8 @@ pub async fn wms(
             Ok(ows::xml(xml))
         }
         "getmap" => {
-            let (map, status) = state.wms.map(&query).await?;
-            Ok(ows::image(&headers, &map, status, false))
+            let (map, origin) = state.wms.map(&query).await?;
+            Ok(ows::image(&headers, &map, origin.cache_status, origin.stale))
         }
         "getfeatureinfo" | "getlegendgraphic" => {
             let r = state.wms.pass_through(&query).await?;

@@ -1,127 +1,19 @@
-//! The basemaps: the WMTS layers of the Géoplateforme, their catalogue (refreshed from the
-//! capabilities) and their tiles in WebMercator XYZ, fetched through the memory cache.
+//! The basemaps: the WMTS layers of the Géoplateforme (kept current from the capabilities), their
+//! tiles in WebMercator XYZ through the image caches, and the capabilities republished with the
+//! gateway's URLs.
 
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
-
-use bytes::Bytes;
-use reqwest::header::HeaderValue;
-use tokio::sync::Semaphore;
+use std::{sync::Arc, time::Duration};
 
 use super::{
     capabilities::{Capabilities, Current, Item},
+    images::{ImageCache, Tile, TileOrigin},
     ServiceError,
 };
 use crate::{
-    cache::{
-        disk::{DiskStore, Stored},
-        snapshot::Snapshots,
-        CacheKind, CacheStatus, Cached, MemoryCache,
-    },
+    cache::snapshot::Snapshots,
     catalog::wmts::{parse_capabilities, WmtsLayer},
-    upstream::{Api, UpstreamClient, UpstreamError, UpstreamRequest, UpstreamResponse},
+    upstream::{Api, UpstreamRequest},
 };
-
-/// A tile (or map) as cached: its media type, bytes and a strong validator. The media type and
-/// validator are kept as header values, so answering a cache hit copies nothing.
-#[derive(Debug, Clone)]
-pub struct Tile {
-    pub content_type: HeaderValue,
-    pub body: Bytes,
-    pub etag: HeaderValue,
-}
-
-/// Where images (tiles, maps) come from: the upstream client, behind a cap on how many image
-/// requests are in flight at once (`upstream.max_tile_fetches`), so a pan storm or a seeding run
-/// queues instead of opening hundreds of connections.
-#[derive(Clone)]
-pub struct ImageFetcher {
-    client: UpstreamClient,
-    in_flight: Arc<Semaphore>,
-}
-
-impl ImageFetcher {
-    pub fn new(client: UpstreamClient, max_in_flight: usize) -> Self {
-        ImageFetcher {
-            client,
-            in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
-        }
-    }
-
-    pub fn client(&self) -> &UpstreamClient {
-        &self.client
-    }
-
-    /// The upstream's image answer to `request`; any other media type is a bad body.
-    pub async fn get(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| UpstreamError::Unreachable {
-                api: request.api,
-                reason: "the gateway is shutting down".into(),
-            })?;
-        let r = self.client.get(request).await?;
-        if !r.content_type.starts_with("image/") {
-            return Err(UpstreamError::BadBody {
-                api: request.api,
-                reason: format!("a {} answer instead of an image", r.content_type),
-            });
-        }
-        Ok(r)
-    }
-}
-
-pub struct Basemaps {
-    caps: Arc<Capabilities<WmtsLayer>>,
-    images: ImageFetcher,
-    tiles: MemoryCache<Tile>,
-    disk: Option<Arc<DiskStore>>,
-    /// How long a tile on disk is fresh (`cache.ttl.tiles`); older ones serve only when the
-    /// upstream fails.
-    fresh_for: Duration,
-}
-
-/// How a tile was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TileOrigin {
-    pub cache_status: CacheStatus,
-    /// Past its time to live, served because the upstream failed (stale-if-error).
-    pub stale: bool,
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-impl Tile {
-    /// An image as the upstream sent it, with a validator of its bytes.
-    pub fn from_upstream(r: UpstreamResponse) -> Self {
-        Tile::new(
-            &r.content_type,
-            &format!("\"{:016x}\"", fnv1a(&r.body)),
-            r.body,
-        )
-    }
-
-    fn new(content_type: &str, etag: &str, body: Bytes) -> Self {
-        Tile {
-            content_type: HeaderValue::from_str(content_type)
-                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-            etag: HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\"")),
-            body,
-        }
-    }
-
-    fn from_disk(stored: Stored) -> Self {
-        Tile::new(&stored.content_type, &stored.etag, Bytes::from(stored.body))
-    }
-}
 
 /// The WMTS GetCapabilities request.
 pub fn capabilities_request() -> UpstreamRequest {
@@ -131,17 +23,16 @@ pub fn capabilities_request() -> UpstreamRequest {
         .param("REQUEST", "GetCapabilities")
 }
 
+pub struct Basemaps {
+    caps: Arc<Capabilities<WmtsLayer>>,
+    images: ImageCache,
+}
+
 impl Basemaps {
-    pub fn new(
-        images: ImageFetcher,
-        tiles: MemoryCache<Tile>,
-        disk: Option<DiskStore>,
-        fresh_for: Duration,
-        snapshots: Option<Snapshots>,
-    ) -> Self {
+    pub fn new(images: ImageCache, snapshots: Option<Snapshots>) -> Self {
         let caps = Capabilities::new(
             "wmts",
-            images.client.clone(),
+            images.client().clone(),
             capabilities_request(),
             (parse_capabilities, |l: &WmtsLayer| l.id.as_str()),
             snapshots,
@@ -149,9 +40,6 @@ impl Basemaps {
         Basemaps {
             caps: Arc::new(caps),
             images,
-            tiles,
-            disk: disk.map(Arc::new),
-            fresh_for,
         }
     }
 
@@ -167,7 +55,7 @@ impl Basemaps {
         if state.text.is_empty() {
             return None;
         }
-        let upstream_wmts = format!("{}/wmts", self.images.client.base_url());
+        let upstream_wmts = format!("{}/wmts", self.images.client().base_url());
         let text = point_operations_at(
             &state.text.replace(&upstream_wmts, public_wmts),
             ("<ows:OperationsMetadata", "</ows:OperationsMetadata>"),
@@ -202,7 +90,7 @@ impl Basemaps {
 
     /// Bytes held by the disk store.
     pub fn disk_bytes(&self) -> u64 {
-        self.disk.as_ref().map_or(0, |d| d.size())
+        self.images.disk().map_or(0, |d| d.size())
     }
 
     /// The layers in use and the document they come from.
@@ -228,53 +116,6 @@ impl Basemaps {
         self.caps.clone().spawn_refresh(every)
     }
 
-    /// A copy on disk younger than the tiles' time to live.
-    fn fresh_on_disk(&self, key: &str) -> Option<Tile> {
-        let stored = self
-            .disk
-            .as_ref()?
-            .get(key)
-            .filter(|s| s.age() < self.fresh_for)?;
-        Some(Tile::from_disk(stored))
-    }
-
-    /// Fetches a tile (WMTS GetTile on the layer's matrix set and default style) and keeps it on
-    /// disk.
-    async fn fetch_to_disk(
-        &self,
-        layer: &WmtsLayer,
-        z: u32,
-        x: u64,
-        y: u64,
-        media: &str,
-        key: &str,
-    ) -> Result<Tile, UpstreamError> {
-        let request = UpstreamRequest::new(Api::Wmts, "/wmts")
-            .param("SERVICE", "WMTS")
-            .param("VERSION", "1.0.0")
-            .param("REQUEST", "GetTile")
-            .param("LAYER", &layer.id)
-            .param("STYLE", layer.default_style())
-            .param("FORMAT", media)
-            .param("TILEMATRIXSET", &layer.tile_matrix_set)
-            .param("TILEMATRIX", z)
-            .param("TILEROW", y)
-            .param("TILECOL", x);
-        let tile = Tile::from_upstream(self.images.get(&request).await?);
-        if let Some(d) = &self.disk {
-            let stored = Stored {
-                content_type: tile.content_type.to_str().unwrap_or_default().to_string(),
-                etag: tile.etag.to_str().unwrap_or_default().to_string(),
-                fetched: SystemTime::now(),
-                body: tile.body.to_vec(),
-            };
-            if let Err(e) = d.put(key, &stored) {
-                tracing::warn!(error = %e, "a tile could not be written to the disk store");
-            }
-        }
-        Ok(tile)
-    }
-
     /// Seeds one tile into the disk store: `None` when a fresh copy is there already, else the
     /// bytes fetched. Bypasses the memory cache.
     pub async fn seed_tile(
@@ -286,16 +127,14 @@ impl Basemaps {
         media: &str,
     ) -> Result<Option<usize>, ServiceError> {
         let key = request_key(&layer.id, z, x, y, media);
-        if self.fresh_on_disk(&key).is_some() {
-            return Ok(None);
-        }
-        let tile = self.fetch_to_disk(layer, z, x, y, media, &key).await?;
-        Ok(Some(tile.body.len()))
+        self.images
+            .seed(&key, &get_tile(layer, z, x, y, media))
+            .await
     }
 
     /// The disk store, if there is one (seeding reports its size).
-    pub fn disk(&self) -> Option<&DiskStore> {
-        self.disk.as_deref()
+    pub fn disk(&self) -> Option<&crate::cache::disk::DiskStore> {
+        self.images.disk()
     }
 
     /// The XYZ tile z/x/y of `layer_id` in `format` (`png` or `jpeg`).
@@ -341,41 +180,25 @@ impl Basemaps {
             )));
         }
         let key = request_key(layer_id, z, x, y, media);
-        let fetch = async {
-            if let Some(tile) = self.fresh_on_disk(&key) {
-                return Ok(cached(tile));
-            }
-            self.fetch_to_disk(&layer, z, x, y, media, &key)
-                .await
-                .map(cached)
-        };
-        match self.tiles.get_or_fetch(key.clone(), fetch).await {
-            Ok((t, status)) => Ok((
-                t.value.clone(),
-                TileOrigin {
-                    cache_status: status,
-                    stale: false,
-                },
-            )),
-            Err(e) => {
-                // stale-if-error: an old copy beats no map.
-                match self.disk.as_ref().and_then(|d| d.get(&key)) {
-                    Some(stored) => {
-                        tracing::warn!(error = %e, "serving a stale tile");
-                        let tile = Tile::from_disk(stored);
-                        Ok((
-                            tile,
-                            TileOrigin {
-                                cache_status: CacheStatus::Hit,
-                                stale: true,
-                            },
-                        ))
-                    }
-                    None => Err(ServiceError::Upstream((*e).clone())),
-                }
-            }
-        }
+        self.images
+            .get(key, &get_tile(&layer, z, x, y, media))
+            .await
     }
+}
+
+/// The WMTS GetTile of tile z/x/y on the layer's matrix set and default style.
+fn get_tile(layer: &WmtsLayer, z: u32, x: u64, y: u64, media: &str) -> UpstreamRequest {
+    UpstreamRequest::new(Api::Wmts, "/wmts")
+        .param("SERVICE", "WMTS")
+        .param("VERSION", "1.0.0")
+        .param("REQUEST", "GetTile")
+        .param("LAYER", &layer.id)
+        .param("STYLE", layer.default_style())
+        .param("FORMAT", media)
+        .param("TILEMATRIXSET", &layer.tile_matrix_set)
+        .param("TILEMATRIX", z)
+        .param("TILEROW", y)
+        .param("TILECOL", x)
 }
 
 /// Every link (`xlink:href`) inside the document's `section` (its opening and closing tags: the
@@ -401,14 +224,6 @@ pub fn point_operations_at(xml: &str, section: (&str, &str), public: &str) -> St
     }
     section.push_str(rest);
     format!("{}{}{}", &xml[..start], section, &xml[end..])
-}
-
-pub fn cached(tile: Tile) -> Cached<Tile> {
-    Cached {
-        kind: CacheKind::Tiles,
-        weight: u32::try_from(tile.body.len()).unwrap_or(u32::MAX),
-        value: tile,
-    }
 }
 
 fn request_key(layer: &str, z: u32, x: u64, y: u64, media: &str) -> String {

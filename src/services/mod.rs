@@ -7,6 +7,7 @@ pub mod capabilities;
 pub mod catalogue;
 pub mod fetch;
 pub mod geocode;
+pub mod images;
 pub mod inputs;
 pub mod navigation;
 pub mod process;

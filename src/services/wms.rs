@@ -5,14 +5,15 @@
 use std::{sync::Arc, time::Duration};
 
 use super::{
-    basemaps::{cached, point_operations_at, ImageFetcher, Tile},
+    basemaps::point_operations_at,
     capabilities::{Capabilities, Current, Item},
+    images::{ImageCache, Tile, TileOrigin},
     ServiceError,
 };
 use crate::{
-    cache::{snapshot::Snapshots, CacheStatus, MemoryCache},
+    cache::snapshot::Snapshots,
     catalog::wms::{parse_capabilities, WmsLayer},
-    upstream::{Api, UpstreamError, UpstreamRequest, UpstreamResponse},
+    upstream::{Api, UpstreamRequest, UpstreamResponse},
 };
 
 const PATH: &str = "/wms-r/wms";
@@ -54,8 +55,7 @@ impl WmsQuery {
 
 pub struct WmsService {
     caps: Arc<Capabilities<WmsLayer>>,
-    images: ImageFetcher,
-    maps: MemoryCache<Tile>,
+    images: ImageCache,
 }
 
 /// The WMS-R GetCapabilities request.
@@ -67,11 +67,7 @@ fn capabilities_request() -> UpstreamRequest {
 }
 
 impl WmsService {
-    pub fn new(
-        images: ImageFetcher,
-        maps: MemoryCache<Tile>,
-        snapshots: Option<Snapshots>,
-    ) -> Self {
+    pub fn new(images: ImageCache, snapshots: Option<Snapshots>) -> Self {
         let caps = Capabilities::new(
             "wms-r",
             images.client().clone(),
@@ -82,7 +78,6 @@ impl WmsService {
         WmsService {
             caps: Arc::new(caps),
             images,
-            maps,
         }
     }
 
@@ -179,21 +174,12 @@ impl WmsService {
         Ok(())
     }
 
-    /// A GetMap, from the image cache or fetched once for any number of identical requests.
-    pub async fn map(&self, q: &WmsQuery) -> Result<(Tile, CacheStatus), ServiceError> {
+    /// A GetMap through the image caches (memory, disk, stale-if-error), keyed by its normalised
+    /// query; fetched once for any number of identical requests.
+    pub async fn map(&self, q: &WmsQuery) -> Result<(Tile, TileOrigin), ServiceError> {
         self.check_map(q)?;
         let request = q.upstream();
-        let images = &self.images;
-        let key = request.cache_key();
-        let fetch = async move {
-            Ok::<_, UpstreamError>(cached(Tile::from_upstream(images.get(&request).await?)))
-        };
-        let (map, status) = self
-            .maps
-            .get_or_fetch(key, fetch)
-            .await
-            .map_err(|e| ServiceError::Upstream((*e).clone()))?;
-        Ok((map.value.clone(), status))
+        self.images.get(request.cache_key(), &request).await
     }
 
     /// GetFeatureInfo or GetLegendGraphic, passed through (not cached).

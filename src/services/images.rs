@@ -1,0 +1,239 @@
+//! Images from the upstream — WMTS tiles and WMS maps — through two caches: memory (moka, weighed
+//! in bytes, concurrent misses coalesced) and the disk store (bounded, kept across restarts). A disk
+//! copy past its time to live is still served when the upstream fails (stale-if-error), and at most
+//! `upstream.max_tile_fetches` image requests are in flight upstream, so a pan storm or a seeding
+//! run queues instead of opening hundreds of connections.
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use bytes::Bytes;
+use reqwest::header::HeaderValue;
+use tokio::sync::Semaphore;
+
+use super::ServiceError;
+use crate::{
+    cache::{
+        disk::{DiskStore, Stored},
+        CacheKind, CacheStatus, Cached, MemoryCache,
+    },
+    upstream::{UpstreamClient, UpstreamError, UpstreamRequest, UpstreamResponse},
+};
+
+/// A tile (or map) as cached: its media type, bytes and a strong validator. The media type and
+/// validator are kept as header values, so answering a cache hit copies nothing.
+#[derive(Debug, Clone)]
+pub struct Tile {
+    pub content_type: HeaderValue,
+    pub body: Bytes,
+    pub etag: HeaderValue,
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl Tile {
+    /// An image as the upstream sent it, with a validator of its bytes.
+    pub fn from_upstream(r: UpstreamResponse) -> Self {
+        Tile::new(
+            &r.content_type,
+            &format!("\"{:016x}\"", fnv1a(&r.body)),
+            r.body,
+        )
+    }
+
+    fn new(content_type: &str, etag: &str, body: Bytes) -> Self {
+        Tile {
+            content_type: HeaderValue::from_str(content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+            etag: HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\"")),
+            body,
+        }
+    }
+
+    fn from_disk(stored: Stored) -> Self {
+        Tile::new(&stored.content_type, &stored.etag, Bytes::from(stored.body))
+    }
+
+    fn to_disk(&self) -> Stored {
+        Stored {
+            content_type: self.content_type.to_str().unwrap_or_default().to_string(),
+            etag: self.etag.to_str().unwrap_or_default().to_string(),
+            fetched: SystemTime::now(),
+            body: self.body.to_vec(),
+        }
+    }
+}
+
+/// How an image was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileOrigin {
+    pub cache_status: CacheStatus,
+    /// Past its time to live, served because the upstream failed (stale-if-error).
+    pub stale: bool,
+}
+
+/// The upstream client, behind the cap on image requests in flight.
+#[derive(Clone)]
+pub struct ImageFetcher {
+    client: UpstreamClient,
+    in_flight: Arc<Semaphore>,
+}
+
+impl ImageFetcher {
+    pub fn new(client: UpstreamClient, max_in_flight: usize) -> Self {
+        ImageFetcher {
+            client,
+            in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
+        }
+    }
+
+    pub fn client(&self) -> &UpstreamClient {
+        &self.client
+    }
+
+    /// The upstream's image answer to `request`; any other media type is a bad body.
+    pub async fn get(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| UpstreamError::Unreachable {
+                api: request.api,
+                reason: "the gateway is shutting down".into(),
+            })?;
+        let r = self.client.get(request).await?;
+        if !r.content_type.starts_with("image/") {
+            return Err(UpstreamError::BadBody {
+                api: request.api,
+                reason: format!("a {} answer instead of an image", r.content_type),
+            });
+        }
+        Ok(r)
+    }
+}
+
+/// The image caches shared by the tiles and the WMS maps.
+#[derive(Clone)]
+pub struct ImageCache {
+    fetcher: ImageFetcher,
+    memory: MemoryCache<Tile>,
+    disk: Option<Arc<DiskStore>>,
+    /// How long a copy on disk is fresh (`cache.ttl.tiles`); older ones serve only when the
+    /// upstream fails.
+    fresh_for: Duration,
+}
+
+fn cached(tile: Tile) -> Cached<Tile> {
+    Cached {
+        kind: CacheKind::Tiles,
+        weight: u32::try_from(tile.body.len()).unwrap_or(u32::MAX),
+        value: tile,
+    }
+}
+
+impl ImageCache {
+    pub fn new(
+        fetcher: ImageFetcher,
+        memory: MemoryCache<Tile>,
+        disk: Option<DiskStore>,
+        fresh_for: Duration,
+    ) -> Self {
+        ImageCache {
+            fetcher,
+            memory,
+            disk: disk.map(Arc::new),
+            fresh_for,
+        }
+    }
+
+    pub fn client(&self) -> &UpstreamClient {
+        self.fetcher.client()
+    }
+
+    /// The disk store, if there is one.
+    pub fn disk(&self) -> Option<&DiskStore> {
+        self.disk.as_deref()
+    }
+
+    /// A copy on disk younger than the time to live.
+    fn fresh_on_disk(&self, key: &str) -> Option<Tile> {
+        let stored = self
+            .disk
+            .as_ref()?
+            .get(key)
+            .filter(|s| s.age() < self.fresh_for)?;
+        Some(Tile::from_disk(stored))
+    }
+
+    /// Fetches the image and keeps it on disk.
+    async fn fetch_to_disk(
+        &self,
+        key: &str,
+        request: &UpstreamRequest,
+    ) -> Result<Tile, UpstreamError> {
+        let tile = Tile::from_upstream(self.fetcher.get(request).await?);
+        if let Some(d) = &self.disk {
+            if let Err(e) = d.put(key, &tile.to_disk()) {
+                tracing::warn!(error = %e, "an image could not be written to the disk store");
+            }
+        }
+        Ok(tile)
+    }
+
+    /// The image `key` (what `request` fetches): from memory, else from disk while fresh, else
+    /// from the upstream once for any number of concurrent requests; an old disk copy when the
+    /// upstream fails.
+    pub async fn get(
+        &self,
+        key: String,
+        request: &UpstreamRequest,
+    ) -> Result<(Tile, TileOrigin), ServiceError> {
+        let fetch = async {
+            if let Some(tile) = self.fresh_on_disk(&key) {
+                return Ok(cached(tile));
+            }
+            self.fetch_to_disk(&key, request).await.map(cached)
+        };
+        match self.memory.get_or_fetch(key.clone(), fetch).await {
+            Ok((t, status)) => Ok((
+                t.value.clone(),
+                TileOrigin {
+                    cache_status: status,
+                    stale: false,
+                },
+            )),
+            Err(e) => match self.disk.as_ref().and_then(|d| d.get(&key)) {
+                // stale-if-error: an old copy beats no map.
+                Some(stored) => {
+                    tracing::warn!(error = %e, "serving a stale image");
+                    let origin = TileOrigin {
+                        cache_status: CacheStatus::Hit,
+                        stale: true,
+                    };
+                    Ok((Tile::from_disk(stored), origin))
+                }
+                None => Err(ServiceError::Upstream((*e).clone())),
+            },
+        }
+    }
+
+    /// Puts the image `key` on disk unless a fresh copy is there: `None` then, else the bytes
+    /// fetched. Bypasses the memory cache (seeding).
+    pub async fn seed(
+        &self,
+        key: &str,
+        request: &UpstreamRequest,
+    ) -> Result<Option<usize>, ServiceError> {
+        if self.fresh_on_disk(key).is_some() {
+            return Ok(None);
+        }
+        let tile = self.fetch_to_disk(key, request).await?;
+        Ok(Some(tile.body.len()))
+    }
+}
