@@ -102,6 +102,18 @@ async fn a_stale_tile_beats_no_tile_when_the_upstream_fails() {
     );
 }
 
+/// A gateway on a cache folder of its own, its layers loaded; the folder, for a second gateway.
+async fn app_on_a_folder_of_its_own() -> (TestApp, String) {
+    let folder = std::env::temp_dir()
+        .join(format!("geopf-folder-{:?}", std::time::SystemTime::now()))
+        .display()
+        .to_string();
+    let f = folder.clone();
+    let app = TestApp::start_with(move |c| c.cache.dir = f).await;
+    wait_for_layers(&app).await;
+    (app, folder)
+}
+
 async fn ready_source(app: &TestApp, document: &str) -> String {
     let (_, _, ready) = app.get_json("/ready").await;
     ready["upstream"][document]["source"]
@@ -112,15 +124,7 @@ async fn ready_source(app: &TestApp, document: &str) -> String {
 
 #[tokio::test]
 async fn the_catalogue_starts_from_its_disk_snapshot_and_refreshes_conditionally() {
-    let dir =
-        std::env::temp_dir().join(format!("geopf-snapshot-{:?}", std::time::SystemTime::now()));
-    let folder = dir.display().to_string();
-    let first = TestApp::start_with({
-        let f = folder.clone();
-        move |c| c.cache.dir = f
-    })
-    .await;
-    wait_for_layers(&first).await;
+    let (first, folder) = app_on_a_folder_of_its_own().await;
     let (_, _, all) = first.get_json("/catalog.json?service=wmts").await;
     let layers = all["numberMatched"].as_u64().unwrap();
     assert!(layers > 0);
@@ -178,15 +182,7 @@ async fn the_catalogue_starts_from_its_disk_snapshot_and_refreshes_conditionally
 
 #[tokio::test]
 async fn a_renamed_layer_is_reported_not_a_blank_map() {
-    let dir =
-        std::env::temp_dir().join(format!("geopf-renamed-{:?}", std::time::SystemTime::now()));
-    let folder = dir.display().to_string();
-    let first = TestApp::start_with({
-        let f = folder.clone();
-        move |c| c.cache.dir = f
-    })
-    .await;
-    wait_for_layers(&first).await;
+    let (first, folder) = app_on_a_folder_of_its_own().await;
     // The upstream renames the Plan IGN v2 layer to v3.
     let fixture = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -426,13 +426,7 @@ impl FakeUpstream {
 /// The WMTS: capabilities, and for GetTile a tiny PNG (or JPEG) naming the tile in its bytes, so
 /// every tile differs; an OWS exception for anything else.
 fn wmts(query: &HashMap<String, String>) -> (u16, String, Vec<u8>) {
-    let get = |k: &str| {
-        query
-            .iter()
-            .find(|(q, _)| q.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
+    let get = |k: &str| param(query, k);
     match get("REQUEST") {
         "GetCapabilities" => (200, "application/xml".into(), std::fs::read(fixtures().join("wmts/capabilities.xml")).unwrap()),
         "GetTile" => {
@@ -444,6 +438,15 @@ fn wmts(query: &HashMap<String, String>) -> (u16, String, Vec<u8>) {
     }
 }
 
+/// A query parameter, its key in any case ("" when absent), as the OGC services read them.
+fn param<'a>(query: &'a HashMap<String, String>, key: &str) -> &'a str {
+    query
+        .iter()
+        .find(|(q, _)| q.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
 fn is_capabilities(query: &HashMap<String, String>) -> bool {
     query.iter().any(|(k, v)| {
         k.eq_ignore_ascii_case("request") && v.eq_ignore_ascii_case("GetCapabilities")
@@ -453,13 +456,7 @@ fn is_capabilities(query: &HashMap<String, String>) -> bool {
 /// The WMS-R: capabilities; GetMap a tiny PNG naming the layers and bbox in its bytes;
 /// GetFeatureInfo a line of text; an OWS exception (status 400, as ROK4) for anything else.
 fn wms(query: &HashMap<String, String>) -> (u16, String, Vec<u8>) {
-    let get = |k: &str| {
-        query
-            .iter()
-            .find(|(q, _)| q.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
+    let get = |k: &str| param(query, k);
     let exception = |text: &str| {
         let body = format!(
             r#"<?xml version="1.0" encoding="UTF-8"?><ServiceExceptionReport version="1.3.0" xmlns="http://www.opengis.net/ogc"><ServiceException code="InvalidParameterValue">{text}</ServiceException></ServiceExceptionReport>"#
@@ -501,13 +498,7 @@ fn wms(query: &HashMap<String, String>) -> (u16, String, Vec<u8>) {
 
 /// The WFS: capabilities, the commune schema, its features (any other type: an OWS exception).
 fn wfs(query: &HashMap<String, String>) -> (u16, String, Vec<u8>) {
-    let get = |k: &str| {
-        query
-            .iter()
-            .find(|(q, _)| q.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
+    let get = |k: &str| param(query, k);
     let read = |f: &str| std::fs::read(fixtures().join("wfs").join(f)).unwrap();
     let xml = "application/xml".to_string();
     let commune = get("TYPENAMES") == "LIMITES_ADMINISTRATIVES_EXPRESS.LATEST:commune";
