@@ -1,10 +1,12 @@
-//! The `geopf-gateway` command: `serve`, `seed`, `check-config` and `health`.
+//! The `geopf-gateway` command: `serve`, `seed`, `catalog`, `check-config` and `health`.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 use geopf_gateway::config::{Config, Overrides};
 use tracing_subscriber::EnvFilter;
+
+mod cli;
 
 /// mimalloc: many small allocations per request (headers, futures, log lines) cost less than with
 /// glibc's allocator (benches/load.sh §2b measures the cached-tile path).
@@ -29,6 +31,8 @@ enum Command {
     /// Fill the disk tile cache with basemap tiles over an area, before going offline. Resumable:
     /// tiles already fresh on disk are skipped.
     Seed(SeedArgs),
+    /// Print the catalogue (WMTS, WMS and WFS layers): from the snapshot on disk, else the upstream.
+    Catalog(CatalogArgs),
     /// Print the effective configuration (secrets masked); exit non-zero if it is invalid.
     CheckConfig(ConfigArgs),
     /// Ask a running gateway whether it is alive (exit 0) or not (exit 1); for container health checks.
@@ -88,6 +92,33 @@ struct SeedArgs {
     cache_dir: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct CatalogArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Words that must all appear in the id, title, abstract or keywords.
+    #[arg(long, value_name = "WORDS")]
+    q: Option<String>,
+    /// Only this theme (ortho, maps, cadastre, administrative, elevation, …).
+    #[arg(long)]
+    theme: Option<String>,
+    /// Only layers offered by this service: wmts, wms or wfs.
+    #[arg(long)]
+    service: Option<String>,
+    /// Ask the upstream now instead of using the snapshot on disk.
+    #[arg(long)]
+    refresh: bool,
+    /// One JSON document instead of tab-separated lines.
+    #[arg(long)]
+    json: bool,
+    /// Base URL of the Géoplateforme (upstream.base_url).
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// Folder of the disk cache (cache.dir).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
 fn init_logging(config: &Config) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log.level))
@@ -126,7 +157,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let (overrides, serve) = match cli.command {
         Command::Health { url } => return health(&url),
-        Command::Seed(args) => return seed::main(args),
+        Command::Seed(args) => return cli::seed::main(args),
+        Command::Catalog(args) => return cli::catalog::main(args),
         Command::CheckConfig(args) => (
             Overrides {
                 config_file: args.config,
@@ -172,134 +204,5 @@ fn main() -> ExitCode {
             eprintln!("geopf-gateway: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-mod seed {
-    //! `geopf-gateway seed`: the command line around [`geopf_gateway::seed`], with a progress bar.
-
-    use std::{process::ExitCode, time::Duration};
-
-    use geopf_gateway::{
-        config::{Config, Overrides},
-        seed::{self, SeedArea},
-        AppState,
-    };
-    use indicatif::{ProgressBar, ProgressStyle};
-
-    use super::SeedArgs;
-
-    /// A tile's size when the disk store has none to go by (IGN's PNG and JPEG tiles weigh
-    /// 10–40 kB).
-    const TYPICAL_TILE_BYTES: u64 = 20 * 1024;
-
-    pub fn main(args: SeedArgs) -> ExitCode {
-        match run(args) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("geopf-gateway seed: {e}");
-                ExitCode::from(2)
-            }
-        }
-    }
-
-    fn run(args: SeedArgs) -> Result<ExitCode, String> {
-        let bbox = seed::parse_bbox(&args.bbox).map_err(|e| format!("--bbox: {e}"))?;
-        let zooms = seed::parse_zooms(&args.zoom).map_err(|e| format!("--zoom: {e}"))?;
-        let config = Config::load(&Overrides {
-            config_file: args.config.config,
-            upstream: args.upstream,
-            cache_dir: args.cache_dir,
-            ..Overrides::default()
-        })
-        .map_err(|e| e.to_string())?;
-        super::init_logging(&config);
-        let concurrency = config.upstream.max_tile_fetches;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the runtime: {e}"))?;
-        runtime.block_on(async move {
-            let state = AppState::new(config).map_err(|e| e.to_string())?;
-            let basemaps = &state.basemaps;
-            if basemaps.layers().is_empty() {
-                basemaps
-                    .refresh()
-                    .await
-                    .map_err(|e| format!("the WMTS capabilities could not be read: {e}"))?;
-            }
-            let mut failed = false;
-            for id in &args.layers {
-                let layer = basemaps.layer(id).filter(|l| l.is_xyz()).ok_or_else(|| {
-                    format!("--layer: {id:?} is not a WebMercator basemap of the catalogue")
-                })?;
-                let media = match args.format.as_deref() {
-                    Some("png") => "image/png",
-                    Some("jpeg" | "jpg") => "image/jpeg",
-                    Some(other) => return Err(format!("--format: {other:?} is not png or jpeg")),
-                    None if layer.formats.iter().any(|f| f == "image/png") => "image/png",
-                    None => "image/jpeg",
-                };
-                if !layer.formats.iter().any(|f| f == media) {
-                    return Err(format!(
-                        "--format: {id} is published as {}",
-                        layer.formats.join(", ")
-                    ));
-                }
-                let area = SeedArea {
-                    bbox,
-                    zooms: zooms.clone(),
-                };
-                let total = seed::tiles(&layer, &area).count() as u64;
-                if args.dry_run {
-                    let per_tile = basemaps
-                        .disk()
-                        .filter(|d| !d.is_empty())
-                        .map_or(TYPICAL_TILE_BYTES, |d| d.size() / d.len() as u64);
-                    println!(
-                        "{id}: {total} tiles at zoom {}-{}, about {:.1} MB ({} kB a tile)",
-                        area.zooms.start(),
-                        area.zooms.end(),
-                        (total * per_tile) as f64 / 1e6,
-                        per_tile / 1024
-                    );
-                    continue;
-                }
-                let bar = ProgressBar::new(total);
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{prefix} [{bar:30}] {pos}/{len} tiles, {per_sec}, eta {eta} {msg}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
-                bar.set_prefix(id.clone());
-                bar.enable_steady_tick(Duration::from_millis(200));
-                let tally = seed::run(basemaps, &layer, media, &area, concurrency, |t| {
-                    bar.set_position(t.done());
-                    if t.failed > 0 {
-                        bar.set_message(format!("{} failed", t.failed));
-                    }
-                })
-                .await;
-                bar.finish_and_clear();
-                println!(
-                    "{id}: {total} tiles: {} fetched ({:.1} MB), {} already on disk, {} failed",
-                    tally.fetched,
-                    tally.bytes as f64 / 1e6,
-                    tally.already_on_disk,
-                    tally.failed
-                );
-                if let Some(e) = tally.last_error {
-                    eprintln!("{id}: last error: {e}");
-                    failed = true;
-                }
-            }
-            Ok(if failed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
-        })
     }
 }

@@ -18,6 +18,7 @@ fn help_on_every_command() {
         vec!["serve", "--help"],
         vec!["check-config", "--help"],
         vec!["seed", "--help"],
+        vec!["catalog", "--help"],
     ] {
         let out = bin().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

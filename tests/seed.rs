@@ -1,6 +1,7 @@
-//! `geopf-gateway seed`: the real binary fills the disk tile store from the fake WMTS, resumes
-//! without refetching, counts in a dry run, and a gateway on that folder then serves the tiles with
-//! its upstream down.
+//! The commands for offline work, run as the real binary against the in-process fake:
+//! `geopf-gateway seed` fills the disk tile store, resumes without refetching, counts in a dry run,
+//! and a gateway on that folder then serves the tiles with its upstream down; `geopf-gateway catalog`
+//! prints the catalogue, from the upstream then from the snapshot alone.
 
 mod support;
 
@@ -147,4 +148,59 @@ async fn bad_seeding_arguments_are_named() {
     .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("NOT.A.LAYER"));
+}
+
+fn catalog(fake: &FakeUpstream, dir: &str, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_geopf-gateway"))
+        .args([
+            "catalog",
+            "--upstream",
+            &fake.base_url(),
+            "--cache-dir",
+            dir,
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_catalog_command_prints_the_catalogue_even_offline() {
+    let fake = FakeUpstream::start().await;
+    let dir = std::env::temp_dir()
+        .join(format!("geopf-catalog-{:?}", std::time::SystemTime::now()))
+        .display()
+        .to_string();
+    let f = fake.clone();
+    let d = dir.clone();
+    let out = tokio::task::spawn_blocking(move || catalog(&f, &d, &["--q", "plan ign"]))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&format!("{PLAN}\twmts"))),
+        "{text}"
+    );
+    // The upstream down: the snapshot the first run kept answers, as JSON.
+    fake.fault("/", Fault::unavailable(), None);
+    let f = fake.clone();
+    let out =
+        tokio::task::spawn_blocking(move || catalog(&f, &dir, &["--service", "wfs", "--json"]))
+            .await
+            .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let layers = doc["layers"].as_array().unwrap();
+    assert!(!layers.is_empty());
+    assert!(layers
+        .iter()
+        .all(|l| l["services"] == serde_json::json!(["wfs"])));
+    let bad =
+        tokio::task::spawn_blocking(move || catalog(&fake, "/nonexistent", &["--service", "ftp"]))
+            .await
+            .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--service"));
 }
