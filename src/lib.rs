@@ -93,24 +93,7 @@ impl AppState {
             &config.upstream.base_url,
         ));
         let wfs = Arc::new(services::wfs::WfsService::new(fetcher, snapshots.clone()));
-        let disk = match cache::disk::DiskStore::open(
-            config.cache_dir().join("tiles"),
-            config.cache.disk_mb.saturating_mul(1024 * 1024),
-        ) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                tracing::warn!(error = %e, dir = %config.cache_dir().display(), "no disk tile store");
-                None
-            }
-        };
-        let tiles_ttl =
-            Duration::from_secs(config.cache.ttl.get("tiles").copied().unwrap_or(86400));
-        let images = services::images::ImageCache::new(
-            services::images::ImageFetcher::new(upstream.clone(), config.upstream.max_tile_fetches),
-            MemoryCache::new(&config.cache),
-            disk,
-            tiles_ttl,
-        );
+        let images = image_cache(&config, &upstream);
         let basemaps = Arc::new(services::basemaps::Basemaps::new(
             images.clone(),
             snapshots.clone(),
@@ -150,6 +133,28 @@ impl AppState {
             readiness: Arc::new(ogcapi::common::Readiness::default()),
         })))
     }
+}
+
+/// The tile and map caches: memory, and the disk store under `<cache.dir>/tiles` (none, with a
+/// warning, if the folder cannot be used).
+fn image_cache(config: &Config, upstream: &UpstreamClient) -> services::images::ImageCache {
+    let disk = match cache::disk::DiskStore::open(
+        config.cache_dir().join("tiles"),
+        config.cache.disk_mb.saturating_mul(1024 * 1024),
+    ) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %config.cache_dir().display(), "no disk tile store");
+            None
+        }
+    };
+    let fresh_for = Duration::from_secs(config.cache.ttl.get("tiles").copied().unwrap_or(86400));
+    services::images::ImageCache::new(
+        services::images::ImageFetcher::new(upstream.clone(), config.upstream.max_tile_fetches),
+        MemoryCache::new(&config.cache),
+        disk,
+        fresh_for,
+    )
 }
 
 /// The application router for a configuration, without background tasks.
