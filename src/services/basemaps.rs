@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use super::{
-    capabilities::{Capabilities, Current, Item},
+    capabilities::{point_operations_at, Capabilities, Current, Item},
     images::{ImageCache, Tile, TileOrigin},
     ServiceError,
 };
@@ -201,47 +201,6 @@ fn get_tile(layer: &WmtsLayer, z: u32, x: u64, y: u64, media: &str) -> UpstreamR
         .param("TILECOL", x)
 }
 
-/// Every link (`xlink:href`) inside the document's `section` (its opening and closing tags: the
-/// operations metadata) set to `public`: the document may name another host than the configured
-/// upstream (a mirror, a recording).
-pub fn point_operations_at(xml: &str, section: (&str, &str), public: &str) -> String {
-    let (Some(start), Some(end)) = (xml.find(section.0), xml.find(section.1)) else {
-        return xml.to_string();
-    };
-    let mut section = String::with_capacity(end - start);
-    let mut rest = &xml[start..end];
-    while let Some(i) = rest.find("xlink:href=\"") {
-        let value_start = i + "xlink:href=\"".len();
-        section.push_str(&rest[..value_start]);
-        rest = &rest[value_start..];
-        let Some(close) = rest.find('"') else { break };
-        let value = &rest[..close];
-        section.push_str(public);
-        if value.ends_with('?') {
-            section.push('?');
-        }
-        rest = &rest[close..];
-    }
-    section.push_str(rest);
-    format!("{}{}{}", &xml[..start], section, &xml[end..])
-}
-
 fn request_key(layer: &str, z: u32, x: u64, y: u64, media: &str) -> String {
     format!("tile {layer} {z}/{x}/{y} {media}")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn operation_urls_point_at_the_gateway() {
-        let xml = r#"<a><ows:OperationsMetadata><ows:Get xlink:href="https://data.geopf.fr/wmts"/><ows:Get xlink:href="https://mirror/wmts?"/></ows:OperationsMetadata><LegendURL xlink:href="https://data.geopf.fr/legend.png"/></a>"#;
-        let section = ("<ows:OperationsMetadata", "</ows:OperationsMetadata>");
-        let out = super::point_operations_at(xml, section, "http://gw/wmts");
-        assert_eq!(out.matches("http://gw/wmts").count(), 2);
-        assert!(out.contains("http://gw/wmts?\""));
-        assert!(
-            out.contains("https://data.geopf.fr/legend.png"),
-            "legends are not WMTS operations"
-        );
-    }
 }

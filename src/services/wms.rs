@@ -5,8 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use super::{
-    basemaps::point_operations_at,
-    capabilities::{Capabilities, Current, Item},
+    capabilities::{point_operations_at, Capabilities, Current, Item},
     images::{ImageCache, Tile, TileOrigin},
     ServiceError,
 };
