@@ -70,7 +70,7 @@ pub struct Services {
 impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Self> {
         let upstream = UpstreamClient::new(&config.upstream)?;
-        let cache = MemoryCache::new(&config.cache);
+        let cache = MemoryCache::new("answers", &config.cache);
         let fetcher = Fetcher::new(upstream.clone(), cache.clone());
         http::observe::recorder();
         let geocoding_quota = config
@@ -151,7 +151,7 @@ fn image_cache(config: &Config, upstream: &UpstreamClient) -> services::images::
     let fresh_for = Duration::from_secs(config.cache.ttl.get("tiles").copied().unwrap_or(86400));
     services::images::ImageCache::new(
         services::images::ImageFetcher::new(upstream.clone(), config.upstream.max_tile_fetches),
-        MemoryCache::new(&config.cache),
+        MemoryCache::new("images", &config.cache),
         disk,
         fresh_for,
     )

@@ -159,7 +159,9 @@ async fn metrics_are_exposed_and_move() {
         "geopf_upstream_requests_total",
         "geopf_upstream_quota_wait_seconds",
         "geopf_cache_lookups_total",
-        "geopf_cache_memory_bytes",
+        "geopf_cache_memory_bytes{cache=\"answers\"}",
+        "geopf_cache_memory_bytes{cache=\"images\"}",
+        "geopf_cache_disk_bytes",
         "geopf_jobs",
     ] {
         assert!(text.contains(series), "/metrics lacks {series}");

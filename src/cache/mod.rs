@@ -100,10 +100,13 @@ impl<V> Expiry<String, Arc<Cached<V>>> for PerKindExpiry {
 #[derive(Clone)]
 pub struct MemoryCache<V> {
     inner: Cache<String, Arc<Cached<V>>>,
+    /// The `cache` label of its metrics (`answers`, `images`).
+    name: &'static str,
 }
 
 impl<V: Send + Sync + 'static> MemoryCache<V> {
-    pub fn new(config: &CacheConfig) -> Self {
+    /// A cache of `config.memory_mb`, named `name` in the metrics.
+    pub fn new(name: &'static str, config: &CacheConfig) -> Self {
         let ttls = CacheKind::ALL
             .into_iter()
             .map(|kind| {
@@ -118,7 +121,7 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
             })
             .expire_after(PerKindExpiry(ttls))
             .build();
-        MemoryCache { inner }
+        MemoryCache { inner, name }
     }
 
     /// The cached value for `key`, or the result of `fetch`, which runs once however many callers
@@ -133,7 +136,8 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
         E: Send + Sync + 'static,
     {
         if let Some(hit) = self.inner.get(&key).await {
-            metrics::counter!("geopf_cache_lookups_total", "result" => "hit").increment(1);
+            metrics::counter!("geopf_cache_lookups_total", "cache" => self.name, "result" => "hit")
+                .increment(1);
             return Ok((hit, CacheStatus::Hit));
         }
         let entry = self
@@ -151,7 +155,8 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
         } else {
             "collapsed"
         };
-        metrics::counter!("geopf_cache_lookups_total", "result" => label).increment(1);
+        metrics::counter!("geopf_cache_lookups_total", "cache" => self.name, "result" => label)
+            .increment(1);
         Ok((entry.into_value(), status))
     }
 
@@ -167,7 +172,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn cache() -> MemoryCache<String> {
-        MemoryCache::new(&crate::config::Config::defaults().cache)
+        MemoryCache::new("test", &crate::config::Config::defaults().cache)
     }
 
     fn value(s: &str) -> Cached<String> {

@@ -50,7 +50,10 @@ pub async fn track(request: Request, next: Next) -> Response {
 
 /// `GET /metrics`: the Prometheus text exposition.
 pub async fn metrics_handler(State(state): State<AppState>) -> Response {
-    metrics::gauge!("geopf_cache_memory_bytes").set(state.cache.weighted_size() as f64);
+    metrics::gauge!("geopf_cache_memory_bytes", "cache" => "answers")
+        .set(state.cache.weighted_size() as f64);
+    metrics::gauge!("geopf_cache_memory_bytes", "cache" => "images")
+        .set(state.basemaps.memory_bytes() as f64);
     metrics::gauge!("geopf_cache_disk_bytes").set(state.basemaps.disk_bytes() as f64);
     for (status, n) in state.jobs.counts() {
         metrics::gauge!("geopf_jobs", "state" => status.as_str()).set(n as f64);

@@ -89,6 +89,11 @@ impl Basemaps {
     }
 
     /// Bytes held by the disk store.
+    /// Bytes of tiles and maps held in memory.
+    pub fn memory_bytes(&self) -> u64 {
+        self.images.memory_bytes()
+    }
+
     pub fn disk_bytes(&self) -> u64 {
         self.images.disk().map_or(0, |d| d.size())
     }

@@ -156,6 +156,11 @@ impl ImageCache {
         self.fetcher.client()
     }
 
+    /// Bytes held in memory.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory.weighted_size()
+    }
+
     /// The disk store, if there is one.
     pub fn disk(&self) -> Option<&DiskStore> {
         self.disk.as_deref()
