@@ -16,7 +16,7 @@ use super::{
     links::{self, encode_query, Link},
 };
 use crate::{
-    catalog::wmts::WmtsLayer,
+    catalog::{wms::WmsLayer, wmts::WmtsLayer},
     error::ApiError,
     geo::{tile_bounds_3857, tile_of},
     http::{base_url::BaseUrl, negotiate::Format},
@@ -66,15 +66,30 @@ fn preview_tile(base: &BaseUrl, e: &Entry, layer: &WmtsLayer, dx: i64, dy: i64) 
     ))
 }
 
-/// A WMS GetMap through the gateway of `side`×`side` pixels over the zoom-6 tile at the middle of
-/// the layer's extent.
-fn wms_map(base: &BaseUrl, e: &Entry, name: &str, side: u32) -> String {
+/// The WebMercator zoom level whose scale (256-pixel tiles, 0.28 mm pixels) lies within the
+/// layer's scale range and is nearest to 6 — a layer drawn only close up gets a close-up preview.
+fn wms_zoom(layer: &WmsLayer) -> u32 {
+    const SCALE_AT_ZOOM_0: f64 = 559_082_264.028_717_9;
+    let shown = |z: u32| {
+        let scale = SCALE_AT_ZOOM_0 / f64::from(1u32 << z);
+        layer.min_scale.is_none_or(|lo| scale >= lo) && layer.max_scale.is_none_or(|hi| scale <= hi)
+    };
+    (0..=21u32)
+        .filter(|z| shown(*z))
+        .min_by_key(|z| z.abs_diff(6))
+        .unwrap_or(6)
+}
+
+/// A WMS GetMap through the gateway of `side`×`side` pixels over the tile at the middle of the
+/// layer's extent, at a zoom level the layer is drawn at.
+fn wms_map(base: &BaseUrl, e: &Entry, layer: &WmsLayer, side: u32) -> String {
     let (lon, lat) = centre(e);
-    let (x, y) = tile_of(lon, lat, 6);
-    let (minx, miny, maxx, maxy) = tile_bounds_3857(6, x, y);
+    let z = wms_zoom(layer);
+    let (x, y) = tile_of(lon, lat, z);
+    let (minx, miny, maxx, maxy) = tile_bounds_3857(z, x, y);
     base.join(&format!(
         "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS={}&STYLES=&CRS=EPSG:3857&BBOX={minx:.0},{miny:.0},{maxx:.0},{maxy:.0}&WIDTH={side}&HEIGHT={side}&FORMAT=image/png",
-        urlencode(name)
+        urlencode(&layer.name)
     ))
 }
 
@@ -83,7 +98,7 @@ fn preview(base: &BaseUrl, e: &Entry) -> Option<String> {
     if let Some(layer) = e.xyz() {
         return Some(preview_tile(base, e, layer, 0, 0));
     }
-    e.wms.as_ref().map(|l| wms_map(base, e, &l.name, 256))
+    e.wms.as_ref().map(|l| wms_map(base, e, l, 256))
 }
 
 fn detail_url(base: &BaseUrl, e: &Entry) -> String {
@@ -491,7 +506,7 @@ fn detail_page(base: &BaseUrl, e: &Entry) -> Page {
             }
         }
     } else if let Some(l) = &e.wms {
-        p.preview.push(wms_map(base, e, &l.name, 384));
+        p.preview.push(wms_map(base, e, l, 384));
     }
     let mut t = Table::new("", &["", ""]);
     for (k, v) in [
@@ -538,4 +553,21 @@ fn detail_page(base: &BaseUrl, e: &Entry) -> Page {
     }
     p.tables.push(t);
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wms_preview_is_drawn_at_a_scale_the_layer_shows() {
+        let mut layer = WmsLayer::default();
+        assert_eq!(wms_zoom(&layer), 6, "no scale range: France on a few tiles");
+        // LiDAR HD: 1:0.02 to 1:2 511 — only the closest levels.
+        layer.max_scale = Some(2511.16);
+        assert_eq!(wms_zoom(&layer), 18);
+        layer.max_scale = Some(8_735_660.4);
+        layer.min_scale = Some(8530.9);
+        assert_eq!(wms_zoom(&layer), 6);
+    }
 }
