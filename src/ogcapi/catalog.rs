@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::{
     features::{parse_limit, parse_offset, urlencode},
     html::{respond, Cell, Page, Table},
-    links::{self, encode_query, Link},
+    links::{self, Link},
 };
 use crate::{
     catalog::{wms::WmsLayer, wmts::WmtsLayer},
@@ -203,16 +203,7 @@ pub async fn catalog_json(
         "This catalogue",
     )];
     if offset.saturating_add(page.len()) < found.len() && limit != usize::MAX {
-        let next = encode_query(&[
-            ("limit".into(), limit.to_string()),
-            ("offset".into(), (offset + limit).to_string()),
-        ]);
-        links_out.push(Link::new(
-            base.join(&format!("/catalog.json?{next}")),
-            "next",
-            links::JSON,
-            "Next page",
-        ));
+        links_out.push(links::next_page(&base, "/catalog.json", limit, offset));
     }
     Ok(axum::Json(json!({ "numberMatched": found.len(), "layers": page, "links": links::to_value(&links_out) })).into_response())
 }

@@ -103,16 +103,7 @@ pub async fn collections(
     let mut l = links::self_and_alternate(&base, "/collections", format, links::JSON);
     if let Some(limit) = limit {
         if offset + docs.len() < total {
-            let q = encode_query(&[
-                ("limit".into(), limit.to_string()),
-                ("offset".into(), (offset + limit).to_string()),
-            ]);
-            l.push(Link::new(
-                base.join(&format!("/collections?{q}")),
-                "next",
-                links::JSON,
-                "Next page",
-            ));
+            l.push(links::next_page(&base, "/collections", limit, offset));
         }
     }
     let doc = json!({ "collections": docs, "numberMatched": total, "links": links::to_value(&l) });
@@ -236,29 +227,31 @@ pub fn parse_offset(v: &str) -> Result<usize, ApiError> {
     })
 }
 
-/// `bbox=west,south,east,north` (or 6 numbers with heights), in WGS84 degrees.
-pub fn parse_bbox(v: &str) -> Result<Bbox, ApiError> {
-    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
-    let numbers: Vec<f64> = parts
-        .iter()
-        .map(|p| p.parse::<f64>().ok().filter(|n| n.is_finite()))
+/// The corners of a `bbox` parameter, in any CRS: 4 numbers, or 6 with heights (dropped), as
+/// (west, south, east, north).
+pub fn bbox_corners(v: &str) -> Result<(f64, f64, f64, f64), ApiError> {
+    let numbers: Vec<f64> = v
+        .split(',')
+        .map(|p| p.trim().parse::<f64>().ok().filter(|n| n.is_finite()))
         .collect::<Option<_>>()
         .ok_or_else(|| {
             ApiError::bad_parameter("bbox", format!("{v:?} is not a list of numbers"))
         })?;
-    let (w, s, e, n) = match numbers.as_slice() {
-        [w, s, e, n] => (*w, *s, *e, *n),
-        [w, s, _, e, n, _] => (*w, *s, *e, *n),
-        other => {
-            return Err(ApiError::bad_parameter(
-                "bbox",
-                format!(
-                    "expected 4 or 6 numbers (west,south,east,north), got {}",
-                    other.len()
-                ),
-            ))
-        }
-    };
+    match numbers.as_slice() {
+        [w, s, e, n] | [w, s, _, e, n, _] => Ok((*w, *s, *e, *n)),
+        other => Err(ApiError::bad_parameter(
+            "bbox",
+            format!(
+                "expected 4 or 6 numbers (west,south,east,north), got {}",
+                other.len()
+            ),
+        )),
+    }
+}
+
+/// `bbox=west,south,east,north` (or 6 numbers with heights), in WGS84 degrees.
+pub fn parse_bbox(v: &str) -> Result<Bbox, ApiError> {
+    let (w, s, e, n) = bbox_corners(v)?;
     for (name, lat) in [("south", s), ("north", n)] {
         if !(-90.0..=90.0).contains(&lat) {
             return Err(ApiError::bad_parameter(

@@ -127,6 +127,15 @@ pub fn collection_links(
     l
 }
 
+/// The `next` link of a page of `path`: the same `limit`, `offset` moved on by it.
+pub fn next_page(base: &BaseUrl, path: &str, limit: usize, offset: usize) -> Link {
+    let q = encode_query(&[
+        ("limit".into(), limit.to_string()),
+        ("offset".into(), (offset + limit).to_string()),
+    ]);
+    Link::new(base.join(&format!("{path}?{q}")), "next", JSON, "Next page")
+}
+
 pub fn to_value(links: &[Link]) -> Value {
     serde_json::to_value(links).unwrap_or(Value::Array(Vec::new()))
 }

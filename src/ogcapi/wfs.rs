@@ -111,25 +111,7 @@ fn bbox_srid(value: &str) -> Result<Option<u32>, ApiError> {
 
 /// A bbox in any CRS: 4 or 6 numbers, min before max (no range check: projected coordinates).
 fn parse_bbox_any(v: &str) -> Result<crate::geo::Bbox, ApiError> {
-    let n: Vec<f64> = v
-        .split(',')
-        .map(|p| p.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            ApiError::bad_parameter("bbox", format!("{v:?} is not a list of numbers"))
-        })?;
-    let (w, s, e, no) = match n.as_slice() {
-        [w, s, e, no] | [w, s, _, e, no, _] => (*w, *s, *e, *no),
-        other => {
-            return Err(ApiError::bad_parameter(
-                "bbox",
-                format!(
-                    "expected 4 or 6 numbers (west,south,east,north), got {}",
-                    other.len()
-                ),
-            ))
-        }
-    };
+    let (w, s, e, no) = super::features::bbox_corners(v)?;
     if w > e || s > no {
         return Err(ApiError::bad_parameter(
             "bbox",

@@ -80,6 +80,17 @@ fn bad_body(reason: String) -> ServiceError {
     })
 }
 
+/// A GeoJSON GetFeature of the type `name` in `crs`.
+fn get_feature(name: &str, crs: &OutputCrs) -> UpstreamRequest {
+    UpstreamRequest::new(Api::Wfs, PATH)
+        .param("SERVICE", "WFS")
+        .param("VERSION", "2.0.0")
+        .param("REQUEST", "GetFeature")
+        .param("TYPENAMES", name)
+        .param("OUTPUTFORMAT", "application/json")
+        .param("SRSNAME", crs.srs_name)
+}
+
 /// The GetCapabilities request (the feature type list only).
 fn capabilities_request() -> UpstreamRequest {
     UpstreamRequest::new(Api::Wfs, PATH)
@@ -221,13 +232,7 @@ impl WfsService {
 
     pub async fn items(&self, name: &str, query: &WfsQuery) -> Result<WfsPage, ServiceError> {
         let ecql = self.ecql(name, query).await?;
-        let request = UpstreamRequest::new(Api::Wfs, PATH)
-            .param("SERVICE", "WFS")
-            .param("VERSION", "2.0.0")
-            .param("REQUEST", "GetFeature")
-            .param("TYPENAMES", name)
-            .param("OUTPUTFORMAT", "application/json")
-            .param("SRSNAME", query.crs.srs_name)
+        let request = get_feature(name, &query.crs)
             .param("COUNT", query.limit)
             .param("STARTINDEX", query.offset)
             .param_opt("CQL_FILTER", ecql);
@@ -256,14 +261,7 @@ impl WfsService {
         id: &str,
         crs: &OutputCrs,
     ) -> Result<(Value, CacheStatus), ServiceError> {
-        let request = UpstreamRequest::new(Api::Wfs, PATH)
-            .param("SERVICE", "WFS")
-            .param("VERSION", "2.0.0")
-            .param("REQUEST", "GetFeature")
-            .param("TYPENAMES", name)
-            .param("OUTPUTFORMAT", "application/json")
-            .param("SRSNAME", crs.srs_name)
-            .param("RESOURCEID", id);
+        let request = get_feature(name, crs).param("RESOURCEID", id);
         let (answer, status) = self
             .fetcher
             .json(request, CacheKind::Features, prepare_page)

@@ -25,9 +25,9 @@ pub struct Quotas {
 /// The bucket for `per_second` requests per clock second, or None for "unlimited".
 pub fn bucket_for(per_second: u32) -> Option<Quota> {
     let limit = NonZeroU32::new(per_second)?;
-    let burst = (limit.get() / 10).max(1);
-    let refill_per_s = (f64::from(limit.get() - burst).max(1.0)) * 0.95;
-    let burst = NonZeroU32::new(burst).expect("burst is at least 1");
+    // A tenth of the second's budget may go at once, at least one request.
+    let burst = NonZeroU32::new(limit.get() / 10).unwrap_or(NonZeroU32::MIN);
+    let refill_per_s = (f64::from(limit.get() - burst.get()).max(1.0)) * 0.95;
     Quota::with_period(Duration::from_secs_f64(1.0 / refill_per_s)).map(|q| q.allow_burst(burst))
 }
 
