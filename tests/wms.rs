@@ -68,6 +68,21 @@ async fn the_capabilities_name_only_the_gateway_for_operations() {
     );
     let layers = geopf_gateway::catalog::wms::parse_capabilities(&xml).unwrap();
     assert_eq!(layers.len(), 3);
+    // Behind a proxy the same document names the proxy (the republished copy is kept per URL).
+    let proxied = app
+        .http
+        .get(app.url("/wms?service=wms&request=GetCapabilities"))
+        .header("X-Forwarded-Host", "maps.example.org")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(proxied.contains("xlink:href=\"http://maps.example.org/wms\""));
+    assert!(!proxied.contains(&own));
+    let again = app.get("/wms?service=wms&request=GetCapabilities").await;
+    assert_eq!(again.text().await.unwrap(), xml);
 }
 
 #[tokio::test]

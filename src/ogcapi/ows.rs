@@ -40,8 +40,8 @@ impl Kvp {
 }
 
 /// An XML document (capabilities).
-pub fn xml(body: String) -> Response {
-    let mut r = body.into_response();
+pub fn xml(body: impl Into<axum::body::Body>) -> Response {
+    let mut r = body.into().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml"),

@@ -4,6 +4,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use bytes::Bytes;
+
 use super::{
     capabilities::{point_operations_at, Capabilities, Current, Item},
     images::{ImageCache, Tile, TileOrigin},
@@ -50,50 +52,18 @@ impl Basemaps {
 
     /// The WMTS capabilities republished at `public_wmts` (the gateway's `/wmts`): the upstream's
     /// links replaced by the gateway's, and a REST `ResourceURL` added to every layer.
-    pub fn republished_capabilities(&self, public_wmts: &str) -> Option<String> {
-        let state = self.state();
-        if state.text.is_empty() {
-            return None;
-        }
-        let upstream_wmts = format!("{}/wmts", self.images.client().base_url());
-        let text = point_operations_at(
-            &state.text.replace(&upstream_wmts, public_wmts),
-            ("<ows:OperationsMetadata", "</ows:OperationsMetadata>"),
-            public_wmts,
-        );
-        let parts: Vec<&str> = text.split("</TileMatrixSetLink>").collect();
-        // One TileMatrixSetLink per layer, in document order: the k-th closes the k-th layer.
-        if parts.len() != state.items.len() + 1 {
-            return Some(text);
-        }
-        let mut out = String::with_capacity(text.len() + state.items.len() * 200);
-        for (part, layer) in parts.iter().zip(state.items.iter()) {
-            out.push_str(part);
-            out.push_str("</TileMatrixSetLink>");
-            for format in &layer.formats {
-                let ext = if format.contains("jpeg") {
-                    "jpeg"
-                } else if format.contains("png") {
-                    "png"
-                } else {
-                    continue;
-                };
-                out.push_str(&format!(
-                    "<ResourceURL format=\"{format}\" resourceType=\"tile\" template=\"{public_wmts}/1.0.0/{}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{ext}\"/>",
-                    quick_xml::escape::escape(&layer.id)
-                ));
-            }
-        }
-        out.push_str(parts[parts.len() - 1]);
-        Some(out)
+    pub fn republished_capabilities(&self, public_wmts: &str) -> Option<Bytes> {
+        let upstream = self.images.client().base_url();
+        self.caps
+            .republished(public_wmts, |state| republish(state, upstream, public_wmts))
     }
 
-    /// Bytes held by the disk store.
     /// Bytes of tiles and maps held in memory.
     pub fn memory_bytes(&self) -> u64 {
         self.images.memory_bytes()
     }
 
+    /// Bytes held by the disk store.
     pub fn disk_bytes(&self) -> u64 {
         self.images.disk().map_or(0, |d| d.size())
     }
@@ -189,6 +159,42 @@ impl Basemaps {
             .get(key, &get_tile(&layer, z, x, y, media))
             .await
     }
+}
+
+/// The WMTS capabilities with the gateway's URLs: the upstream's links replaced by `public_wmts`,
+/// and a REST `ResourceURL` added to every layer.
+fn republish(state: &Current<WmtsLayer>, upstream: &str, public_wmts: &str) -> String {
+    let upstream_wmts = format!("{upstream}/wmts");
+    let text = point_operations_at(
+        &state.text.replace(&upstream_wmts, public_wmts),
+        ("<ows:OperationsMetadata", "</ows:OperationsMetadata>"),
+        public_wmts,
+    );
+    let parts: Vec<&str> = text.split("</TileMatrixSetLink>").collect();
+    // One TileMatrixSetLink per layer, in document order: the k-th closes the k-th layer.
+    if parts.len() != state.items.len() + 1 {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + state.items.len() * 200);
+    for (part, layer) in parts.iter().zip(state.items.iter()) {
+        out.push_str(part);
+        out.push_str("</TileMatrixSetLink>");
+        for format in &layer.formats {
+            let ext = if format.contains("jpeg") {
+                "jpeg"
+            } else if format.contains("png") {
+                "png"
+            } else {
+                continue;
+            };
+            out.push_str(&format!(
+                "<ResourceURL format=\"{format}\" resourceType=\"tile\" template=\"{public_wmts}/1.0.0/{}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{ext}\"/>",
+                quick_xml::escape::escape(&layer.id)
+            ));
+        }
+    }
+    out.push_str(parts[parts.len() - 1]);
+    out
 }
 
 /// The WMTS GetTile of tile z/x/y on the layer's matrix set and default style.

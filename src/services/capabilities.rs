@@ -6,10 +6,11 @@
 use std::{
     collections::HashMap,
     ops::Deref,
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, RwLock},
     time::{Duration, SystemTime},
 };
 
+use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::ServiceError;
@@ -154,6 +155,8 @@ pub struct Capabilities<T> {
     id: Identifier<T>,
     snapshots: Option<Snapshots>,
     state: RwLock<Current<T>>,
+    /// The last republished document: for which document (its address) and public URL.
+    republished: Mutex<Option<(usize, String, Bytes)>>,
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -208,6 +211,7 @@ impl<T> Capabilities<T> {
             id,
             snapshots,
             state: RwLock::new(current),
+            republished: Mutex::new(None),
         }
     }
 
@@ -222,6 +226,30 @@ impl<T> Capabilities<T> {
             .unwrap_or_else(|e| e.into_inner())
             .items
             .clone()
+    }
+
+    /// The document in use republished at `public` by `rewrite` (the gateway's URLs in it), kept
+    /// until the document or the public URL changes: clients ask for capabilities often, and a
+    /// rewrite of the 2 MB WMTS document is not free. None before any document is loaded.
+    pub fn republished(
+        &self,
+        public: &str,
+        rewrite: impl FnOnce(&Current<T>) -> String,
+    ) -> Option<Bytes> {
+        let current = self.current();
+        if current.text.is_empty() {
+            return None;
+        }
+        let document = Arc::as_ptr(&current.text) as usize;
+        let mut kept = self.republished.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((d, p, bytes)) = kept.as_ref() {
+            if *d == document && p == public {
+                return Some(bytes.clone());
+            }
+        }
+        let bytes = Bytes::from(rewrite(&current));
+        *kept = Some((document, public.to_string(), bytes.clone()));
+        Some(bytes)
     }
 
     /// The item whose identifier is `id`.

@@ -4,6 +4,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use bytes::Bytes;
+
 use super::{
     capabilities::{point_operations_at, Capabilities, Current, Item},
     images::{ImageCache, Tile, TileOrigin},
@@ -110,19 +112,13 @@ impl WmsService {
 
     /// The capabilities republished at `public` (the gateway's `/wms`): every operation and the
     /// service's own link point at the gateway; legends stay where the upstream serves them.
-    pub fn republished_capabilities(&self, public: &str) -> Option<String> {
-        let state = self.state();
-        if state.text.is_empty() {
-            return None;
-        }
+    pub fn republished_capabilities(&self, public: &str) -> Option<Bytes> {
         let upstream = format!("{}{PATH}", self.images.client().base_url());
-        let text = state.text.replace(&upstream, public);
-        let text = point_operations_at(&text, ("<Request>", "</Request>"), public);
-        Some(point_operations_at(
-            &text,
-            ("<Service>", "</Service>"),
-            public,
-        ))
+        self.caps.republished(public, |state| {
+            let text = state.text.replace(&upstream, public);
+            let text = point_operations_at(&text, ("<Request>", "</Request>"), public);
+            point_operations_at(&text, ("<Service>", "</Service>"), public)
+        })
     }
 
     /// Checks a GetMap's parameters: known layers, a sane size, an image format, a bbox.
