@@ -70,12 +70,7 @@ async fn search_by_text_keeps_every_upstream_property() {
         assert!(first.get(key).is_some(), "property {key} lost");
     }
     // What was sent upstream: the search, with the filter, at the upstream's largest page.
-    let sent = app
-        .fake
-        .log()
-        .into_iter()
-        .find(|r| r.path == "/geocodage/search")
-        .unwrap();
+    let sent = app.fake.first_to("/geocodage/search");
     assert_eq!(sent.query["q"], "1 place Georges Freche");
     assert_eq!(sent.query["index"], "address");
     assert_eq!(sent.query["postcode"], "34070");
@@ -86,15 +81,7 @@ async fn search_by_text_keeps_every_upstream_property() {
         next.contains("offset=2") && next.contains("limit=2") && next.contains("postcode=34070"),
         "{next}"
     );
-    let fc2: Value = app
-        .http
-        .get(&next)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fc2: Value = app.follow(&next).await;
     assert_eq!(ids(&fc2), ["34172_2580_00001"]);
     assert!(link(&fc2, "next").is_none());
     assert!(link(&fc2, "prev").is_some());
@@ -126,12 +113,7 @@ async fn poi_ids_are_their_bd_topo_keys_and_arrays_stay_arrays() {
         fc["features"][0]["properties"]["postcode"],
         json!(["34000", "34070", "34080", "34090"])
     );
-    let sent = app
-        .fake
-        .log()
-        .into_iter()
-        .find(|r| r.path == "/geocodage/search")
-        .unwrap();
+    let sent = app.fake.first_to("/geocodage/search");
     assert_eq!(
         (
             sent.query["index"].as_str(),
@@ -152,12 +134,7 @@ async fn a_small_bbox_lists_what_the_geocoder_finds_inside_it() {
     // The fixture has a third address ~1 km east, outside the box: it is left out.
     assert_eq!(ids(&fc), ["34172_2388_00001", "34172_2388_00033"]);
     assert_eq!(fc["numberMatched"], 2);
-    let sent = app
-        .fake
-        .log()
-        .into_iter()
-        .find(|r| r.path == "/geocodage/reverse")
-        .unwrap();
+    let sent = app.fake.first_to("/geocodage/reverse");
     let geom: Value = serde_json::from_str(&sent.query["searchgeom"]).unwrap();
     assert_eq!(geom["type"], "Polygon");
     assert_eq!(geom["coordinates"][0][0], json!([3.894, 43.596]));
@@ -262,12 +239,7 @@ async fn a_parcel_is_found_by_its_cadastral_reference() {
         .await;
     assert_eq!(status, 200, "{f}");
     assert_eq!(f["properties"]["section"], "AR");
-    let sent = app
-        .fake
-        .log()
-        .into_iter()
-        .find(|r| r.path == "/geocodage/search")
-        .unwrap();
+    let sent = app.fake.first_to("/geocodage/search");
     assert_eq!(sent.query["index"], "parcel");
     assert_eq!(sent.query["departmentcode"], "44");
     assert_eq!(sent.query["municipalitycode"], "070");

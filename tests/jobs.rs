@@ -29,15 +29,7 @@ async fn start_job(app: &TestApp, process: &str, inputs: Value) -> (String, Valu
 
 async fn wait_finished(app: &TestApp, location: &str) -> Value {
     for _ in 0..500 {
-        let doc: Value = app
-            .http
-            .get(location)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc: Value = app.follow(location).await;
         if matches!(
             doc["status"].as_str(),
             Some("successful" | "failed" | "dismissed")
@@ -70,15 +62,7 @@ async fn a_route_job_from_accepted_to_its_results() {
         assert!(done[key].as_str().unwrap().ends_with('Z'), "{key}: {done}");
     }
     let results = link(&done, "http://www.opengis.net/def/rel/ogc/1.0/results").unwrap();
-    let r: Value = app
-        .http
-        .get(&results)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value = app.follow(&results).await;
     assert_eq!(r["result"]["mediaType"], "application/geo+json");
     assert_eq!(
         r["result"]["value"]["features"][0]["properties"]["role"],
@@ -331,15 +315,7 @@ async fn a_batch_reports_progress_and_leaves_room_for_interactive_searches() {
         .get_json("/collections/addresses/items?q=rue%20Farges")
         .await;
     assert_eq!(status, 200);
-    let doc: Value = app
-        .http
-        .get(&location)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.follow(location).await;
     let progress = doc["progress"].as_u64().unwrap();
     assert_eq!(doc["status"], "running");
     assert!((1..100).contains(&progress), "progress {progress}");

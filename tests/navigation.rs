@@ -38,12 +38,7 @@ async fn a_route_is_a_line_with_its_steps_in_metres_and_seconds() {
     assert_eq!(steps[0]["properties"]["name"], "QUAI DE L HOTEL DE VILLE");
     assert_eq!(steps[1]["properties"]["name"], "Voie Georges Pompidou");
     assert_eq!(steps[2]["properties"]["portion"], 2);
-    let sent = app
-        .fake
-        .log()
-        .into_iter()
-        .find(|r| r.path == "/navigation/itineraire")
-        .unwrap();
+    let sent = app.fake.first_to("/navigation/itineraire");
     assert_eq!(sent.query["start"], HOTEL_DE_VILLE);
     assert_eq!(sent.query["end"], "2.294481,48.85837");
     assert_eq!(sent.query["intermediates"], "2.333,48.8605");
@@ -79,12 +74,7 @@ async fn constraints_are_checked_against_the_resource() {
         .post_json("/processes/route/execution", &json!({"inputs": {"start": HOTEL_DE_VILLE, "end": TOUR_EIFFEL, "resource": "bdtopo-valhalla", "constraints": banned}}))
         .await;
     assert_eq!(status, 200, "{fc}");
-    let sent = app
-        .fake
-        .log()
-        .into_iter()
-        .find(|r| r.path == "/navigation/itineraire")
-        .unwrap();
+    let sent = app.fake.first_to("/navigation/itineraire");
     let sent_constraint: Value = serde_json::from_str(&sent.query["constraints"]).unwrap();
     assert_eq!(sent_constraint["value"], "autoroute");
     let bad =
@@ -160,12 +150,7 @@ async fn an_isochrone_is_a_polygon_with_its_parameters() {
     assert_eq!(f["geometry"]["type"], "Polygon");
     assert_eq!(f["properties"]["costSeconds"], 900.0);
     assert_eq!(f["properties"]["profile"], "pedestrian");
-    let sent = app
-        .fake
-        .log()
-        .into_iter()
-        .find(|r| r.path == "/navigation/isochrone")
-        .unwrap();
+    let sent = app.fake.first_to("/navigation/isochrone");
     assert_eq!(sent.query["resource"], "bdtopo-valhalla");
     assert_eq!(sent.query["costType"], "time");
     assert_eq!(sent.query["timeUnit"], "minute");

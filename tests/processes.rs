@@ -77,12 +77,7 @@ async fn geocode_by_post_returns_geojson() {
     assert_eq!((status, ctype.as_str()), (200, "application/geo+json"));
     assert_eq!(fc["type"], "FeatureCollection");
     assert_eq!(ids(&fc)[0], "34172_2388_00001");
-    let sent = app
-        .fake
-        .log()
-        .into_iter()
-        .find(|r| r.path == "/geocodage/search")
-        .unwrap();
+    let sent = app.fake.first_to("/geocodage/search");
     assert_eq!(sent.query["limit"], "5");
     // The document form, as OWSLib asks for it.
     let (status, _, doc) = app
@@ -163,12 +158,7 @@ async fn autocomplete_returns_points() {
         fc["features"][1]["properties"]["poiType"],
         json!(["mairie"])
     );
-    let sent = app
-        .fake
-        .log()
-        .into_iter()
-        .find(|r| r.path == "/geocodage/completion")
-        .unwrap();
+    let sent = app.fake.first_to("/geocodage/completion");
     assert_eq!(sent.query["maximumResponses"], "5");
 }
 

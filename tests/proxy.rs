@@ -319,12 +319,7 @@ async fn the_request_id_goes_upstream_and_ready_reports_each_api() {
         .await
         .unwrap();
     assert_eq!(r.headers()["x-request-id"], "trace-me-42");
-    let sent = app
-        .fake
-        .log()
-        .into_iter()
-        .find(|r| r.path == "/geocodage/search")
-        .unwrap();
+    let sent = app.fake.first_to("/geocodage/search");
     assert_eq!(
         sent.headers.get("x-request-id").map(String::as_str),
         Some("trace-me-42")

@@ -119,6 +119,14 @@ impl FakeUpstream {
     }
 
     /// Requests received whose path starts with `prefix`.
+    /// The first request the fake received for `path`.
+    pub fn first_to(&self, path: &str) -> Recorded {
+        self.log()
+            .into_iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("no request to {path}"))
+    }
+
     pub fn count(&self, prefix: &str) -> usize {
         self.log()
             .iter()

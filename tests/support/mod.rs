@@ -89,6 +89,18 @@ impl TestApp {
     }
 
     /// GET with JSON wanted; returns the status, the content type and the parsed body.
+    /// The JSON document at an absolute URL (a link the gateway gave).
+    pub async fn follow(&self, url: &str) -> Value {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, String, Value) {
         let r = self
             .http
