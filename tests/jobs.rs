@@ -315,7 +315,7 @@ async fn a_batch_reports_progress_and_leaves_room_for_interactive_searches() {
         .get_json("/collections/addresses/items?q=rue%20Farges")
         .await;
     assert_eq!(status, 200);
-    let doc: Value = app.follow(location).await;
+    let doc: Value = app.follow(&location).await;
     let progress = doc["progress"].as_u64().unwrap();
     assert_eq!(doc["status"], "running");
     assert!((1..100).contains(&progress), "progress {progress}");
