@@ -93,6 +93,52 @@ pub fn tile_bounds_3857(z: u32, x: u64, y: u64) -> (f64, f64, f64, f64) {
     (minx, maxy - size, minx + size, maxy)
 }
 
+/// The corners of a bbox written `west,south,east,north` in any CRS: 4 numbers, or 6 with heights
+/// (dropped). The error says what is wrong, for a 400 or a command-line message.
+pub fn bbox_corners(v: &str) -> Result<(f64, f64, f64, f64), String> {
+    let numbers: Vec<f64> = v
+        .split(',')
+        .map(|p| p.trim().parse::<f64>().ok().filter(|n| n.is_finite()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{v:?} is not a list of numbers"))?;
+    match numbers.as_slice() {
+        [w, s, e, n] | [w, s, _, e, n, _] => Ok((*w, *s, *e, *n)),
+        other => Err(format!(
+            "expected 4 or 6 numbers (west,south,east,north), got {}",
+            other.len()
+        )),
+    }
+}
+
+/// A bbox in WGS84 degrees: corners within -180..180 and -90..90, west ≤ east, south ≤ north.
+pub fn parse_wgs84_bbox(v: &str) -> Result<Bbox, String> {
+    let (w, s, e, n) = bbox_corners(v)?;
+    for (name, lat) in [("south", s), ("north", n)] {
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(format!("{name} latitude {lat} is outside -90..90"));
+        }
+    }
+    for (name, lon) in [("west", w), ("east", e)] {
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(format!("{name} longitude {lon} is outside -180..180"));
+        }
+    }
+    if s > n {
+        return Err(format!("south {s} is greater than north {n}"));
+    }
+    if w > e {
+        return Err(format!(
+            "west {w} is greater than east {e} (boxes across the antimeridian are not supported)"
+        ));
+    }
+    Ok(Bbox {
+        min_lon: w,
+        min_lat: s,
+        max_lon: e,
+        max_lat: n,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

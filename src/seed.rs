@@ -44,35 +44,7 @@ pub fn parse_zooms(text: &str) -> Result<RangeInclusive<u32>, String> {
 
 /// `west,south,east,north` in WGS84 degrees.
 pub fn parse_bbox(text: &str) -> Result<Bbox, String> {
-    let n: Vec<f64> = text
-        .split(',')
-        .map(|p| p.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
-        .collect::<Option<_>>()
-        .ok_or_else(|| format!("{text:?} is not four numbers west,south,east,north"))?;
-    let [w, s, e, north] = n[..] else {
-        return Err(format!(
-            "{text:?} is not four numbers west,south,east,north"
-        ));
-    };
-    let lon = -180.0..=180.0;
-    let lat = -90.0..=90.0;
-    let valid = w < e
-        && s < north
-        && lon.contains(&w)
-        && lon.contains(&e)
-        && lat.contains(&s)
-        && lat.contains(&north);
-    if !valid {
-        return Err(format!(
-            "{text:?} is not a box west < east, south < north, in degrees"
-        ));
-    }
-    Ok(Bbox {
-        min_lon: w,
-        min_lat: s,
-        max_lon: e,
-        max_lat: north,
-    })
+    crate::geo::parse_wgs84_bbox(text)
 }
 
 /// The tiles of `layer` in the area, level by level, row by row (only those inside the layer's

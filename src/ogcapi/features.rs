@@ -227,65 +227,14 @@ pub fn parse_offset(v: &str) -> Result<usize, ApiError> {
     })
 }
 
-/// The corners of a `bbox` parameter, in any CRS: 4 numbers, or 6 with heights (dropped), as
-/// (west, south, east, north).
+/// The corners of a `bbox` parameter, in any CRS (see [`crate::geo::bbox_corners`]).
 pub fn bbox_corners(v: &str) -> Result<(f64, f64, f64, f64), ApiError> {
-    let numbers: Vec<f64> = v
-        .split(',')
-        .map(|p| p.trim().parse::<f64>().ok().filter(|n| n.is_finite()))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            ApiError::bad_parameter("bbox", format!("{v:?} is not a list of numbers"))
-        })?;
-    match numbers.as_slice() {
-        [w, s, e, n] | [w, s, _, e, n, _] => Ok((*w, *s, *e, *n)),
-        other => Err(ApiError::bad_parameter(
-            "bbox",
-            format!(
-                "expected 4 or 6 numbers (west,south,east,north), got {}",
-                other.len()
-            ),
-        )),
-    }
+    crate::geo::bbox_corners(v).map_err(|reason| ApiError::bad_parameter("bbox", reason))
 }
 
 /// `bbox=west,south,east,north` (or 6 numbers with heights), in WGS84 degrees.
 pub fn parse_bbox(v: &str) -> Result<Bbox, ApiError> {
-    let (w, s, e, n) = bbox_corners(v)?;
-    for (name, lat) in [("south", s), ("north", n)] {
-        if !(-90.0..=90.0).contains(&lat) {
-            return Err(ApiError::bad_parameter(
-                "bbox",
-                format!("{name} latitude {lat} is outside -90..90"),
-            ));
-        }
-    }
-    for (name, lon) in [("west", w), ("east", e)] {
-        if !(-180.0..=180.0).contains(&lon) {
-            return Err(ApiError::bad_parameter(
-                "bbox",
-                format!("{name} longitude {lon} is outside -180..180"),
-            ));
-        }
-    }
-    if s > n {
-        return Err(ApiError::bad_parameter(
-            "bbox",
-            format!("south {s} is greater than north {n}"),
-        ));
-    }
-    if w > e {
-        return Err(ApiError::bad_parameter(
-            "bbox",
-            format!("west {w} is greater than east {e} (boxes across the antimeridian are not supported)"),
-        ));
-    }
-    Ok(Bbox {
-        min_lon: w,
-        min_lat: s,
-        max_lon: e,
-        max_lat: n,
-    })
+    crate::geo::parse_wgs84_bbox(v).map_err(|reason| ApiError::bad_parameter("bbox", reason))
 }
 
 fn check_crs(name: &str, v: &str) -> Result<(), ApiError> {
