@@ -1,6 +1,14 @@
-//! A recursive-descent parser for CQL2-text.
+//! A recursive-descent parser for CQL2-text, bounded: at most [`MAX_DEPTH`] levels of nesting
+//! (parentheses, `NOT`, WKT coordinate lists) and [`MAX_TOKENS`] tokens, so no client text can
+//! exhaust the stack or the memory.
 
 use super::{CmpOp, Coords, Expr, Geometry, Literal, ParseError};
+
+/// Deepest nesting of parentheses, `NOT`s and WKT coordinate lists taken (a MULTIPOLYGON needs 3;
+/// QGIS sends at most a handful of parentheses).
+pub const MAX_DEPTH: usize = 64;
+/// Most tokens in one expression.
+pub const MAX_TOKENS: usize = 20_000;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -132,6 +140,12 @@ fn lex(text: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
             other => return Err(err(&format!("unexpected character {other:?}"), start)),
         };
         out.push((tok, start));
+        if out.len() > MAX_TOKENS {
+            return Err(err(
+                &format!("the filter has more than {MAX_TOKENS} tokens"),
+                start,
+            ));
+        }
     }
     Ok(out)
 }
@@ -140,6 +154,7 @@ struct Parser {
     toks: Vec<(Tok, usize)>,
     at: usize,
     end: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -168,6 +183,20 @@ impl Parser {
             self.at += 1;
         }
         yes
+    }
+
+    /// Runs `inner` one nesting level deeper, refusing past [`MAX_DEPTH`].
+    fn nested<T>(
+        &mut self,
+        inner: impl FnOnce(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<T, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return self.err(format!("the filter nests deeper than {MAX_DEPTH} levels"));
+        }
+        self.depth += 1;
+        let out = inner(self);
+        self.depth -= 1;
+        out
     }
 
     fn expect(&mut self, tok: Tok, what: &str) -> Result<(), ParseError> {
@@ -205,7 +234,7 @@ impl Parser {
 
     fn not(&mut self) -> Result<Expr, ParseError> {
         if self.eat_keyword("NOT") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            return Ok(Expr::Not(Box::new(self.nested(Self::not)?)));
         }
         self.primary()
     }
@@ -214,7 +243,7 @@ impl Parser {
         match self.peek() {
             Some(Tok::LParen) => {
                 self.at += 1;
-                let e = self.or()?;
+                let e = self.nested(Self::or)?;
                 self.expect(Tok::RParen, "')'")?;
                 Ok(e)
             }
@@ -373,10 +402,10 @@ impl Parser {
     fn coords(&mut self) -> Result<Coords, ParseError> {
         if self.peek() == Some(&Tok::LParen) {
             self.at += 1;
-            let mut items = vec![self.coords()?];
+            let mut items = vec![self.nested(Self::coords)?];
             while self.peek() == Some(&Tok::Comma) {
                 self.at += 1;
-                items.push(self.coords()?);
+                items.push(self.nested(Self::coords)?);
             }
             self.expect(Tok::RParen, "')' in the geometry")?;
             return Ok(Coords::List(items));
@@ -444,10 +473,65 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
         toks,
         at: 0,
         end: text.chars().count(),
+        depth: 0,
     };
     let e = p.or()?;
     if p.at < p.toks.len() {
         return p.err("unexpected text after the end of the expression");
     }
     Ok(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Parses on a thread with a small stack: a parser whose recursion is not bounded overflows it.
+    fn parse_on_small_stack(text: String) -> Result<Expr, ParseError> {
+        std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || parse(&text))
+            .expect("a thread")
+            .join()
+            .expect("the parser did not overflow its stack")
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_named() {
+        let deep = format!("{}a = 1{}", "(".repeat(5000), ")".repeat(5000));
+        let e = parse_on_small_stack(deep).unwrap_err();
+        assert!(e.message.contains("nests deeper than 64"), "{e}");
+        let nots = format!("{}a = 1", "NOT ".repeat(5000));
+        assert!(parse_on_small_stack(nots).is_err());
+        let wkt = format!("S_INTERSECTS(g, POLYGON{}1 2{})", "(".repeat(5000), ")".repeat(5000));
+        assert!(parse_on_small_stack(wkt).is_err());
+        // What people write still parses.
+        let fine = format!("{}a = 1{}", "(".repeat(20), ")".repeat(20));
+        assert!(parse(&fine).is_ok());
+        assert!(parse("S_INTERSECTS(g, MULTIPOLYGON(((0 0, 1 0, 1 1, 0 0))))").is_ok());
+    }
+
+    #[test]
+    fn token_count_is_bounded() {
+        let long = vec!["a = 1"; MAX_TOKENS].join(" OR ");
+        assert!(parse_on_small_stack(long)
+            .unwrap_err()
+            .message
+            .contains("tokens"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Deep and long inputs of every nesting form end in an answer, never a crash.
+        #[test]
+        fn deep_inputs_never_overflow(
+            depth in 0usize..20_000,
+            opener in prop::sample::select(vec!["(", "NOT ", "NOT (", "S_INTERSECTS(g, POLYGON(", "a IN ("]),
+            closer in prop::sample::select(vec![")", "", "1 2)"]),
+        ) {
+            let text = format!("{}a = 1{}", opener.repeat(depth), closer.repeat(depth));
+            let _ = parse_on_small_stack(text);
+        }
+    }
 }
