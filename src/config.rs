@@ -35,6 +35,10 @@ pub struct ServerConfig {
     pub shutdown_grace_s: u64,
     pub request_timeout_s: u64,
     pub max_uri_bytes: usize,
+    /// Most connections open at once; beyond it the longest-idle one is closed.
+    pub max_connections: usize,
+    /// A connection with no request in flight for this long is closed, in seconds.
+    pub idle_timeout_s: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,10 +222,14 @@ impl Config {
             ("upstream.queue_timeout_ms", self.upstream.queue_timeout_ms),
             ("cache.memory_mb", self.cache.memory_mb),
             ("server.body_limit_mb", self.server.body_limit_mb),
+            ("server.idle_timeout_s", self.server.idle_timeout_s),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be greater than 0"));
             }
+        }
+        if self.server.max_connections < 16 {
+            return Err(invalid("server.max_connections", "must be at least 16"));
         }
         if self.upstream.max_tile_fetches == 0 {
             return Err(invalid(

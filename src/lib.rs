@@ -17,7 +17,7 @@ pub mod seed;
 pub mod services;
 pub mod upstream;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 
@@ -187,33 +187,22 @@ pub async fn serve_on(listener: TcpListener, config: Config) -> anyhow::Result<(
     let upstream = config.upstream.base_url.clone();
     let state = AppState::new(config)?;
     spawn_background(&state);
+    let limits = http::server::ConnectionLimits::from_config(&state.config.server);
     let router = http::router(state);
-    // Answers go out in one segment rather than waiting on Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     tracing::info!(%addr, %upstream, "geopf-gateway listening on http://{addr}/");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        let _ = stop_tx.send(true);
-    });
-    let mut stop_rx = stop_rx;
+    let server = http::server::serve(listener, router, limits, stop_rx.clone());
+    tokio::pin!(server);
     tokio::select! {
-        result = server => result.map_err(Into::into),
-        _ = async {
-            let _ = stop_rx.wait_for(|stopped| *stopped).await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway");
-            Ok(())
-        }
+        _ = server.as_mut() => return Ok(()),
+        _ = shutdown_signal() => {}
     }
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(grace, server).await.is_err() {
+        tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway");
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

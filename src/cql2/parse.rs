@@ -504,7 +504,11 @@ mod tests {
         assert!(e.message.contains("nests deeper than 64"), "{e}");
         let nots = format!("{}a = 1", "NOT ".repeat(5000));
         assert!(parse_on_small_stack(nots).is_err());
-        let wkt = format!("S_INTERSECTS(g, POLYGON{}1 2{})", "(".repeat(5000), ")".repeat(5000));
+        let wkt = format!(
+            "S_INTERSECTS(g, POLYGON{}1 2{})",
+            "(".repeat(5000),
+            ")".repeat(5000)
+        );
         assert!(parse_on_small_stack(wkt).is_err());
         // What people write still parses.
         let fine = format!("{}a = 1{}", "(".repeat(20), ")".repeat(20));

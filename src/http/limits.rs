@@ -11,6 +11,29 @@ use axum::{
 
 use crate::error::{ApiError, PROBLEM_JSON};
 
+/// Refuses a body whose declared `Content-Length` is over the limit before reading any of it (413
+/// at once, and the connection closed, rather than waiting for megabytes that will be refused).
+pub async fn limit_declared_body(max_bytes: u64, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(len) = declared.filter(|len| *len > max_bytes) {
+        let mut response = ApiError::from_status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is {len} bytes, more than the {max_bytes} this gateway takes (server.body_limit_mb)"),
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        return response;
+    }
+    next.run(request).await
+}
+
 pub async fn limit_uri(max_bytes: usize, request: Request, next: Next) -> Response {
     let len = request
         .uri()

@@ -6,6 +6,7 @@ pub mod base_url;
 pub mod limits;
 pub mod negotiate;
 pub mod observe;
+pub mod server;
 
 use std::{any::Any, time::Duration};
 
@@ -75,10 +76,14 @@ pub fn router(state: AppState) -> Router {
 /// request ids); answered requests are logged at `access_log`.
 pub fn with_layers(routes: Router, server: &ServerConfig, access_log: Level) -> Router {
     let max_uri = server.max_uri_bytes;
+    let max_body = server.body_limit_mb.saturating_mul(1024 * 1024);
     routes
         .layer(DefaultBodyLimit::max(
-            usize::try_from(server.body_limit_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
+            usize::try_from(max_body).unwrap_or(usize::MAX),
         ))
+        .layer(middleware::from_fn(move |req, next| {
+            limits::limit_declared_body(max_body, req, next)
+        }))
         .layer(cors(server))
         .layer(middleware::from_fn(answer_options))
         .layer(middleware::from_fn(move |req, next| limits::limit_uri(max_uri, req, next)))

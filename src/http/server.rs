@@ -1,0 +1,360 @@
+//! The listener: accepts connections and serves them with hyper (HTTP/1.1 and HTTP/2), bounded.
+//!
+//! - A connection with no request in flight for `server.idle_timeout_s` is closed, whether it never
+//!   sent a byte, is trickling its request header, or sits idle between keep-alive requests.
+//! - At most `server.max_connections` are open: beyond it the longest-idle connection is closed to
+//!   make room, and when every connection is busy the newcomer gets an immediate 503 (never a hang).
+//! - The soft limit on open files is raised to the hard one, and the cap kept below it.
+//! - On shutdown, idle connections close at once and busy ones finish (see [`crate::serve_on`]).
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::ConnectInfo,
+    Router,
+};
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::conn::auto,
+};
+use tokio::{net::TcpListener, sync::Notify};
+use tower::ServiceExt;
+
+use crate::config::ServerConfig;
+
+/// Descriptors kept free for the upstream connections, the disk caches and the logs.
+const RESERVED_FILES: u64 = 256;
+
+/// The connection bounds of a listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+}
+
+impl ConnectionLimits {
+    /// The configured bounds, the cap lowered to what the open-file limit allows.
+    pub fn from_config(server: &ServerConfig) -> Self {
+        let files = raise_open_file_limit();
+        let mut max = server.max_connections.max(1);
+        if let Some(files) = files {
+            let allowed =
+                usize::try_from(files.saturating_sub(RESERVED_FILES).max(16)).unwrap_or(usize::MAX);
+            if allowed < max {
+                tracing::warn!(
+                    configured = max,
+                    allowed,
+                    "server.max_connections lowered to the open-file limit"
+                );
+                max = allowed;
+            }
+        }
+        ConnectionLimits {
+            max_connections: max,
+            idle_timeout: Duration::from_secs(server.idle_timeout_s.max(1)),
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard one; returns the limit in force.
+fn raise_open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the open-file limit");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// One open connection, as the cap and the idle sweep see it.
+struct Slot {
+    in_flight: AtomicUsize,
+    /// Milliseconds since the registry started, when the last request ended (or the connection
+    /// was accepted).
+    last_active_ms: AtomicU64,
+    close: Notify,
+}
+
+/// The open connections.
+struct Registry {
+    slots: Mutex<HashMap<u64, Arc<Slot>>>,
+    next_id: AtomicU64,
+    started: Instant,
+}
+
+impl Registry {
+    fn new() -> Self {
+        Registry {
+            slots: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Slot>>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a new connection if there is room, closing the longest-idle one when full.
+    fn admit(&self, max: usize) -> Option<(u64, Arc<Slot>)> {
+        let mut slots = self.lock();
+        if slots.len() >= max {
+            let idlest = slots
+                .iter()
+                .filter(|(_, s)| s.in_flight.load(Ordering::Acquire) == 0)
+                .min_by_key(|(_, s)| s.last_active_ms.load(Ordering::Relaxed))
+                .map(|(id, _)| *id)?;
+            if let Some(slot) = slots.remove(&idlest) {
+                slot.close.notify_one();
+                metrics::counter!("geopf_connections_closed_total", "why" => "evicted")
+                    .increment(1);
+            }
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::new(Slot {
+            in_flight: AtomicUsize::new(0),
+            last_active_ms: AtomicU64::new(self.now_ms()),
+            close: Notify::new(),
+        });
+        slots.insert(id, slot.clone());
+        Some((id, slot))
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Closes the connections with nothing in flight for longer than `idle`.
+    fn sweep(&self, idle: Duration) {
+        let cutoff = self
+            .now_ms()
+            .saturating_sub(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX));
+        let mut slots = self.lock();
+        slots.retain(|_, s| {
+            let idle = s.in_flight.load(Ordering::Acquire) == 0
+                && s.last_active_ms.load(Ordering::Relaxed) < cutoff;
+            if idle {
+                s.close.notify_one();
+                metrics::counter!("geopf_connections_closed_total", "why" => "idle").increment(1);
+            }
+            !idle
+        });
+    }
+
+    /// Asks every connection with nothing in flight to close (shutdown).
+    fn close_idle(&self) {
+        for s in self.lock().values() {
+            if s.in_flight.load(Ordering::Acquire) == 0 {
+                s.close.notify_one();
+            }
+        }
+    }
+}
+
+/// A request in flight on a connection: counted from the request head until the response body
+/// is sent or dropped.
+struct Active {
+    slot: Arc<Slot>,
+    registry: Arc<Registry>,
+}
+
+impl Active {
+    fn new(slot: Arc<Slot>, registry: Arc<Registry>) -> Self {
+        slot.in_flight.fetch_add(1, Ordering::AcqRel);
+        Active { slot, registry }
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.slot
+            .last_active_ms
+            .store(self.registry.now_ms(), Ordering::Relaxed);
+        self.slot.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request counted as in flight until it is sent.
+struct CountedBody {
+    inner: Body,
+    _active: Active,
+}
+
+impl http_body::Body for CountedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The answer to a connection beyond the cap when none can be closed: written without waiting.
+const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 161\r\n\r\n{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"every connection of this gateway is busy (server.max_connections); retry in a second\"}";
+
+/// Serves `router` on `listener` until `shutdown` turns true, then lets busy connections finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let registry = Arc::new(Registry::new());
+    let sweeper = {
+        let registry = registry.clone();
+        let every =
+            (limits.idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                registry.sweep(limits.idle_timeout);
+                metrics::gauge!("geopf_connections_open").set(registry.len() as f64);
+            }
+        })
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped(&mut shutdown) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of descriptors, say: close what is idle and breathe rather than spin.
+                tracing::warn!(error = %e, "accepting a connection failed");
+                registry.sweep(Duration::ZERO);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some((id, slot)) = registry.admit(limits.max_connections) else {
+            metrics::counter!("geopf_connections_closed_total", "why" => "refused").increment(1);
+            let _ = stream.try_write(REFUSED);
+            continue;
+        };
+        // Answers go out in one segment rather than waiting on Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let registry = registry.clone();
+        let builder = builder.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let service = {
+                let slot = slot.clone();
+                let registry = registry.clone();
+                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    let active = Active::new(slot.clone(), registry.clone());
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    let router = router.clone();
+                    async move {
+                        let response = match router.oneshot(request.map(Body::new)).await {
+                            Ok(r) => r,
+                            Err(never) => match never {},
+                        };
+                        Ok::<_, Infallible>(response.map(|inner| CountedBody {
+                            inner,
+                            _active: active,
+                        }))
+                    }
+                })
+            };
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                // Dropping the connection closes the socket.
+                _ = slot.close.notified() => {}
+                _ = stopped(&mut shutdown) => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            registry.remove(id);
+        });
+    }
+    sweeper.abort();
+    registry.close_idle();
+    while registry.len() > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Resolves once shutdown is asked for (or its sender is gone).
+async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// The peer address of a request (set for every connection this listener serves).
+pub fn peer(request: &axum::http::request::Parts) -> Option<SocketAddr> {
+    request
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refusal_is_a_complete_problem_answer() {
+        let text = std::str::from_utf8(REFUSED).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        let problem: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(problem["status"], 503);
+    }
+}
