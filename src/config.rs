@@ -60,6 +60,9 @@ pub struct AuthKey {
     pub requests_per_second: u32,
     #[serde(default)]
     pub burst: Option<u32>,
+    /// An admin key sees and dismisses every key's jobs and uploads.
+    #[serde(default)]
+    pub admin: bool,
 }
 
 fn default_key_rate() -> u32 {
@@ -112,6 +115,8 @@ pub struct CatalogConfig {
 #[serde(deny_unknown_fields)]
 pub struct JobsConfig {
     pub max_jobs: usize,
+    /// Most jobs one access key keeps at once (all keys share `max_jobs`).
+    pub max_jobs_per_key: usize,
     pub max_age_s: u64,
     pub memory_mb: u64,
     pub batch_quota_share: f64,
@@ -425,6 +430,7 @@ mod tests {
             token_sha256: None,
             requests_per_second: 5,
             burst: None,
+            admin: false,
         });
         c.validate().unwrap();
         assert!(!c.to_masked_json().contains("correct-horse"));

@@ -218,7 +218,7 @@ impl From<JobError> for ApiError {
                 detail,
             ),
             JobError::Failed(cause) => cause.into(),
-            JobError::TooMany(_) => {
+            JobError::TooMany(_) | JobError::Full(_) => {
                 let mut err = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too-many-jobs",

@@ -12,6 +12,7 @@ fn key(name: &str, token: &str, rps: u32, burst: u32) -> AuthKey {
         token_sha256: None,
         requests_per_second: rps,
         burst: Some(burst),
+        admin: false,
     }
 }
 
@@ -328,4 +329,147 @@ async fn the_request_id_goes_upstream_and_ready_reports_each_api() {
     let geocoding = &ready["upstream"]["apis"]["geocoding"];
     assert!(geocoding["calls"].as_u64().unwrap() >= 1, "{ready}");
     assert!(geocoding["last_success"].is_string());
+}
+
+/// A request as one of two keys.
+async fn as_key(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+) -> (u16, String, serde_json::Value) {
+    let r = app
+        .http
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    support::split(r).await
+}
+
+#[tokio::test]
+async fn two_keys_neither_see_read_delete_nor_starve_each_other() {
+    let app = TestApp::start_with(|c| {
+        c.auth
+            .keys
+            .push(key("alice", "alice-secret-token", 500, 500));
+        c.auth.keys.push(key("bob", "bob-secret-token", 500, 500));
+        let mut admin = key("ops", "ops-secret-token", 500, 500);
+        admin.admin = true;
+        c.auth.keys.push(admin);
+        c.jobs.max_jobs_per_key = 3;
+    })
+    .await;
+    let (alice, bob) = ("alice-secret-token", "bob-secret-token");
+    // Alice uploads a CSV and starts a batch job over it.
+    let upload = app
+        .http
+        .post(app.url("/uploads"))
+        .bearer_auth(alice)
+        .body("q\n8 bd du port 95000 cergy\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 201);
+    let href = support::split(upload).await.2["href"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let start = |token: &'static str, inputs: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.http
+                .post(app.url("/processes/batch-geocode/execution"))
+                .bearer_auth(token)
+                .header("prefer", "respond-async")
+                .json(&serde_json::json!({ "inputs": inputs }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = start(alice, serde_json::json!({ "data": { "href": href } })).await;
+    assert_eq!(r.status(), 201);
+    let job = support::split(r).await.2["jobID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Bob can use neither her upload nor her job.
+    let r = start(bob, serde_json::json!({ "data": { "href": href } })).await;
+    assert_problem(&support::split(r).await, 400, "does not exist");
+    let job_path = format!("/jobs/{job}");
+    for (method, path) in [
+        (reqwest::Method::GET, job_path.clone()),
+        (reqwest::Method::GET, format!("{job_path}/results")),
+        (reqwest::Method::DELETE, job_path.clone()),
+    ] {
+        let got = as_key(&app, bob, method.clone(), &path).await;
+        assert_eq!(got.0, 404, "{method} {path} as bob: {}", got.2);
+    }
+    let listed = as_key(&app, bob, reqwest::Method::GET, "/jobs").await.2;
+    assert_eq!(listed["numberMatched"], 0, "{listed}");
+    assert_eq!(
+        as_key(&app, alice, reqwest::Method::GET, &job_path).await.0,
+        200
+    );
+    // The admin key sees every job.
+    let listed = as_key(&app, "ops-secret-token", reqwest::Method::GET, "/jobs")
+        .await
+        .2;
+    assert_eq!(listed["numberMatched"], 1, "{listed}");
+    // Alice fills her own slots with long jobs; bob still starts his.
+    app.fake
+        .fault("/geocodage/search", support::Fault::Hang, None);
+    let mut refused = None;
+    for _ in 0..4 {
+        let r = start(alice, serde_json::json!({ "data": "q\nparis\n" })).await;
+        if r.status() != 201 {
+            refused = Some(support::split(r).await);
+            break;
+        }
+    }
+    let refused = refused.expect("alice was never refused a job");
+    assert_problem(&refused, 429, "jobs.max_jobs_per_key");
+    let r = start(bob, serde_json::json!({ "data": "q\nparis\n" })).await;
+    assert_eq!(r.status(), 201, "bob was starved by alice's jobs");
+}
+
+#[tokio::test]
+async fn one_keys_lookups_do_not_show_in_anothers_items() {
+    let app = TestApp::start_with(two_keys).await;
+    let got = as_key(
+        &app,
+        "alice-secret-token",
+        reqwest::Method::GET,
+        "/collections/addresses/items?q=8%20bd%20du%20port",
+    )
+    .await;
+    assert_eq!(got.0, 200, "{}", got.2);
+    assert!(!got.2["features"].as_array().unwrap().is_empty());
+    let mine = as_key(
+        &app,
+        "alice-secret-token",
+        reqwest::Method::GET,
+        "/collections/addresses/items",
+    )
+    .await;
+    assert!(
+        !mine.2["features"].as_array().unwrap().is_empty(),
+        "{}",
+        mine.2
+    );
+    let theirs = as_key(
+        &app,
+        "bob-secret-token",
+        reqwest::Method::GET,
+        "/collections/addresses/items",
+    )
+    .await;
+    assert_eq!(
+        theirs.2["features"].as_array().unwrap().len(),
+        0,
+        "{}",
+        theirs.2
+    );
 }

@@ -181,6 +181,7 @@ async fn get_feature_info_is_passed_through_without_the_access_key() {
             token_sha256: None,
             requests_per_second: 50,
             burst: Some(50),
+            admin: false,
         }];
     })
     .await;

@@ -18,6 +18,7 @@ use crate::{config::AuthConfig, error::ApiError, upstream::RequestContext};
 
 struct Key {
     name: Arc<str>,
+    admin: bool,
     sha256: [u8; 32],
     limiter: DefaultDirectRateLimiter,
 }
@@ -56,6 +57,7 @@ impl Keys {
                         .unwrap_or(rate);
                 Some(Key {
                     name: Arc::from(k.name.as_str()),
+                    admin: k.admin,
                     sha256,
                     limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
                 })
@@ -138,6 +140,7 @@ pub async fn authenticate(
     if keys.is_open() || path == "/health" || path == "/ready" {
         let context = RequestContext {
             caller: Arc::from(""),
+            admin: false,
             request_id,
         };
         return context.scope(next.run(request)).await;
@@ -175,6 +178,7 @@ pub async fn authenticate(
     }
     let context = RequestContext {
         caller: key.name.clone(),
+        admin: key.admin,
         request_id,
     };
     context.scope(next.run(request)).await

@@ -1,5 +1,7 @@
 //! Asynchronous process jobs: started, followed (status, progress), fetched (results), dismissed.
 //! Bounded in number and age; results are kept in memory up to a byte budget, then on disk.
+//! A job belongs to the key that started it: other keys neither see, read nor dismiss it (an
+//! admin key sees all), and each key has its own number of slots.
 
 use std::{
     path::PathBuf,
@@ -12,7 +14,32 @@ use indexmap::IndexMap;
 pub mod uploads;
 
 pub use crate::services::process::Progress;
-use crate::services::{process::ProcessOutput, ServiceError};
+use crate::{
+    services::{process::ProcessOutput, ServiceError},
+    upstream::RequestContext,
+};
+
+/// Who asks about jobs: the key's name (empty on an open gateway) and whether it is an admin.
+#[derive(Debug, Clone, Default)]
+pub struct Viewer {
+    pub name: Arc<str>,
+    pub admin: bool,
+}
+
+impl Viewer {
+    /// The caller of the running request.
+    pub fn current() -> Viewer {
+        let c = RequestContext::current();
+        Viewer {
+            name: c.caller,
+            admin: c.admin,
+        }
+    }
+
+    fn sees(&self, owner: &str) -> bool {
+        self.admin || *self.name == *owner
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobStatus {
@@ -46,6 +73,8 @@ impl JobStatus {
 #[derive(Debug, Clone)]
 pub struct JobInfo {
     pub id: String,
+    /// The key that started it.
+    pub owner: Arc<str>,
     pub process_id: String,
     pub status: JobStatus,
     pub message: String,
@@ -88,8 +117,10 @@ pub enum JobError {
     NotReady(String, &'static str),
     #[error("the job failed: {0}")]
     Failed(ServiceError),
-    #[error("{0} jobs are running, the most this gateway keeps; retry when one finishes")]
+    #[error("{0} of your jobs are running, the most this gateway keeps for one key (jobs.max_jobs_per_key); retry when one finishes")]
     TooMany(usize),
+    #[error("{0} jobs are running on this gateway, the most it keeps (jobs.max_jobs); retry when one finishes")]
+    Full(usize),
     #[error("the results of job {0:?} could not be read back: {1}")]
     Storage(String, String),
 }
@@ -97,16 +128,24 @@ pub enum JobError {
 pub struct JobStore {
     jobs: Mutex<IndexMap<String, Job>>,
     max_jobs: usize,
+    max_per_key: usize,
     max_age: Duration,
     memory_budget: usize,
     dir: PathBuf,
 }
 
 impl JobStore {
-    pub fn new(max_jobs: usize, max_age: Duration, memory_budget: usize, dir: PathBuf) -> Self {
+    pub fn new(
+        max_jobs: usize,
+        max_per_key: usize,
+        max_age: Duration,
+        memory_budget: usize,
+        dir: PathBuf,
+    ) -> Self {
         JobStore {
             jobs: Mutex::new(IndexMap::new()),
             max_jobs: max_jobs.max(1),
+            max_per_key: max_per_key.clamp(1, max_jobs.max(1)),
             max_age,
             memory_budget,
             dir,
@@ -117,9 +156,11 @@ impl JobStore {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts `work` as a job of `process_id`; `progress` is the handle the work reports through.
+    /// Starts `work` as a job of `process_id` for `owner`; `progress` is the handle the work
+    /// reports through.
     pub fn submit<F>(
         self: &Arc<Self>,
+        owner: &Arc<str>,
         process_id: &str,
         progress: Progress,
         work: F,
@@ -132,21 +173,13 @@ impl JobStore {
         {
             let mut jobs = self.lock();
             self.expire(&mut jobs);
-            while jobs.len() >= self.max_jobs {
-                let oldest_finished = jobs
-                    .iter()
-                    .find(|(_, j)| j.info.status.is_finished())
-                    .map(|(k, _)| k.clone());
-                match oldest_finished {
-                    Some(k) => self.remove(&mut jobs, &k),
-                    None => return Err(JobError::TooMany(jobs.len())),
-                }
-            }
+            self.make_room(&mut jobs, owner)?;
             jobs.insert(
                 id.clone(),
                 Job {
                     info: JobInfo {
                         id: id.clone(),
+                        owner: owner.clone(),
                         process_id: process_id.to_string(),
                         status: JobStatus::Accepted,
                         message: "accepted".into(),
@@ -185,6 +218,46 @@ impl JobStore {
             }
             None => Err(JobError::NoSuchJob(id)),
         }
+    }
+
+    /// Room for one more job of `owner`: within its own slots its oldest finished job goes first;
+    /// when the whole store is full, the oldest finished job of the key holding the most does.
+    fn make_room(
+        &self,
+        jobs: &mut IndexMap<String, Job>,
+        owner: &Arc<str>,
+    ) -> Result<(), JobError> {
+        let oldest_finished_of = |jobs: &IndexMap<String, Job>, who: &str| {
+            jobs.iter()
+                .find(|(_, j)| *j.info.owner == *who && j.info.status.is_finished())
+                .map(|(k, _)| k.clone())
+        };
+        let count_of = |jobs: &IndexMap<String, Job>, who: &str| {
+            jobs.values().filter(|j| *j.info.owner == *who).count()
+        };
+        while count_of(jobs, owner) >= self.max_per_key {
+            match oldest_finished_of(jobs, owner) {
+                Some(k) => self.remove(jobs, &k),
+                None => return Err(JobError::TooMany(count_of(jobs, owner))),
+            }
+        }
+        while jobs.len() >= self.max_jobs {
+            let mut counts: std::collections::HashMap<&str, usize> = Default::default();
+            for j in jobs.values().filter(|j| j.info.status.is_finished()) {
+                *counts.entry(&j.info.owner).or_default() += 1;
+            }
+            let Some(biggest) = counts
+                .into_iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(who, _)| who.to_string())
+            else {
+                return Err(JobError::Full(jobs.len()));
+            };
+            if let Some(k) = oldest_finished_of(jobs, &biggest) {
+                self.remove(jobs, &k);
+            }
+        }
+        Ok(())
     }
 
     fn update(&self, id: &str, change: impl FnOnce(&mut Job)) {
@@ -277,10 +350,11 @@ impl JobStore {
         }
     }
 
-    pub fn get(&self, id: &str) -> Result<JobInfo, JobError> {
+    pub fn get(&self, id: &str, viewer: &Viewer) -> Result<JobInfo, JobError> {
         let mut jobs = self.lock();
         self.expire(&mut jobs);
         jobs.get(id)
+            .filter(|j| viewer.sees(&j.info.owner))
             .map(Job::info)
             .ok_or_else(|| JobError::NoSuchJob(id.to_string()))
     }
@@ -299,27 +373,27 @@ impl JobStore {
         .collect()
     }
 
-    /// A page of jobs, newest first, and how many there are.
-    pub fn list(&self, offset: usize, limit: usize) -> (Vec<JobInfo>, usize) {
+    /// A page of the jobs `viewer` sees, newest first, and how many it sees.
+    pub fn list(&self, viewer: &Viewer, offset: usize, limit: usize) -> (Vec<JobInfo>, usize) {
         let mut jobs = self.lock();
         self.expire(&mut jobs);
-        let total = jobs.len();
-        (
-            jobs.values()
-                .rev()
-                .skip(offset)
-                .take(limit)
-                .map(Job::info)
-                .collect(),
-            total,
-        )
+        let seen = || jobs.values().filter(|j| viewer.sees(&j.info.owner));
+        let total = seen().count();
+        let page = seen()
+            .rev()
+            .skip(offset)
+            .take(limit)
+            .map(Job::info)
+            .collect();
+        (page, total)
     }
 
-    pub async fn results(&self, id: &str) -> Result<Arc<ProcessOutput>, JobError> {
+    pub async fn results(&self, id: &str, viewer: &Viewer) -> Result<Arc<ProcessOutput>, JobError> {
         let stored = {
             let jobs = self.lock();
             let job = jobs
                 .get(id)
+                .filter(|j| viewer.sees(&j.info.owner))
                 .ok_or_else(|| JobError::NoSuchJob(id.to_string()))?;
             match (&job.info.status, &job.result) {
                 (JobStatus::Successful, Some(Stored::Memory(o))) => return Ok(Arc::clone(o)),
@@ -347,8 +421,11 @@ impl JobStore {
     }
 
     /// Dismisses a job: a running one is cancelled; its results are dropped.
-    pub fn dismiss(&self, id: &str) -> Result<JobInfo, JobError> {
+    pub fn dismiss(&self, id: &str, viewer: &Viewer) -> Result<JobInfo, JobError> {
         let mut jobs = self.lock();
+        if !jobs.get(id).is_some_and(|j| viewer.sees(&j.info.owner)) {
+            return Err(JobError::NoSuchJob(id.to_string()));
+        }
         let mut job = jobs
             .shift_remove(id)
             .ok_or_else(|| JobError::NoSuchJob(id.to_string()))?;
@@ -371,9 +448,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn store(max: usize, budget: usize) -> Arc<JobStore> {
+    fn store(max: usize, per_key: usize, budget: usize) -> Arc<JobStore> {
         let dir = std::env::temp_dir().join(format!("geopf-jobs-{}", uuid::Uuid::new_v4()));
-        Arc::new(JobStore::new(max, Duration::from_secs(60), budget, dir))
+        Arc::new(JobStore::new(
+            max,
+            per_key,
+            Duration::from_secs(60),
+            budget,
+            dir,
+        ))
+    }
+
+    fn viewer(name: &str) -> Viewer {
+        Viewer {
+            name: Arc::from(name),
+            admin: false,
+        }
     }
 
     fn output(n: usize) -> ProcessOutput {
@@ -383,9 +473,24 @@ mod tests {
         )
     }
 
-    async fn wait(store: &JobStore, id: &str) -> JobInfo {
+    fn done(s: &Arc<JobStore>, owner: &str) -> Result<JobInfo, JobError> {
+        s.submit(&Arc::from(owner), "p", Progress::default(), async {
+            Ok(output(1))
+        })
+    }
+
+    fn running(s: &Arc<JobStore>, owner: &str) -> Result<JobInfo, JobError> {
+        s.submit(
+            &Arc::from(owner),
+            "p",
+            Progress::default(),
+            std::future::pending(),
+        )
+    }
+
+    async fn wait(store: &JobStore, id: &str, owner: &str) -> JobInfo {
         for _ in 0..200 {
-            let info = store.get(id).unwrap();
+            let info = store.get(id, &viewer(owner)).unwrap();
             if info.status.is_finished() {
                 return info;
             }
@@ -396,17 +501,17 @@ mod tests {
 
     #[tokio::test]
     async fn results_beyond_the_budget_go_to_disk_and_come_back() {
-        let s = store(10, 50);
-        let small = s
-            .submit("p", Progress::default(), async { Ok(output(1)) })
-            .unwrap();
+        let s = store(10, 10, 50);
+        let small = done(&s, "").unwrap();
         let big = s
-            .submit("p", Progress::default(), async { Ok(output(100)) })
+            .submit(&Arc::from(""), "p", Progress::default(), async {
+                Ok(output(100))
+            })
             .unwrap();
-        wait(&s, &small.id).await;
-        assert_eq!(wait(&s, &big.id).await.status, JobStatus::Successful);
+        wait(&s, &small.id, "").await;
+        assert_eq!(wait(&s, &big.id, "").await.status, JobStatus::Successful);
         assert!(matches!(s.lock()[&big.id].result, Some(Stored::Disk(_))));
-        let back = s.results(&big.id).await.unwrap();
+        let back = s.results(&big.id, &viewer("")).await.unwrap();
         assert_eq!(
             back.outputs[0].value["features"].as_array().unwrap().len(),
             100
@@ -415,21 +520,68 @@ mod tests {
 
     #[tokio::test]
     async fn the_oldest_finished_job_makes_room_and_running_ones_are_kept() {
-        let s = store(2, 1 << 20);
-        let a = s
-            .submit("p", Progress::default(), async { Ok(output(1)) })
-            .unwrap();
-        wait(&s, &a.id).await;
-        let _b = s
-            .submit("p", Progress::default(), std::future::pending())
-            .unwrap();
-        let _c = s
-            .submit("p", Progress::default(), std::future::pending())
-            .unwrap();
-        assert!(matches!(s.get(&a.id), Err(JobError::NoSuchJob(_))));
+        let s = store(2, 2, 1 << 20);
+        let a = done(&s, "").unwrap();
+        wait(&s, &a.id, "").await;
+        running(&s, "").unwrap();
+        running(&s, "").unwrap();
         assert!(matches!(
-            s.submit("p", Progress::default(), async { Ok(output(1)) }),
-            Err(JobError::TooMany(2))
+            s.get(&a.id, &viewer("")),
+            Err(JobError::NoSuchJob(_))
         ));
+        assert!(matches!(done(&s, ""), Err(JobError::TooMany(2))));
+    }
+
+    #[tokio::test]
+    async fn a_job_is_its_owners_alone_and_an_admins() {
+        let s = store(10, 10, 1 << 20);
+        let a = done(&s, "alice").unwrap();
+        wait(&s, &a.id, "alice").await;
+        let bob = viewer("bob");
+        assert!(matches!(s.get(&a.id, &bob), Err(JobError::NoSuchJob(_))));
+        assert!(matches!(
+            s.results(&a.id, &bob).await,
+            Err(JobError::NoSuchJob(_))
+        ));
+        assert!(matches!(
+            s.dismiss(&a.id, &bob),
+            Err(JobError::NoSuchJob(_))
+        ));
+        assert_eq!(s.list(&bob, 0, 10).1, 0);
+        let admin = Viewer {
+            name: Arc::from("root"),
+            admin: true,
+        };
+        assert_eq!(s.list(&admin, 0, 10).1, 1);
+        assert!(s.results(&a.id, &viewer("alice")).await.is_ok());
+        s.dismiss(&a.id, &admin).unwrap();
+    }
+
+    #[tokio::test]
+    async fn one_key_cannot_take_every_slot() {
+        let s = store(6, 3, 1 << 20);
+        for _ in 0..3 {
+            running(&s, "alice").unwrap();
+        }
+        assert!(matches!(running(&s, "alice"), Err(JobError::TooMany(3))));
+        // Bob still has his own slots.
+        for _ in 0..3 {
+            running(&s, "bob").unwrap();
+        }
+        // A full store makes room from the key holding the most finished jobs, not from bob's.
+        let s = store(4, 3, 1 << 20);
+        let b = done(&s, "bob").unwrap();
+        wait(&s, &b.id, "bob").await;
+        for _ in 0..2 {
+            let a = done(&s, "alice").unwrap();
+            wait(&s, &a.id, "alice").await;
+        }
+        running(&s, "carol").unwrap();
+        done(&s, "carol").unwrap();
+        assert!(
+            s.get(&b.id, &viewer("bob")).is_ok(),
+            "bob's only job was dropped"
+        );
+        assert_eq!(s.list(&viewer("alice"), 0, 10).1, 1);
     }
 }

@@ -1,35 +1,68 @@
 //! Uploaded inputs (a large CSV for batch geocoding, say): stored in memory for a while, bounded in
 //! bytes, and referred to by the gateway's own `/uploads/{id}` URL in an execute request.
+//! Each access key has its own store and budget: its uploads are invisible to other keys (but an
+//! admin's), and no key's uploads can push out another's.
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use bytes::Bytes;
 use moka::sync::Cache;
 
+use super::Viewer;
+
 pub struct Uploads {
-    store: Cache<String, Bytes>,
+    per_key: Mutex<HashMap<Arc<str>, Cache<String, Bytes>>>,
+    budget_bytes: u64,
+    ttl: Duration,
 }
 
 impl Uploads {
+    /// `budget_bytes` for each key (keys are configured, so their number is bounded).
     pub fn new(budget_bytes: u64, ttl: Duration) -> Self {
         Uploads {
-            store: Cache::builder()
-                .max_capacity(budget_bytes)
-                .weigher(|_: &String, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
-                .time_to_live(ttl)
-                .build(),
+            per_key: Mutex::new(HashMap::new()),
+            budget_bytes,
+            ttl,
         }
     }
 
-    /// Keeps `data`; returns its id.
-    pub fn put(&self, data: Bytes) -> String {
+    fn store_of(&self, owner: &Arc<str>) -> Cache<String, Bytes> {
+        let mut stores = self.per_key.lock().unwrap_or_else(|e| e.into_inner());
+        stores
+            .entry(owner.clone())
+            .or_insert_with(|| {
+                Cache::builder()
+                    .max_capacity(self.budget_bytes)
+                    .weigher(|k: &String, v: &Bytes| {
+                        u32::try_from(v.len() + k.len()).unwrap_or(u32::MAX)
+                    })
+                    .time_to_live(self.ttl)
+                    .build()
+            })
+            .clone()
+    }
+
+    /// Keeps `data` for `owner`; returns its id.
+    pub fn put(&self, owner: &Arc<str>, data: Bytes) -> String {
         let id = uuid::Uuid::new_v4().to_string();
-        self.store.insert(id.clone(), data);
+        self.store_of(owner).insert(id.clone(), data);
         id
     }
 
-    pub fn get(&self, id: &str) -> Option<Bytes> {
-        self.store.get(id)
+    /// The upload `id`, if `viewer` may read it.
+    pub fn get(&self, id: &str, viewer: &Viewer) -> Option<Bytes> {
+        if let Some(data) = self.store_of(&viewer.name).get(id) {
+            return Some(data);
+        }
+        if !viewer.admin {
+            return None;
+        }
+        let stores = self.per_key.lock().unwrap_or_else(|e| e.into_inner());
+        stores.values().find_map(|s| s.get(id))
     }
 
     /// The id in an `href` that points at this gateway's `/uploads/{id}`, whatever host it names.
@@ -43,6 +76,27 @@ impl Uploads {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upload_is_its_owners_alone_and_an_admins() {
+        let u = Uploads::new(1 << 20, Duration::from_secs(60));
+        let alice = Viewer {
+            name: Arc::from("alice"),
+            admin: false,
+        };
+        let id = u.put(&alice.name, Bytes::from_static(b"a,b\n"));
+        assert!(u.get(&id, &alice).is_some());
+        let bob = Viewer {
+            name: Arc::from("bob"),
+            admin: false,
+        };
+        assert!(u.get(&id, &bob).is_none());
+        let admin = Viewer {
+            name: Arc::from("root"),
+            admin: true,
+        };
+        assert!(u.get(&id, &admin).is_some());
+    }
 
     #[test]
     fn only_upload_ids_are_taken_from_hrefs() {

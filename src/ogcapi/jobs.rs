@@ -18,7 +18,7 @@ use super::{
 use crate::{
     error::ApiError,
     http::{base_url::BaseUrl, negotiate::Format},
-    jobs::{JobInfo, JobStatus},
+    jobs::{JobInfo, JobStatus, Viewer},
     AppState,
 };
 
@@ -95,7 +95,7 @@ pub async fn list(
             _ => {}
         }
     }
-    let (jobs, total) = state.jobs.list(offset, limit);
+    let (jobs, total) = state.jobs.list(&Viewer::current(), offset, limit);
     let mut l = links::self_and_alternate(&base, "/jobs", format, links::JSON);
     let page = |o: usize, rel: &str| {
         let q = encode_query(&[
@@ -136,7 +136,7 @@ pub async fn status(
     base: BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let job = state.jobs.get(&id)?;
+    let job = state.jobs.get(&id, &Viewer::current())?;
     let doc = status_document(&base, &job);
     Ok(respond(format, &doc, links::JSON, || {
         let mut p = Page::new(
@@ -160,7 +160,7 @@ pub async fn results(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let output = state.jobs.results(&id).await?;
+    let output = state.jobs.results(&id, &Viewer::current()).await?;
     let wanted = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "output")
         .map(|(_, v)| v.into_owned());
@@ -186,7 +186,7 @@ pub async fn upload(
         return Err(ApiError::bad_body("the upload is empty"));
     }
     let size = body.len();
-    let id = state.uploads.put(body);
+    let id = state.uploads.put(&Viewer::current().name, body);
     let href = base.join(&format!("/uploads/{id}"));
     let mut response = (
         axum::http::StatusCode::CREATED,
@@ -206,6 +206,6 @@ pub async fn dismiss(
     Path(id): Path<String>,
     base: BaseUrl,
 ) -> Result<Response, ApiError> {
-    let job = state.jobs.dismiss(&id)?;
+    let job = state.jobs.dismiss(&id, &Viewer::current())?;
     Ok(Json(status_document(&base, &job)).into_response())
 }

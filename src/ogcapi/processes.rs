@@ -204,9 +204,12 @@ fn resolve_uploads(state: &AppState, inputs: &mut Map<String, Value>) -> Result<
         let id = crate::jobs::uploads::Uploads::id_of(href).ok_or_else(|| {
             ApiError::bad_parameter(name, "only this gateway's own /uploads/{id} links are accepted (POST the data to /uploads first)")
         })?;
-        let data = state.uploads.get(id).ok_or_else(|| {
-            ApiError::bad_parameter(name, format!("upload {id} does not exist or has expired"))
-        })?;
+        let data = state
+            .uploads
+            .get(id, &crate::jobs::Viewer::current())
+            .ok_or_else(|| {
+                ApiError::bad_parameter(name, format!("upload {id} does not exist or has expired"))
+            })?;
         let text = String::from_utf8(data.to_vec())
             .map_err(|_| ApiError::bad_parameter(name, "the upload is not UTF-8 text"))?;
         *value = Value::String(text);
@@ -314,7 +317,8 @@ pub async fn execute_post(
         let progress = Progress::default();
         let processes = state.processes.clone();
         let (pid, inputs, p) = (id.clone(), request.inputs, progress.clone());
-        let job = state.jobs.submit(&id, progress, async move {
+        let owner = crate::jobs::Viewer::current().name;
+        let job = state.jobs.submit(&owner, &id, progress, async move {
             processes.execute_with_progress(&pid, &inputs, &p).await
         })?;
         let location = base.join(&format!("/jobs/{}", job.id));

@@ -7,6 +7,8 @@ use std::{future::Future, sync::Arc};
 pub struct RequestContext {
     /// The access key's name; empty on an open gateway.
     pub caller: Arc<str>,
+    /// An admin key sees every key's jobs and uploads.
+    pub admin: bool,
     pub request_id: Option<String>,
 }
 

@@ -80,10 +80,23 @@ pub struct ItemsPage {
     pub cache_status: Option<CacheStatus>,
 }
 
+/// One index's known features of one key.
+struct KnownOf(Arc<[KnownFeatures; 3]>, usize);
+
+impl std::ops::Deref for KnownOf {
+    type Target = KnownFeatures;
+
+    fn deref(&self) -> &KnownFeatures {
+        &self.0[self.1]
+    }
+}
+
 pub struct GeocodeService {
     fetcher: Fetcher,
     config: GeocodingConfig,
-    known: [KnownFeatures; 3],
+    /// The features each access key has looked up (keys are configured, so bounded in number):
+    /// one key's lookups never show in another's item lists.
+    known: std::sync::Mutex<std::collections::HashMap<Arc<str>, Arc<[KnownFeatures; 3]>>>,
     /// The share of the geocoding quota batch jobs may use (None: no limit of their own).
     batch_quota: Option<governor::DefaultDirectRateLimiter>,
 }
@@ -91,7 +104,7 @@ pub struct GeocodeService {
 impl GeocodeService {
     /// `batch_per_second`: the requests per second batch jobs may send (0: no limit of their own).
     pub fn new(fetcher: Fetcher, config: GeocodingConfig, batch_per_second: u32) -> Self {
-        let known = std::array::from_fn(|_| KnownFeatures::new(config.known_features));
+        let known = Default::default();
         let batch_quota = std::num::NonZeroU32::new(batch_per_second).map(|r| {
             governor::RateLimiter::direct(
                 governor::Quota::per_second(r).allow_burst(std::num::NonZeroU32::MIN),
@@ -105,8 +118,22 @@ impl GeocodeService {
         }
     }
 
-    fn known(&self, index: Index) -> &KnownFeatures {
-        &self.known[index.position()]
+    /// The features the calling key has looked up, per index.
+    fn known_of_caller(&self) -> Arc<[KnownFeatures; 3]> {
+        let caller = crate::upstream::RequestContext::current().caller;
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .entry(caller)
+            .or_insert_with(|| {
+                Arc::new(std::array::from_fn(|_| {
+                    KnownFeatures::new(self.config.known_features)
+                }))
+            })
+            .clone()
+    }
+
+    fn known(&self, index: Index) -> KnownOf {
+        KnownOf(self.known_of_caller(), index.position())
     }
 
     /// Remembers fetched features in the collection of their own index.
