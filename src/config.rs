@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub public_url: String,
     pub body_limit_mb: u64,
     pub cors_origins: Vec<String>,
+    /// Peers (IPs or CIDR blocks) whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<String>,
     pub shutdown_grace_s: u64,
     pub request_timeout_s: u64,
     pub max_uri_bytes: usize,
@@ -328,6 +330,14 @@ impl Config {
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
+        }
+        for proxy in &self.server.trusted_proxies {
+            if crate::http::base_url::parse_proxy(proxy).is_none() {
+                return Err(invalid(
+                    "server.trusted_proxies",
+                    format!("has {proxy:?}, which is neither an IP address nor a CIDR block"),
+                ));
+            }
         }
         for origin in &self.server.cors_origins {
             if origin != "*" && origin.parse::<axum::http::HeaderValue>().is_err() {

@@ -65,6 +65,8 @@ pub struct Services {
     pub collections: Arc<Vec<CollectionSpec>>,
     pub processes: Processes,
     pub readiness: Arc<ogcapi::common::Readiness>,
+    /// The peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: http::base_url::TrustedProxies,
 }
 
 impl AppState {
@@ -117,6 +119,9 @@ impl AppState {
             Duration::from_secs(3600),
         ));
         Ok(AppState(Arc::new(Services {
+            trusted_proxies: http::base_url::TrustedProxies::from_config(
+                &config.server.trusted_proxies,
+            ),
             keys: Arc::new(http::auth::Keys::from_config(&config.auth)),
             cache,
             uploads,

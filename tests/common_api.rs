@@ -195,7 +195,8 @@ async fn html_escapes_what_it_shows() {
 
 #[tokio::test]
 async fn links_follow_the_reverse_proxy() {
-    let app = TestApp::start().await;
+    // The proxy is a trusted one (a peer on loopback, as the tests are).
+    let app = TestApp::start_with(|c| c.server.trusted_proxies = vec!["127.0.0.1".into()]).await;
     let r = app
         .http
         .get(app.url("/collections/addresses?f=json"))
@@ -273,6 +274,29 @@ async fn options_on_items_answers_allow() {
         .unwrap();
     assert_eq!(r.status(), 204);
     assert!(r.headers()["allow"].to_str().unwrap().contains("GET"));
+    // Each path's Allow is the router's own: what it really takes.
+    for (path, allow) in [
+        ("/jobs", "GET,HEAD,OPTIONS"),
+        ("/jobs/some-job", "GET,HEAD,DELETE,OPTIONS"),
+        ("/uploads", "POST,OPTIONS"),
+        ("/processes/geocode/execution", "GET,HEAD,POST,OPTIONS"),
+    ] {
+        let r = app
+            .http
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "{path}");
+        assert_eq!(r.headers()["allow"], allow, "{path}");
+    }
+    let r = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/no/such/path"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }
 
 #[tokio::test]

@@ -186,7 +186,11 @@ async fn metrics_are_exposed_and_move() {
 
 #[tokio::test]
 async fn cors_preflights_are_answered_even_with_keys() {
-    let app = TestApp::start_with(two_keys).await;
+    let app = TestApp::start_with(|c| {
+        two_keys(c);
+        c.server.cors_origins = vec!["https://maps.example.org".into()];
+    })
+    .await;
     let r = app
         .http
         .request(
@@ -203,11 +207,120 @@ async fn cors_preflights_are_answered_even_with_keys() {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
-    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://maps.example.org"
+    );
     assert!(r.headers()["access-control-allow-methods"]
         .to_str()
         .unwrap()
         .contains("POST"));
+}
+
+/// The `Access-Control-Allow-Origin` a page of `origin` gets for `path`.
+async fn allowed_origin(app: &TestApp, path: &str, origin: &str) -> Option<String> {
+    let r = app
+        .http
+        .get(app.url(path))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    r.headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn a_personal_gateway_is_not_readable_by_other_sites_but_its_map_data_is() {
+    let app = TestApp::start().await;
+    let evil = "https://evil.example";
+    for path in [
+        "/collections/addresses/items",
+        "/jobs",
+        "/processes",
+        "/metrics",
+    ] {
+        assert_eq!(allowed_origin(&app, path, evil).await, None, "{path}");
+    }
+    let r = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/jobs"))
+        .header("origin", evil)
+        .header("access-control-request-method", "DELETE")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // Web maps keep their tiles, capabilities and catalogue.
+    for path in [
+        "/tiles/GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2/6/32/22.png",
+        "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities",
+        "/catalog.json",
+    ] {
+        assert_eq!(
+            allowed_origin(&app, path, evil).await.as_deref(),
+            Some("*"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_loopback_gateway_refuses_foreign_host_names() {
+    let app = TestApp::start().await;
+    let r = app
+        .http
+        .get(app.url("/collections"))
+        .header("host", "rebind.evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(&support::split(r).await, 403, "DNS rebinding");
+    let r = app
+        .http
+        .get(app.url("/health"))
+        .header("host", format!("localhost:{}", app.addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Every `Vary` header of a response, joined.
+fn vary_of(r: &reqwest::Response) -> String {
+    r.headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[tokio::test]
+async fn forwarded_headers_count_only_from_trusted_proxies() {
+    let forwarded = |app: &TestApp| {
+        app.http
+            .get(app.url("/"))
+            .header("x-forwarded-host", "attacker.example")
+            .header("x-forwarded-proto", "https")
+            .send()
+    };
+    let app = TestApp::start().await;
+    let r = forwarded(&app).await.unwrap();
+    let vary = vary_of(&r);
+    assert!(vary.contains("accept"), "{vary}");
+    let doc: serde_json::Value = r.json().await.unwrap();
+    let me = link(&doc, "self").unwrap();
+    assert!(me.starts_with(&app.base), "{me}");
+    let app = TestApp::start_with(|c| c.server.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
+    let r = forwarded(&app).await.unwrap();
+    let vary = vary_of(&r);
+    assert!(vary.contains("x-forwarded-host"), "{vary}");
+    let doc: serde_json::Value = r.json().await.unwrap();
+    assert!(link(&doc, "self")
+        .unwrap()
+        .starts_with("https://attacker.example"));
 }
 
 #[tokio::test]

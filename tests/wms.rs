@@ -43,7 +43,9 @@ fn map_query(layer: &str) -> String {
 
 #[tokio::test]
 async fn the_capabilities_name_only_the_gateway_for_operations() {
-    let app = app().await;
+    // Its peer (loopback) is a trusted proxy, whose forwarded host counts below.
+    let app = TestApp::start_with(|c| c.server.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    wait_for_wms(&app).await;
     let r = app.get("/wms?service=wms&request=GetCapabilities").await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"]

@@ -137,7 +137,14 @@ pub async fn authenticate(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let path = request.uri().path();
-    if keys.is_open() || path == "/health" || path == "/ready" {
+    // OPTIONS never carries data: CORS preflights (which browsers send without credentials) and
+    // QGIS's `Allow` queries are answered without a key.
+    if keys.is_open()
+        || path == "/health"
+        || path == "/ready"
+        || request.method() == axum::http::Method::OPTIONS
+        || request.method().as_str() == crate::http::ALLOW_PROBE
+    {
         let context = RequestContext {
             caller: Arc::from(""),
             admin: false,

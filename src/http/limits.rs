@@ -69,6 +69,9 @@ pub async fn problem_bodies(request: Request, next: Next) -> Response {
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
     let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this path does not take that method (the Allow header lists those it takes)".to_string()
+        }
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than this gateway takes (server.body_limit_mb)".to_string(),
         StatusCode::REQUEST_TIMEOUT => {
             "the request took longer than server.request_timeout_s; long runs belong in jobs (Prefer: respond-async)".to_string()

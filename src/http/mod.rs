@@ -6,6 +6,7 @@ pub mod base_url;
 pub mod limits;
 pub mod negotiate;
 pub mod observe;
+pub mod origin;
 pub mod server;
 
 use std::{any::Any, time::Duration};
@@ -20,7 +21,6 @@ use axum::{
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::CompressionLayer,
-    cors::{AllowOrigin, Any as AnyOrigin, CorsLayer},
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     timeout::TimeoutLayer,
@@ -39,18 +39,37 @@ pub fn router(state: AppState) -> Router {
     let state_log_requests = state.config.log.requests;
     // Whole requests of the API are bounded in time (a slow synchronous run answers 408); the map
     // routes are bounded by the upstream client's timeouts instead.
-    let api = ogcapi::routes().route_layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        Duration::from_secs(server.request_timeout_s),
-    ));
+    // Public map data may be read by any web page; the rest only from the configured origins.
+    let api = ogcapi::routes()
+        .route("/metrics", axum::routing::get(observe::metrics_handler))
+        .route_layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(server.request_timeout_s),
+        ))
+        .layer(origin::cors_private(&server));
     // Documents are compressed; tiles (images) skip the compression layer. Bare error answers
     // become problem+json before compression.
+    // Documents depend on Accept (JSON or HTML) and, behind trusted proxies, on the forwarded
+    // headers their links are built from: shared caches must keep them apart.
+    let vary = if !state.trusted_proxies.is_empty() && server.public_url.is_empty() {
+        "accept, x-forwarded-proto, x-forwarded-host, x-forwarded-prefix"
+    } else {
+        "accept"
+    };
     let documents = api
-        .merge(ogcapi::map_routes())
-        .route("/metrics", axum::routing::get(observe::metrics_handler))
+        .merge(ogcapi::public_routes().layer(origin::cors_public()))
+        .layer(middleware::map_response(
+            move |mut r: Response| async move {
+                r.headers_mut()
+                    .append(header::VARY, HeaderValue::from_static(vary));
+                r
+            },
+        ))
         .layer(middleware::from_fn(limits::problem_bodies))
         .layer(CompressionLayer::new());
-    let tiles = ogcapi::tile_routes().layer(middleware::from_fn(limits::problem_bodies));
+    let tiles = ogcapi::tile_routes()
+        .layer(origin::cors_public())
+        .layer(middleware::from_fn(limits::problem_bodies));
     let routes = documents
         .merge(tiles)
         .route_layer(middleware::from_fn(observe::track))
@@ -58,9 +77,6 @@ pub fn router(state: AppState) -> Router {
             ApiError::not_found(
                 "no such path on this gateway; the landing page / lists what there is",
             )
-        })
-        .method_not_allowed_fallback(|| async {
-            ApiError::method_not_allowed("this path does not take that method")
         })
         .with_state(state)
         .layer(middleware::from_fn_with_state(keys, auth::authenticate));
@@ -76,18 +92,24 @@ pub fn router(state: AppState) -> Router {
 /// request ids); answered requests are logged at `access_log`.
 pub fn with_layers(routes: Router, server: &ServerConfig, access_log: Level) -> Router {
     let max_uri = server.max_uri_bytes;
+    let allowed_hosts = origin::AllowedHosts::from_config(server);
     let max_body = server.body_limit_mb.saturating_mul(1024 * 1024);
-    routes
+    // A router's layers wrap each of its routes; `answer_options` must wrap the router as a whole
+    // (it reads the `Allow` the router sets last), hence the router as the fallback of another.
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn(answer_options))
         .layer(DefaultBodyLimit::max(
             usize::try_from(max_body).unwrap_or(usize::MAX),
         ))
         .layer(middleware::from_fn(move |req, next| {
             limits::limit_declared_body(max_body, req, next)
         }))
-        .layer(cors(server))
-        .layer(middleware::from_fn(answer_options))
         .layer(middleware::from_fn(move |req, next| limits::limit_uri(max_uri, req, next)))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(move |req, next| {
+            origin::check_host(allowed_hosts.clone(), req, next)
+        }))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(move |req: &axum::http::Request<_>| {
@@ -129,55 +151,38 @@ impl MakeRequestId for FastRequestId {
     }
 }
 
-fn cors(server: &ServerConfig) -> CorsLayer {
-    let layer = CorsLayer::new()
-        .allow_methods([
-            Method::GET,
-            Method::HEAD,
-            Method::POST,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
-        .allow_headers([
-            header::ACCEPT,
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            HeaderName::from_static("prefer"),
-        ])
-        .expose_headers([
-            header::LOCATION,
-            header::RETRY_AFTER,
-            HeaderName::from_static("cache-status"),
-        ]);
-    if server.cors_origins.iter().any(|o| o == "*") {
-        layer.allow_origin(AnyOrigin)
-    } else {
-        let origins: Vec<HeaderValue> = server
-            .cors_origins
-            .iter()
-            .filter_map(|o| o.parse().ok())
-            .collect();
-        layer.allow_origin(AllowOrigin::list(origins))
-    }
-}
+/// The method of a plain `OPTIONS` once [`answer_options`] has turned it into a question to the
+/// router: no route takes it, so the router answers 405 with the path's `Allow`.
+pub const ALLOW_PROBE: &str = "X-GEOPF-ALLOW";
 
-/// QGIS sends `OPTIONS …/items` to learn what a collection allows: answer with `Allow`.
-/// (CORS preflights, which carry `Access-Control-Request-Method`, are left to the CORS layer.)
-async fn answer_options(request: Request, next: Next) -> Response {
-    if request.method() == Method::OPTIONS
+/// QGIS sends `OPTIONS …/items` to learn what a collection allows: answer 204 with the `Allow`
+/// the router itself gives (its 405 lists the methods of a path); an unknown path stays a 404.
+/// (CORS preflights, which carry `Access-Control-Request-Method`, are left to the CORS layers,
+/// which answer every `OPTIONS` they see — hence the probe method.)
+async fn answer_options(mut request: Request, next: Next) -> Response {
+    let plain_options = request.method() == Method::OPTIONS
         && !request
             .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-    {
-        let allow =
-            if request.uri().path().ends_with("/execution") || request.uri().path() == "/jobs" {
-                "GET, HEAD, POST, OPTIONS"
-            } else {
-                "GET, HEAD, OPTIONS"
-            };
-        return (StatusCode::NO_CONTENT, [(header::ALLOW, allow)]).into_response();
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if plain_options {
+        if let Ok(probe) = Method::from_bytes(ALLOW_PROBE.as_bytes()) {
+            *request.method_mut() = probe;
+        }
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    if !plain_options || response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(|a| format!("{a},OPTIONS"))
+        .and_then(|a| HeaderValue::from_str(&a).ok());
+    match allow {
+        Some(allow) => (StatusCode::NO_CONTENT, [(header::ALLOW, allow)]).into_response(),
+        None => response,
+    }
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {

@@ -45,20 +45,20 @@ pub fn routes() -> Router<AppState> {
             "/processes/{process_id}/execution",
             get(processes::execute_get).post(processes::execute_post),
         )
-        .route("/catalog", get(catalog::kiosk))
-        .route("/catalog.json", get(catalog::catalog_json))
-        .route("/catalog/{layer_id}", get(catalog::catalog_entry))
         .route("/uploads", axum::routing::post(jobs::upload))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{job_id}", get(jobs::status).delete(jobs::dismiss))
         .route("/jobs/{job_id}/results", get(jobs::results))
 }
 
-/// The map services' documents and KVP requests: the WMTS (KVP, and its REST capabilities) and the
-/// WMS. Their upstream requests are bounded by the upstream client's own timeouts, so they skip the
-/// per-request timer of the API routes.
-pub fn map_routes() -> Router<AppState> {
+/// Public map documents, readable by any web page: the catalogue, the WMTS (KVP, and its REST
+/// capabilities) and the WMS. Their upstream requests are bounded by the upstream client's own
+/// timeouts, so they skip the per-request timer of the API routes.
+pub fn public_routes() -> Router<AppState> {
     Router::new()
+        .route("/catalog", get(catalog::kiosk))
+        .route("/catalog.json", get(catalog::catalog_json))
+        .route("/catalog/{layer_id}", get(catalog::catalog_entry))
         .route("/wmts", get(tiles::wmts_kvp))
         .route("/wms", get(wms::wms))
         .route(
