@@ -94,7 +94,7 @@ impl AllowedHosts {
             return true;
         };
         let name = host_name(host).to_ascii_lowercase();
-        names.iter().any(|n| *n == name) || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        names.contains(&name) || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 
