@@ -86,6 +86,8 @@ pub struct UpstreamConfig {
     /// Most tile and map image requests in flight upstream at once (within `max_concurrency`).
     pub max_tile_fetches: usize,
     pub queue_timeout_ms: u64,
+    /// The longest pause an upstream 429's `Retry-After` imposes on an API, in seconds.
+    pub max_pause_s: u64,
     /// Requests per second per upstream API (see [`crate::upstream::Api`]); 0 = unlimited.
     pub quotas: BTreeMap<String, u32>,
 }

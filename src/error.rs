@@ -170,6 +170,12 @@ impl From<UpstreamError> for ApiError {
                 err.retry_after_s = Some(retry_after_s);
                 err
             }
+            UpstreamError::TooLong { .. } => ApiError::new(
+                StatusCode::URI_TOO_LONG,
+                "upstream-request-too-long",
+                "Request too long for the Géoplateforme",
+                detail,
+            ),
             UpstreamError::Status { status: 400, .. } => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "upstream-rejected",

@@ -73,6 +73,45 @@ async fn tiles_survive_a_restart_on_disk() {
 }
 
 #[tokio::test]
+async fn a_garbage_tile_is_a_502_and_never_cached() {
+    let app = app_with(|c| c.upstream.retries = 0).await;
+    let tile = format!("/tiles/{PLAN}/7/64/44.png");
+    app.fake.fault("/wmts", Fault::GarbageImage, Some(1));
+    assert_problem(&app.get_json(&tile).await, 502, "not an image");
+    app.fake.clear_log();
+    let r = app.get(&tile).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    let body = r.bytes().await.unwrap();
+    assert!(body.starts_with(b"\x89PNG"));
+    assert_eq!(app.fake.count("/wmts"), 1, "the garbage was cached");
+}
+
+#[tokio::test]
+async fn a_hanging_upstream_gets_the_stale_tile_without_waiting_for_its_timeout() {
+    let app = app_with(|c| {
+        c.cache.ttl.insert("tiles".into(), 1);
+        c.upstream.retries = 0;
+        c.upstream.timeout_ms = 60_000;
+    })
+    .await;
+    let tile = format!("/tiles/{PLAN}/7/64/44.png");
+    assert_eq!(app.get(&tile).await.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    app.fake.fault("/wmts", Fault::Hang, None);
+    // Far sooner than the upstream's 60 s timeout (the client gives up after 20 s).
+    let r = app
+        .http
+        .get(app.url(&tile))
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .expect("the stale tile came before the client's timeout");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["warning"].to_str().unwrap().starts_with("110"));
+}
+
+#[tokio::test]
 async fn a_stale_tile_beats_no_tile_when_the_upstream_fails() {
     let app = app_with(|c| {
         c.cache.ttl.insert("tiles".into(), 1);

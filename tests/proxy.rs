@@ -586,3 +586,23 @@ async fn one_keys_lookups_do_not_show_in_anothers_items() {
         theirs.2
     );
 }
+
+#[tokio::test]
+async fn ready_shows_upstream_details_only_to_key_holders() {
+    let app = TestApp::start_with(two_keys).await;
+    app.fake
+        .fault("/geocodage", support::Fault::unavailable(), None);
+    let (status, _, open) = app.get_json("/ready").await;
+    assert_eq!(status, 503);
+    assert_eq!(open["status"], "degraded");
+    assert!(open.get("upstream").is_none(), "{open}");
+    let r = app
+        .http
+        .get(app.url("/ready"))
+        .bearer_auth("alice-secret-token")
+        .send()
+        .await
+        .unwrap();
+    let detailed = support::split(r).await.2;
+    assert_eq!(detailed["upstream"]["geocoding"]["reachable"], false);
+}

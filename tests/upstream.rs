@@ -187,6 +187,58 @@ async fn an_upstream_429_pauses_the_api_and_says_when_to_retry() {
 }
 
 #[tokio::test]
+async fn a_day_long_retry_after_pauses_at_most_max_pause_s() {
+    let app = TestApp::start_with(|c| c.upstream.max_pause_s = 3).await;
+    app.fake.fault(
+        "/geocodage",
+        Fault::Status {
+            status: 429,
+            retry_after: Some(86400),
+            body: r#"{"message":"API rate limit exceeded"}"#.into(),
+        },
+        Some(1),
+    );
+    let r = app.get(SEARCH).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "3");
+    let (_, _, ready) = app.get_json("/ready").await;
+    let paused = ready["upstream"]["apis"]["geocoding"]["paused_for_s"]
+        .as_u64()
+        .unwrap();
+    assert!((1..=3).contains(&paused), "{ready}");
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert_eq!(app.get(SEARCH).await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_input_too_long_for_the_upstream_is_a_414_never_sent() {
+    let app = TestApp::start_with(|c| c.server.max_uri_bytes = 200_000).await;
+    let commune = "/collections/LIMITES_ADMINISTRATIVES_EXPRESS.LATEST:commune";
+    for _ in 0..200 {
+        if app.get_json(commune).await.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A 40 000-character filter: within what this gateway takes, beyond what it sends upstream.
+    let long = "a".repeat(40_000);
+    app.fake.clear_log();
+    let got = app
+        .get_json(&format!(
+            "{commune}/items?filter=nom_officiel%20%3D%20%27{long}%27"
+        ))
+        .await;
+    support::assert_problem(&got, 414, "shorten");
+    let sent = app
+        .fake
+        .log()
+        .iter()
+        .filter(|r| r.query.get("REQUEST").map(String::as_str) == Some("GetFeature"))
+        .count();
+    assert_eq!(sent, 0, "the request was sent");
+}
+
+#[tokio::test]
 async fn the_api_key_goes_upstream_and_nowhere_else() {
     let app = TestApp::start_with(|c| c.upstream.api_key = "s3cr3t-key".into()).await;
     app.fake.fault("/geocodage", Fault::unavailable(), None);

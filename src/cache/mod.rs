@@ -75,6 +75,32 @@ impl fmt::Display for CacheStatus {
     }
 }
 
+/// What an entry costs beyond its key and value: moka's entry and its bookkeeping, the `Arc`, the
+/// key's `String` (measured with `benches/soak.sh`, see BENCHMARKS.md).
+pub const ENTRY_OVERHEAD: u32 = 256;
+
+/// The bytes a parsed JSON value takes in memory (its nodes, strings and maps), not its text.
+/// The recursion is bounded by serde_json's own depth limit (128) on anything it parsed.
+pub fn json_weight(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    const NODE: usize = std::mem::size_of::<Value>();
+    match value {
+        Value::Null | Value::Bool(_) | Value::Number(_) => NODE,
+        Value::String(s) => NODE + s.capacity(),
+        Value::Array(items) => {
+            NODE + (items.capacity() - items.len()) * NODE
+                + items.iter().map(json_weight).sum::<usize>()
+        }
+        // An ordered map entry: the key's String, its hash and index slot, the value.
+        Value::Object(map) => {
+            NODE + map
+                .iter()
+                .map(|(k, v)| std::mem::size_of::<String>() + k.capacity() + 24 + json_weight(v))
+                .sum::<usize>()
+        }
+    }
+}
+
 /// A cached answer: its kind (for its time to live), its weight in bytes and the value.
 #[derive(Debug)]
 pub struct Cached<V> {
@@ -117,11 +143,22 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
         let inner = Cache::builder()
             .max_capacity(config.memory_mb.saturating_mul(1024 * 1024))
             .weigher(|key: &String, value: &Arc<Cached<V>>| {
-                value.weight.saturating_add(key.len() as u32)
+                value
+                    .weight
+                    .saturating_add(u32::try_from(key.capacity()).unwrap_or(u32::MAX))
+                    .saturating_add(ENTRY_OVERHEAD)
             })
             .expire_after(PerKindExpiry(ttls))
             .build();
         MemoryCache { inner, name }
+    }
+
+    /// The cached value for `key`, if there is one (counted as a hit).
+    pub async fn get(&self, key: &str) -> Option<Arc<Cached<V>>> {
+        let hit = self.inner.get(key).await?;
+        metrics::counter!("geopf_cache_lookups_total", "cache" => self.name, "result" => "hit")
+            .increment(1);
+        Some(hit)
     }
 
     /// The cached value for `key`, or the result of `fetch`, which runs once however many callers

@@ -124,6 +124,19 @@ fn unauthorized(detail: &str) -> Response {
     response
 }
 
+/// The token of an `Authorization: Bearer …` header.
+fn bearer_of(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string())
+}
+
 pub async fn authenticate(
     State(keys): State<Arc<Keys>>,
     mut request: Request,
@@ -136,6 +149,13 @@ pub async fn authenticate(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    if !keys.is_open() && request.uri().path() == "/ready" {
+        // Open to probes, but the details (upstream errors, pauses) only with a valid key.
+        let token = bearer_of(&request).or(query_token.clone());
+        if let Some(key) = token.as_deref().and_then(|t| keys.find(t)) {
+            request.extensions_mut().insert(Caller(key.name.clone()));
+        }
+    }
     let path = request.uri().path();
     // OPTIONS never carries data: CORS preflights (which browsers send without credentials) and
     // QGIS's `Allow` queries are answered without a key.
@@ -152,15 +172,7 @@ pub async fn authenticate(
         };
         return context.scope(next.run(request)).await;
     }
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(|t| t.trim().to_string());
+    let bearer = bearer_of(&request);
     let from_query = bearer.is_none() && query_token.is_some();
     let Some(token) = bearer.or(query_token) else {
         return unauthorized("this gateway needs an access key: send `Authorization: Bearer <token>` or add `?token=<token>`");

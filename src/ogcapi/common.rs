@@ -194,7 +194,10 @@ pub struct Readiness {
 
 const PROBE_TTL: Duration = Duration::from_secs(15);
 
-pub async fn ready(State(state): State<AppState>) -> Response {
+pub async fn ready(
+    State(state): State<AppState>,
+    caller: Option<axum::Extension<crate::http::auth::Caller>>,
+) -> Response {
     let cached = {
         let last = state
             .readiness
@@ -231,6 +234,14 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    if !state.keys.is_open() && caller.is_none() {
+        // A team gateway tells anyone whether it is ready; what is wrong, only to its users.
+        let body = json!({
+            "status": if ok { "ready" } else { "degraded" },
+            "detail": "send an access key for the state of each upstream service",
+        });
+        return (status, Json(body)).into_response();
+    }
     let nav = state.navigation.capabilities();
     let navigation = json!({
         "capabilities": nav.source,

@@ -67,8 +67,7 @@ impl Fetcher {
             let value = prepare(value).map_err(|reason| UpstreamError::BadBody { api, reason })?;
             Ok::<_, UpstreamError>(Cached {
                 kind,
-                // The parsed tree takes about three times the bytes of its text.
-                weight: u32::try_from(response.body.len().saturating_mul(3)).unwrap_or(u32::MAX),
+                weight: u32::try_from(crate::cache::json_weight(&value)).unwrap_or(u32::MAX),
                 value,
             })
         };

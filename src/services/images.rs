@@ -3,6 +3,11 @@
 //! copy past its time to live is still served when the upstream fails (stale-if-error), and at most
 //! `upstream.max_tile_fetches` image requests are in flight upstream, so a pan storm or a seeding
 //! run queues instead of opening hundreds of connections.
+//!
+//! Only real images are kept: a body must start with an image signature (PNG, JPEG, WebP, GIF,
+//! TIFF, or SVG text), whatever its `Content-Type` says, so an error page sent as `image/png`
+//! is a 502 and never poisons the caches; disk copies are checked again when read. When the
+//! upstream hangs, a stale copy is served after [`STALE_DEADLINE`] instead of the full timeout.
 
 use std::{
     sync::Arc,
@@ -31,6 +36,32 @@ pub struct Tile {
     pub etag: HeaderValue,
 }
 
+/// How long a request waits for the upstream before a stale disk copy is served instead (the
+/// fetch goes on in the background and refreshes the caches when it ends).
+pub const STALE_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The media type an image body's first bytes announce; `None` when they are not an image's.
+pub fn sniff_image(body: &[u8]) -> Option<&'static str> {
+    let text_start = || {
+        let trimmed = body
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(body.len());
+        &body[trimmed..]
+    };
+    match body {
+        [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n', ..] => Some("image/png"),
+        [0xff, 0xd8, 0xff, ..] => Some("image/jpeg"),
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some("image/webp"),
+        [b'G', b'I', b'F', b'8', ..] => Some("image/gif"),
+        [b'I', b'I', 42, 0, ..] | [b'M', b'M', 0, 42, ..] => Some("image/tiff"),
+        _ if text_start().starts_with(b"<svg") || text_start().starts_with(b"<?xml") => {
+            Some("image/svg+xml")
+        }
+        _ => None,
+    }
+}
+
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
@@ -38,13 +69,12 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 impl Tile {
-    /// An image as the upstream sent it, with a validator of its bytes.
+    /// An image as the upstream sent it, with a validator of its bytes. The bytes are copied
+    /// to an allocation of their own size (the body may be a view of a larger read buffer, which
+    /// the cache would otherwise keep alive and not count).
     pub fn from_upstream(r: UpstreamResponse) -> Self {
-        Tile::new(
-            &r.content_type,
-            &format!("\"{:016x}\"", fnv1a(&r.body)),
-            r.body,
-        )
+        let body = Bytes::copy_from_slice(&r.body);
+        Tile::new(&r.content_type, &format!("\"{:016x}\"", fnv1a(&body)), body)
     }
 
     fn new(content_type: &str, etag: &str, body: Bytes) -> Self {
@@ -56,8 +86,14 @@ impl Tile {
         }
     }
 
-    fn from_disk(stored: Stored) -> Self {
-        Tile::new(&stored.content_type, &stored.etag, Bytes::from(stored.body))
+    /// A disk copy, if it is an image (one written before images were checked may not be).
+    fn from_disk(stored: Stored) -> Option<Self> {
+        sniff_image(&stored.body)?;
+        Some(Tile::new(
+            &stored.content_type,
+            &stored.etag,
+            Bytes::from(stored.body),
+        ))
     }
 
     fn to_disk(&self) -> Stored {
@@ -97,7 +133,8 @@ impl ImageFetcher {
         &self.client
     }
 
-    /// The upstream's image answer to `request`; any other media type is a bad body.
+    /// The upstream's image answer to `request`; anything but an image's bytes is a bad body. The
+    /// media type is the one the bytes announce.
     pub async fn get(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
         let _permit = self
             .in_flight
@@ -107,14 +144,29 @@ impl ImageFetcher {
                 api: request.api,
                 reason: "the gateway is shutting down".into(),
             })?;
-        let r = self.client.get(request).await?;
+        let mut r = self.client.get(request).await?;
         if !r.content_type.starts_with("image/") {
             return Err(UpstreamError::BadBody {
                 api: request.api,
                 reason: format!("a {} answer instead of an image", r.content_type),
             });
         }
-        Ok(r)
+        match sniff_image(&r.body) {
+            Some(sniffed) => {
+                if !r.content_type.starts_with(sniffed) {
+                    r.content_type = sniffed.to_string();
+                }
+                Ok(r)
+            }
+            None => Err(UpstreamError::BadBody {
+                api: request.api,
+                reason: format!(
+                    "a {} answer of {} bytes that is not an image",
+                    r.content_type,
+                    r.body.len()
+                ),
+            }),
+        }
     }
 }
 
@@ -127,6 +179,13 @@ pub struct ImageCache {
     /// How long a copy on disk is fresh (`cache.ttl.tiles`); older ones serve only when the
     /// upstream fails.
     fresh_for: Duration,
+}
+
+fn origin(cache_status: CacheStatus, stale: bool) -> TileOrigin {
+    TileOrigin {
+        cache_status,
+        stale,
+    }
 }
 
 fn cached(tile: Tile) -> Cached<Tile> {
@@ -173,7 +232,7 @@ impl ImageCache {
             .as_ref()?
             .get(key)
             .filter(|s| s.age() < self.fresh_for)?;
-        Some(Tile::from_disk(stored))
+        Tile::from_disk(stored)
     }
 
     /// Fetches the image and keeps it on disk.
@@ -193,39 +252,54 @@ impl ImageCache {
 
     /// The image `key` (what `request` fetches): from memory, else from disk while fresh, else
     /// from the upstream once for any number of concurrent requests; an old disk copy when the
-    /// upstream fails.
+    /// upstream fails, or when it has not answered within [`STALE_DEADLINE`].
     pub async fn get(
         &self,
         key: String,
         request: &UpstreamRequest,
     ) -> Result<(Tile, TileOrigin), ServiceError> {
-        let fetch = async {
-            if let Some(tile) = self.fresh_on_disk(&key) {
-                return Ok(cached(tile));
-            }
-            self.fetch_to_disk(&key, request).await.map(cached)
+        if let Some(hit) = self.memory.get(&key).await {
+            return Ok((hit.value.clone(), origin(CacheStatus::Hit, false)));
+        }
+        let this = self.clone();
+        let (k, req) = (key.clone(), request.clone());
+        let mut lookup = Box::pin(async move {
+            let fetch = async {
+                if let Some(tile) = this.fresh_on_disk(&k) {
+                    return Ok(cached(tile));
+                }
+                this.fetch_to_disk(&k, &req).await.map(cached)
+            };
+            this.memory.get_or_fetch(k.clone(), fetch).await
+        });
+        let result = match tokio::time::timeout(STALE_DEADLINE, lookup.as_mut()).await {
+            Ok(result) => result,
+            Err(_) => match self.stale_on_disk(&key) {
+                Some(tile) => {
+                    tracing::warn!(key = %key, "the upstream is slow: serving a stale image");
+                    // The fetch goes on, and fills the caches when the upstream answers.
+                    tokio::spawn(lookup);
+                    return Ok((tile, origin(CacheStatus::Hit, true)));
+                }
+                None => lookup.await,
+            },
         };
-        match self.memory.get_or_fetch(key.clone(), fetch).await {
-            Ok((t, status)) => Ok((
-                t.value.clone(),
-                TileOrigin {
-                    cache_status: status,
-                    stale: false,
-                },
-            )),
-            Err(e) => match self.disk.as_ref().and_then(|d| d.get(&key)) {
+        match result {
+            Ok((t, status)) => Ok((t.value.clone(), origin(status, false))),
+            Err(e) => match self.stale_on_disk(&key) {
                 // stale-if-error: an old copy beats no map.
-                Some(stored) => {
+                Some(tile) => {
                     tracing::warn!(error = %e, "serving a stale image");
-                    let origin = TileOrigin {
-                        cache_status: CacheStatus::Hit,
-                        stale: true,
-                    };
-                    Ok((Tile::from_disk(stored), origin))
+                    Ok((tile, origin(CacheStatus::Hit, true)))
                 }
                 None => Err(ServiceError::Upstream((*e).clone())),
             },
         }
+    }
+
+    /// A copy on disk, however old.
+    fn stale_on_disk(&self, key: &str) -> Option<Tile> {
+        Tile::from_disk(self.disk.as_ref()?.get(key)?)
     }
 
     /// Puts the image `key` on disk unless a fresh copy is there: `None` then, else the bytes

@@ -9,6 +9,10 @@ use tokio::sync::Semaphore;
 use super::{quota::Quotas, Api, UpstreamError};
 use crate::config::UpstreamConfig;
 
+/// The longest URL sent upstream: longer ones (a client's long filter once translated) are the
+/// client's error (414), not a retried upstream failure.
+pub const MAX_URL_BYTES: usize = 32 * 1024;
+
 /// A GET request to one upstream API: a path below the base URL and its query parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UpstreamRequest {
@@ -98,6 +102,8 @@ struct Inner {
     api_key: Option<header::HeaderValue>,
     timeout: Duration,
     retries: u32,
+    /// The longest pause an upstream 429's Retry-After imposes, in seconds.
+    max_pause_s: u64,
     backoff: Duration,
     quotas: Quotas,
     in_flight: Semaphore,
@@ -156,6 +162,7 @@ impl UpstreamClient {
                 api_key,
                 timeout,
                 retries: config.retries,
+                max_pause_s: config.max_pause_s.max(1),
                 backoff: Duration::from_millis(config.retry_backoff_ms),
                 quotas,
                 in_flight: Semaphore::new(config.max_concurrency),
@@ -168,6 +175,14 @@ impl UpstreamClient {
     /// exponential backoff. Non-2xx answers become errors carrying the upstream's own message.
     pub async fn get(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
         let inner = &self.inner;
+        let bytes = self.url_len(request);
+        if bytes > MAX_URL_BYTES {
+            return Err(UpstreamError::TooLong {
+                api: request.api,
+                bytes,
+                max: MAX_URL_BYTES,
+            });
+        }
         let mut attempt = 0;
         let api = request.api.config_name();
         loop {
@@ -209,6 +224,14 @@ impl UpstreamClient {
                 }
             }
         }
+    }
+
+    /// The length of the URL `request` would be sent to.
+    fn url_len(&self, request: &UpstreamRequest) -> usize {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&request.query)
+            .finish();
+        self.inner.base_url.len() + request.path.len() + 1 + query.len()
     }
 
     fn record(&self, api: Api, outcome: &Attempt) {
@@ -311,7 +334,9 @@ impl UpstreamClient {
             });
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
-            let retry_after_s = retry_after.unwrap_or(5).max(1);
+            // A day-long Retry-After must not stop an API for a day: the pause is capped, and
+            // the next request after it finds out whether the limit still holds.
+            let retry_after_s = retry_after.unwrap_or(5).clamp(1, inner.max_pause_s);
             inner.quotas.pause(api, Duration::from_secs(retry_after_s));
             metrics::counter!("geopf_upstream_429_total", "api" => api.config_name()).increment(1);
             tracing::warn!(%api, retry_after_s, "upstream rate limit: pausing this API");
@@ -355,6 +380,7 @@ fn outcome_of(e: &UpstreamError) -> &'static str {
         UpstreamError::RateLimited { .. } => "rate_limited",
         UpstreamError::QueueFull { .. } => "queue_full",
         UpstreamError::BadBody { .. } => "bad_body",
+        UpstreamError::TooLong { .. } => "too_long",
     }
 }
 

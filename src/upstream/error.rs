@@ -24,6 +24,10 @@ pub enum UpstreamError {
     QueueFull { api: Api, retry_after_s: u64 },
     #[error("the Géoplateforme {api} API sent an unreadable answer: {reason}")]
     BadBody { api: Api, reason: String },
+    /// The request the client's input would make is longer than the upstream takes: the
+    /// client's to shorten (a long filter, a long list of points), never sent.
+    #[error("the request to the Géoplateforme {api} API would be {bytes} bytes long, more than the {max} it takes; shorten the filter or the list of values")]
+    TooLong { api: Api, bytes: usize, max: usize },
 }
 
 fn fmt_duration(d: Duration) -> String {
@@ -38,7 +42,8 @@ impl UpstreamError {
             | UpstreamError::Status { api, .. }
             | UpstreamError::RateLimited { api, .. }
             | UpstreamError::QueueFull { api, .. }
-            | UpstreamError::BadBody { api, .. } => *api,
+            | UpstreamError::BadBody { api, .. }
+            | UpstreamError::TooLong { api, .. } => *api,
         }
     }
 }

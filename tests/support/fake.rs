@@ -38,6 +38,8 @@ pub enum Fault {
     Truncate,
     /// A 200 whose body is not JSON.
     Garbage,
+    /// A 200 `image/png` whose body is an HTML error page.
+    GarbageImage,
     /// Never answer.
     Hang,
     /// Answer normally after a delay.
@@ -335,6 +337,16 @@ impl FakeUpstream {
                 )
                 .await;
             }
+            Some(Fault::GarbageImage) => {
+                let _ = respond(
+                    &mut socket,
+                    200,
+                    "image/png",
+                    b"<html><body>Service temporarily unavailable</body></html>",
+                    &[],
+                )
+                .await;
+            }
             Some(Fault::Hang) => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
@@ -438,7 +450,12 @@ fn wmts(query: &HashMap<String, String>) -> (u16, String, Vec<u8>) {
     match get("REQUEST") {
         "GetCapabilities" => (200, "application/xml".into(), std::fs::read(fixtures().join("wmts/capabilities.xml")).unwrap()),
         "GetTile" => {
-            let mut body = b"\x89PNG\r\n\x1a\n".to_vec();
+            // The signature of the format asked for, as the real service's tiles start.
+            let mut body = if get("FORMAT") == "image/jpeg" {
+                b"\xff\xd8\xff\xe0".to_vec()
+            } else {
+                b"\x89PNG\r\n\x1a\n".to_vec()
+            };
             body.extend(format!("{} {} {} {}", get("LAYER"), get("TILEMATRIX"), get("TILEROW"), get("TILECOL")).bytes());
             (200, get("FORMAT").to_string(), body)
         }
