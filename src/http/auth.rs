@@ -91,7 +91,8 @@ pub fn strip_token(uri: &Uri) -> (Uri, Option<String>) {
     let mut token = None;
     let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .filter_map(|(k, v)| {
-            if k == "token" {
+            // In any case: `TOKEN=` (OGC clients upper-case keys) is the same secret.
+            if k.eq_ignore_ascii_case("token") {
                 token = Some(v.into_owned());
                 None
             } else {
@@ -220,6 +221,11 @@ mod tests {
         assert_eq!(
             (uri.to_string().as_str(), token.as_deref()),
             ("/api", Some("abc"))
+        );
+        let (uri, token) = strip_token(&"/wms?LAYERS=a&TOKEN=abc".parse().unwrap());
+        assert_eq!(
+            (uri.to_string().as_str(), token.as_deref()),
+            ("/wms?LAYERS=a", Some("abc"))
         );
         let (uri, token) = strip_token(&"/api?f=json".parse().unwrap());
         assert_eq!((uri.to_string().as_str(), token), ("/api?f=json", None));

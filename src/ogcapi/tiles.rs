@@ -10,12 +10,22 @@ use axum::{
 use super::ows::{self, Kvp};
 use crate::{error::ApiError, http::base_url::BaseUrl, AppState};
 
+/// A path segment as a tile number, or a 400 naming it.
+fn tile_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ApiError> {
+    value.parse().map_err(|_| {
+        let shown: String = value.chars().take(40).collect();
+        ApiError::bad_parameter(name, format!("{shown:?} is not a tile number"))
+    })
+}
+
 /// `GET /tiles/{id}/{z}/{x}/{y}.{png|jpeg}`.
 pub async fn tile(
     State(state): State<AppState>,
-    Path((id, z, x, file)): Path<(String, u32, u64, String)>,
+    Path((id, z, x, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let z: u32 = tile_number("z", &z)?;
+    let x: u64 = tile_number("x", &x)?;
     let (y, format) = file
         .split_once('.')
         .and_then(|(y, f)| Some((y.parse::<u64>().ok()?, f.to_string())))
@@ -90,7 +100,12 @@ async fn tile_response(
             ))
         }
     };
-    let path = Path((layer.to_string(), z, col, format!("{row}.{ext}")));
+    let path = Path((
+        layer.to_string(),
+        z.to_string(),
+        col.to_string(),
+        format!("{row}.{ext}"),
+    ));
     tile(State(state.clone()), path, headers.clone()).await
 }
 
@@ -136,9 +151,11 @@ pub async fn wmts_rest_capabilities(
 /// `GET /wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}.{ext}` (REST, as the `ResourceURL` says).
 pub async fn wmts_rest_tile(
     State(state): State<AppState>,
-    Path((layer, style, tms, z, row, file)): Path<(String, String, String, u32, u64, String)>,
+    Path((layer, style, tms, z, row, file)): Path<(String, String, String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let z: u32 = tile_number("TileMatrix", &z)?;
+    let row: u64 = tile_number("TileRow", &row)?;
     let (col, ext) = file
         .split_once('.')
         .and_then(|(c, e)| Some((c.parse::<u64>().ok()?, e.to_string())))

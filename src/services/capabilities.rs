@@ -156,7 +156,9 @@ pub struct Capabilities<T> {
     snapshots: Option<Snapshots>,
     state: RwLock<Current<T>>,
     /// The last republished document: for which document (its address) and public URL.
-    republished: Mutex<Option<(usize, String, Bytes)>>,
+    /// The document it was made from (held, so its identity cannot be reused), the public URL,
+    /// the republished bytes.
+    republished: Mutex<Option<(Arc<String>, String, Bytes)>>,
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -240,15 +242,14 @@ impl<T> Capabilities<T> {
         if current.text.is_empty() {
             return None;
         }
-        let document = Arc::as_ptr(&current.text) as usize;
         let mut kept = self.republished.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((d, p, bytes)) = kept.as_ref() {
-            if *d == document && p == public {
+            if Arc::ptr_eq(d, &current.text) && p == public {
                 return Some(bytes.clone());
             }
         }
         let bytes = Bytes::from(rewrite(&current));
-        *kept = Some((document, public.to_string(), bytes.clone()));
+        *kept = Some((current.text.clone(), public.to_string(), bytes.clone()));
         Some(bytes)
     }
 
@@ -391,7 +392,11 @@ impl<T: Send + Sync + 'static> Capabilities<T> {
 /// operations metadata) set to `public`: the document may name another host than the configured
 /// upstream (a mirror, a recording).
 pub fn point_operations_at(xml: &str, section: (&str, &str), public: &str) -> String {
-    let (Some(start), Some(end)) = (xml.find(section.0), xml.find(section.1)) else {
+    let Some(start) = xml.find(section.0) else {
+        return xml.to_string();
+    };
+    // The closing tag after the opening one (a malformed document may have one before).
+    let Some(end) = xml[start..].find(section.1).map(|e| start + e) else {
         return xml.to_string();
     };
     let mut section = String::with_capacity(end - start);
@@ -425,5 +430,8 @@ mod tests {
             out.contains("https://data.geopf.fr/legend.png"),
             "legends are not WMTS operations"
         );
+        // A closing tag before the opening one: left as it is, no panic.
+        let odd = "</ows:OperationsMetadata><ows:OperationsMetadata><ows:Get xlink:href=\"x\"/>";
+        assert_eq!(super::point_operations_at(odd, section, "http://gw"), odd);
     }
 }

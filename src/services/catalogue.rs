@@ -173,8 +173,13 @@ pub fn theme(id: &str, keywords: &[String]) -> &'static str {
     }
 }
 
-/// The identities of the three lists an index was built from.
-type Sources = (usize, usize, usize);
+/// The three lists an index was built from (held, so that their identity cannot be reused by a
+/// later list).
+type Sources = (
+    Arc<Vec<WmtsLayer>>,
+    Arc<Vec<WmsLayer>>,
+    Arc<Vec<FeatureType>>,
+);
 
 pub struct Catalogue {
     basemaps: Arc<Basemaps>,
@@ -196,19 +201,14 @@ impl Catalogue {
     /// Every entry: WMTS layers in document order, then WMS-only layers, then WFS types.
     pub fn entries(&self) -> Arc<Vec<Entry>> {
         let (wmts, wms, wfs) = (self.basemaps.layers(), self.wms.layers(), self.wfs.types());
-        let sources = (
-            Arc::as_ptr(&wmts) as usize,
-            Arc::as_ptr(&wms) as usize,
-            Arc::as_ptr(&wfs) as usize,
-        );
-        if let Some((built_from, entries)) = &*self.built.read().unwrap_or_else(|e| e.into_inner())
-        {
-            if *built_from == sources {
+        if let Some(((a, b, c), entries)) = &*self.built.read().unwrap_or_else(|e| e.into_inner()) {
+            if Arc::ptr_eq(a, &wmts) && Arc::ptr_eq(b, &wms) && Arc::ptr_eq(c, &wfs) {
                 return entries.clone();
             }
         }
         let entries = Arc::new(build(&wmts, &wms, &wfs));
-        *self.built.write().unwrap_or_else(|e| e.into_inner()) = Some((sources, entries.clone()));
+        *self.built.write().unwrap_or_else(|e| e.into_inner()) =
+            Some(((wmts, wms, wfs), entries.clone()));
         entries
     }
 

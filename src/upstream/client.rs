@@ -61,16 +61,13 @@ impl UpstreamRequest {
         }
     }
 
-    /// A stable identity of the request, used as its cache key.
+    /// A stable identity of the request, used as its cache key. Keys and values are encoded, so
+    /// a value holding `&` or `=` cannot alias another query.
     pub fn cache_key(&self) -> String {
-        let mut key = format!("{:?} {}?", self.api, self.path);
-        for (k, v) in &self.query {
-            key.push_str(k);
-            key.push('=');
-            key.push_str(v);
-            key.push('&');
-        }
-        key
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&self.query)
+            .finish();
+        format!("{:?} {}?{query}", self.api, self.path)
     }
 }
 
@@ -453,7 +450,17 @@ pub fn upstream_message(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::upstream_message;
+    use super::*;
+
+    #[test]
+    fn cache_keys_do_not_alias() {
+        let one =
+            UpstreamRequest::new(Api::WmsRaster, "/wms-r").param("STYLES", "&TRANSPARENT=TRUE");
+        let two = UpstreamRequest::new(Api::WmsRaster, "/wms-r")
+            .param("STYLES", "")
+            .param("TRANSPARENT", "TRUE");
+        assert_ne!(one.cache_key(), two.cache_key());
+    }
 
     #[test]
     fn messages_of_every_upstream_error_format() {
