@@ -38,5 +38,15 @@ assert image.size == (1280, 900) and len(colours) > 20, (image.size, len(colours
 # Two cards fit on the first row: below it the page must be empty (filtered cards really hidden).
 below = image.crop((0, 600, 1260, 900)).getcolors(maxcolors=1 << 20)
 assert below is not None and len(below) == 1, "cards drawn below the first row: %d colours" % len(below or [])
-print("browser.kiosk.screenshot: %s, %d colours, nothing below the two cards found" % (out + "/kiosk.png", len(colours)))
+# Each of the two cards' previews is drawn: its picture area is neither the page's background nor
+# the card's white (a page of text with blank previews fails here).
+page = image.getpixel((5, 890))
+def blank(p):
+    return all(abs(a - b) < 12 for a, b in zip(p, page)) or all(c > 243 for c in p)
+for name, (x0, x1) in (("first", (25, 310)), ("second", (340, 625))):
+    box = image.crop((x0, 80, x1, 205))
+    pixels = list(box.getdata())
+    drawn = sum(1 for p in pixels if not blank(p)) / len(pixels)
+    assert drawn > 0.9, "the %s card's preview is blank (%.0f %% drawn)" % (name, drawn * 100)
+print("browser.kiosk.screenshot: %s, %d colours, both previews drawn, nothing below the two cards" % (out + "/kiosk.png", len(colours)))
 PY
