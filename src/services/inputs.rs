@@ -204,6 +204,15 @@ impl Inputs {
             }
             _ => return Err(bad()),
         };
+        if items.len() > MAX_LIST_POINTS {
+            return Err(ServiceError::invalid(
+                name,
+                format!(
+                    "holds {} points, more than the {MAX_LIST_POINTS} any process takes",
+                    items.len()
+                ),
+            ));
+        }
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             let one = Inputs::from(Map::from_iter([(name.to_string(), item)]));
@@ -224,6 +233,9 @@ impl Inputs {
         Ok(Some(out))
     }
 }
+
+/// The most points a list input may hold before each is read (every process takes fewer).
+pub const MAX_LIST_POINTS: usize = 10_000;
 
 /// A WGS84 longitude/latitude pair within range.
 pub fn check_lon_lat(name: &str, lon: f64, lat: f64) -> Result<(), ServiceError> {
@@ -296,5 +308,18 @@ mod tests {
         }
         assert!(i.point("bad").is_err());
         assert!(i.point("far").unwrap_err().to_string().contains("latitude"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Long and odd lists end in an answer, never a crash, and never more than the bound.
+        #[test]
+        fn long_point_lists_are_bounded(n in 0usize..30_000, sep in "[|;,]", junk in "\\PC{0,12}") {
+            let text = vec![format!("1.5,43.2{junk}"); n].join(&sep);
+            let i = inputs(json!({"line": text}));
+            if let Ok(Some(points)) = i.points("line") {
+                proptest::prop_assert!(points.len() <= MAX_LIST_POINTS);
+            }
+        }
     }
 }
