@@ -79,7 +79,11 @@ pub async fn problem_bodies(request: Request, next: Next) -> Response {
         _ if !text.is_empty() => text,
         _ => status.canonical_reason().unwrap_or("error").to_string(),
     };
-    let problem = ApiError::from_status(status, detail).into_response();
+    let problem = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(detail),
+        _ => ApiError::from_status(status, detail),
+    }
+    .into_response();
     let mut out = Response::from_parts(parts, Body::empty());
     let (p_parts, p_body) = problem.into_parts();
     *out.body_mut() = p_body;
