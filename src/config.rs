@@ -21,6 +21,7 @@ pub struct Config {
     pub geocoding: GeocodingConfig,
     pub auth: AuthConfig,
     pub catalog: CatalogConfig,
+    pub mirror: MirrorConfig,
     pub jobs: JobsConfig,
     pub log: LogConfig,
 }
@@ -113,6 +114,13 @@ pub struct GeocodingConfig {
 #[serde(deny_unknown_fields)]
 pub struct CatalogConfig {
     pub refresh_s: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorConfig {
+    /// The upstream API prefixes `GET /geopf/{path}` forwards to.
+    pub prefixes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -338,6 +346,21 @@ impl Config {
                 return Err(invalid(
                     "server.trusted_proxies",
                     format!("has {proxy:?}, which is neither an IP address nor a CIDR block"),
+                ));
+            }
+        }
+        for prefix in &self.mirror.prefixes {
+            if prefix.is_empty()
+                || !prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                || prefix.starts_with('.')
+            {
+                return Err(invalid(
+                    "mirror.prefixes",
+                    format!(
+                        "has {prefix:?}, which is not one path segment (letters, digits, - _ .)"
+                    ),
                 ));
             }
         }

@@ -57,6 +57,7 @@ pub struct Services {
     pub basemaps: Arc<services::basemaps::Basemaps>,
     pub wms: Arc<services::wms::WmsService>,
     pub catalogue: Arc<services::catalogue::Catalogue>,
+    pub mirror: Arc<services::mirror::Mirror>,
     pub jobs: Arc<JobStore>,
     pub uploads: Arc<Uploads>,
     pub keys: Arc<http::auth::Keys>,
@@ -100,6 +101,12 @@ impl AppState {
             images.clone(),
             snapshots.clone(),
         ));
+        let mirror = Arc::new(services::mirror::Mirror::new(
+            upstream.clone(),
+            MemoryCache::new("mirror", &config.cache),
+            images.clone(),
+            config.mirror.prefixes.clone(),
+        ));
         let wms = Arc::new(services::wms::WmsService::new(images, snapshots));
         let catalogue = Arc::new(services::catalogue::Catalogue::new(
             basemaps.clone(),
@@ -134,6 +141,7 @@ impl AppState {
             basemaps,
             wms,
             catalogue,
+            mirror,
             jobs,
             collections: Arc::new(collection_specs()),
             readiness: Arc::new(ogcapi::common::Readiness::default()),

@@ -8,6 +8,7 @@ pub mod features;
 pub mod html;
 pub mod jobs;
 pub mod links;
+pub mod mirror;
 pub mod openapi;
 pub mod ows;
 pub mod processes;
@@ -49,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs", get(jobs::list))
         .route("/jobs/{job_id}", get(jobs::status).delete(jobs::dismiss))
         .route("/jobs/{job_id}/results", get(jobs::results))
+        .route("/geopf/{*path}", get(mirror::mirror))
 }
 
 /// Public map documents, readable by any web page: the catalogue, the WMTS (KVP, and its REST

@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod geocode;
 pub mod images;
 pub mod inputs;
+pub mod mirror;
 pub mod navigation;
 pub mod process;
 pub mod wfs;

@@ -14,10 +14,12 @@ pub enum Api {
     WmsRaster,
     WmsVector,
     Wmts,
+    /// Every other API, reached through the mirror (annexes, recherche, csw…).
+    Other,
 }
 
 impl Api {
-    pub const ALL: [Api; 9] = [
+    pub const ALL: [Api; 10] = [
         Api::Geocoding,
         Api::Completion,
         Api::Route,
@@ -27,6 +29,7 @@ impl Api {
         Api::WmsRaster,
         Api::WmsVector,
         Api::Wmts,
+        Api::Other,
     ];
 
     /// The key of this API under `upstream.quotas` in the configuration.
@@ -41,6 +44,7 @@ impl Api {
             Api::WmsRaster => "wms_raster",
             Api::WmsVector => "wms_vector",
             Api::Wmts => "wmts",
+            Api::Other => "other",
         }
     }
 
@@ -64,6 +68,7 @@ impl Api {
             Api::WmsRaster => "WMS-Raster",
             Api::WmsVector => "WMS-Vecteur",
             Api::Wmts => "WMTS",
+            Api::Other => "mirrored",
         }
     }
 }

@@ -9,6 +9,31 @@ use tokio::sync::Semaphore;
 use super::{quota::Quotas, Api, UpstreamError};
 use crate::config::UpstreamConfig;
 
+/// The largest upstream answer read: a bigger one (a download through the mirror, say) is refused
+/// as it arrives rather than held in memory.
+pub const MAX_BODY_BYTES: usize = 128 * 1024 * 1024;
+
+enum BodyError {
+    TooLarge,
+    Read(reqwest::Error),
+}
+
+/// The whole body of `response`, refused past `max` bytes (announced or received).
+async fn read_bounded(mut response: reqwest::Response, max: usize) -> Result<Bytes, BodyError> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > max as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = bytes::BytesMut::with_capacity(usize::try_from(announced).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 /// The longest URL sent upstream: longer ones (a client's long filter once translated) are the
 /// client's error (414), not a retried upstream failure.
 pub const MAX_URL_BYTES: usize = 32 * 1024;
@@ -309,10 +334,19 @@ impl UpstreamClient {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let body = match response.bytes().await {
+        let body = match read_bounded(response, MAX_BODY_BYTES).await {
             Ok(b) => b,
-            Err(e) if e.is_timeout() => return Attempt::Fail(self.timeout(api)),
-            Err(e) => {
+            Err(BodyError::TooLarge) => {
+                return Attempt::Fail(UpstreamError::BadBody {
+                    api,
+                    reason: format!(
+                        "the answer is larger than the {} MiB this gateway reads",
+                        MAX_BODY_BYTES >> 20
+                    ),
+                })
+            }
+            Err(BodyError::Read(e)) if e.is_timeout() => return Attempt::Fail(self.timeout(api)),
+            Err(BodyError::Read(e)) => {
                 return Attempt::Retry(UpstreamError::BadBody {
                     api,
                     reason: format!("the body was cut short ({})", chain(&e)),

@@ -137,6 +137,8 @@ ROUTES = [
     ("/wmts", ["SERVICE", "REQUEST", "LAYER", "STYLE", "TILEMATRIXSET", "TILEMATRIX", "TILEROW", "TILECOL", "FORMAT"]),
     ("/wmts/1.0.0/{id}/normal/PM/{n}/{n}/{n}.png", []),
     ("/wms", ["SERVICE", "VERSION", "REQUEST", "LAYERS", "STYLES", "CRS", "BBOX", "WIDTH", "HEIGHT", "FORMAT", "I", "J", "QUERY_LAYERS", "INFO_FORMAT"]),
+    ("/geopf/{id}", ["q", "limit", "REQUEST", "SERVICE"]),
+    ("/geopf/geocodage/{id}", ["q", "limit", "lon", "lat"]),
     ("/", ["f"]), ("/conformance", ["f"]), ("/api", ["f"]), ("/collections", ["f", "limit"]),
 ]
 

@@ -1,0 +1,51 @@
+//! `GET /geopf/{path}`: the guarded mirror of the Géoplateforme (see [`crate::services::mirror`]).
+//! Anything the mirror does not lead to is a 404, never a request elsewhere.
+
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+use super::{html::with_cache_status, ows};
+use crate::{error::ApiError, AppState};
+
+pub async fn mirror(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let request = state.mirror.request(&path, query).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "the mirror leads only to the Géoplateforme APIs listed in mirror.prefixes ({}), by plain paths",
+            state.config.mirror.prefixes.join(", ")
+        ))
+    })?;
+    let m = state.mirror.get(request).await?;
+    let status = m.origin.cache_status;
+    if m.image {
+        return Ok(ows::image(&headers, &m.answer, status, m.origin.stale));
+    }
+    let answer = m.answer;
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == answer.etag)
+    {
+        let r = (StatusCode::NOT_MODIFIED, [(header::ETAG, answer.etag)]).into_response();
+        return Ok(with_cache_status(r, Some(status)));
+    }
+    let r = (
+        [
+            (header::CONTENT_TYPE, answer.content_type),
+            (header::ETAG, answer.etag),
+        ],
+        answer.body,
+    )
+        .into_response();
+    Ok(with_cache_status(r, Some(status)))
+}

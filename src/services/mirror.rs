@@ -1,0 +1,235 @@
+//! The guarded mirror: `GET /geopf/{path}` answers what `{upstream.base_url}/{path}` answers, for the
+//! API prefixes listed in `mirror.prefixes` only, through the one upstream client (quotas, retries,
+//! 429 pauses, API key) and a memory cache of its own (TTL by kind of answer, concurrent identical
+//! misses coalesced). Scripts and tools that let a user set a base URL get the gateway's cache,
+//! quota protection and key; a service the gateway does not model yet is reachable on day one.
+//! WMTS tiles and WMS maps go through the gateway's image caches (memory, disk, stale-if-error).
+//!
+//! It is never an open proxy: the path is checked segment by segment (no empty, `.` or `..`
+//! segment, no scheme, nothing but URL-safe characters), its first segment must be a listed prefix,
+//! and the host is always the configured upstream.
+
+use super::{
+    images::{sniff_image, ImageCache, Tile, TileOrigin},
+    ServiceError,
+};
+use crate::{
+    cache::{CacheKind, Cached, MemoryCache, ENTRY_OVERHEAD},
+    upstream::{Api, UpstreamClient, UpstreamRequest},
+};
+
+pub struct Mirror {
+    client: UpstreamClient,
+    cache: MemoryCache<Tile>,
+    images: ImageCache,
+    prefixes: Vec<String>,
+}
+
+/// Whether a request is for a map image: a WMTS GetTile or a WMS GetMap.
+fn is_map_image(prefix: &str, query: &[(String, String)]) -> bool {
+    let request = query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("request"))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    match prefix {
+        "wmts" => request.eq_ignore_ascii_case("GetTile"),
+        "wms-r" | "wms-v" => request.eq_ignore_ascii_case("GetMap"),
+        _ => false,
+    }
+}
+
+/// A mirrored answer: its bytes, how they were obtained, and whether they are a map image (then
+/// answered as the tiles are: long-lived, stale-if-error).
+pub struct MirrorAnswer {
+    pub answer: Tile,
+    pub origin: TileOrigin,
+    pub image: bool,
+}
+
+/// How a mirrored request is answered.
+pub struct MirrorRequest {
+    request: UpstreamRequest,
+    kind: CacheKind,
+    image: bool,
+}
+
+/// Where a mirrored path goes: its quota bucket and how long its answer is kept.
+fn route(prefix: &str, path: &str, query: &[(String, String)]) -> (Api, CacheKind) {
+    let capabilities = query.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("request") && v.eq_ignore_ascii_case("GetCapabilities")
+    });
+    match prefix {
+        "geocodage" if path.contains("/completion") => (Api::Completion, CacheKind::Completion),
+        "geocodage" => (Api::Geocoding, CacheKind::Geocoding),
+        "navigation" if path.contains("isochron") => (Api::Isochrone, CacheKind::Navigation),
+        "navigation" => (Api::Route, CacheKind::Navigation),
+        "altimetrie" => (Api::Altimetry, CacheKind::Altimetry),
+        _ if capabilities => (api_of_map_service(prefix), CacheKind::Capabilities),
+        "wfs" => (Api::Wfs, CacheKind::Features),
+        "wms-r" | "wms-v" | "wmts" | "tms" => (api_of_map_service(prefix), CacheKind::Tiles),
+        "annexes" => (Api::Other, CacheKind::Tiles),
+        _ => (Api::Other, CacheKind::Features),
+    }
+}
+
+fn api_of_map_service(prefix: &str) -> Api {
+    match prefix {
+        "wfs" => Api::Wfs,
+        "wms-r" => Api::WmsRaster,
+        "wms-v" => Api::WmsVector,
+        "wmts" | "tms" => Api::Wmts,
+        _ => Api::Other,
+    }
+}
+
+/// Whether `path` (without its leading `/`) is a plain relative path: segments of URL-safe
+/// characters, none empty, `.` or `..`.
+fn is_plain_path(path: &str) -> bool {
+    path.len() <= 1024
+        && path.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment.bytes().all(|b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'-' | b'_' | b'.' | b'~' | b',' | b'@' | b'+' | b'=')
+                })
+        })
+}
+
+impl Mirror {
+    pub fn new(
+        client: UpstreamClient,
+        cache: MemoryCache<Tile>,
+        images: ImageCache,
+        prefixes: Vec<String>,
+    ) -> Self {
+        Mirror {
+            client,
+            cache,
+            images,
+            prefixes,
+        }
+    }
+
+    /// The upstream request for `path` (below `/geopf/`, as decoded), or `None` when the mirror
+    /// does not lead there.
+    pub fn request(&self, path: &str, query: Vec<(String, String)>) -> Option<MirrorRequest> {
+        if !is_plain_path(path) {
+            return None;
+        }
+        let prefix = path.split('/').next()?;
+        if !self.prefixes.iter().any(|p| p == prefix) {
+            return None;
+        }
+        let (api, kind) = route(prefix, path, &query);
+        let image = is_map_image(prefix, &query);
+        let request = query.into_iter().fold(
+            UpstreamRequest::new(api, format!("/{path}")),
+            |r, (k, v)| r.param(&k, v),
+        );
+        Some(MirrorRequest {
+            request,
+            kind,
+            image,
+        })
+    }
+
+    /// The upstream's answer, from a cache when it holds one.
+    pub async fn get(&self, m: MirrorRequest) -> Result<MirrorAnswer, ServiceError> {
+        let MirrorRequest {
+            request,
+            kind,
+            image,
+        } = m;
+        if image {
+            let (answer, origin) = self.images.get(request.cache_key(), &request).await?;
+            return Ok(MirrorAnswer {
+                answer,
+                origin,
+                image: true,
+            });
+        }
+        let client = &self.client;
+        let key = request.cache_key();
+        let fetch = async move {
+            let response = client.get(&request).await?;
+            let mut answer = Tile::from_upstream(response);
+            // An image body is named by its bytes, as the tile caches do.
+            if let Some(sniffed) = sniff_image(&answer.body) {
+                if let Ok(v) = sniffed.parse() {
+                    answer.content_type = v;
+                }
+            }
+            Ok::<_, crate::upstream::UpstreamError>(Cached {
+                kind,
+                weight: u32::try_from(answer.body.len())
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(ENTRY_OVERHEAD),
+                value: answer,
+            })
+        };
+        let (cached, status) = self
+            .cache
+            .get_or_fetch(key, fetch)
+            .await
+            .map_err(|e| ServiceError::Upstream((*e).clone()))?;
+        Ok(MirrorAnswer {
+            answer: cached.value.clone(),
+            origin: TileOrigin {
+                cache_status: status,
+                stale: false,
+            },
+            image: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_paths_below_listed_prefixes() {
+        for ok in [
+            "geocodage/search",
+            "wmts",
+            "annexes/ressources/legendes/LEGEND.jpg",
+            "tms/1.0.0/PLAN.IGN/10/511/367.pbf",
+        ] {
+            assert!(is_plain_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../etc/passwd",
+            "geocodage/../../etc",
+            "http://evil/",
+            "geocodage//search",
+            "geocodage/search/",
+            "geocodage/%2e%2e",
+            "geocodage/a b",
+            "geocodage/a?b",
+        ] {
+            assert!(!is_plain_path(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_prefix_has_its_quota_and_ttl() {
+        assert_eq!(
+            route("geocodage", "geocodage/completion", &[]),
+            (Api::Completion, CacheKind::Completion)
+        );
+        assert_eq!(
+            route("navigation", "navigation/isochrone", &[]).0,
+            Api::Isochrone
+        );
+        let caps = [("request".to_string(), "GetCapabilities".to_string())];
+        assert_eq!(
+            route("wms-r", "wms-r/wms", &caps),
+            (Api::WmsRaster, CacheKind::Capabilities)
+        );
+        assert_eq!(route("recherche", "recherche/search", &[]).0, Api::Other);
+    }
+}
