@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     cache::{CacheKind, Cached, MemoryCache, ENTRY_OVERHEAD},
-    upstream::{Api, UpstreamClient, UpstreamRequest},
+    upstream::{Api, UpstreamClient, UpstreamError, UpstreamRequest},
 };
 
 pub struct Mirror {
@@ -162,7 +162,7 @@ impl Mirror {
                     answer.content_type = v;
                 }
             }
-            Ok::<_, crate::upstream::UpstreamError>(Cached {
+            Ok::<_, UpstreamError>(Cached {
                 kind,
                 weight: u32::try_from(answer.body.len())
                     .unwrap_or(u32::MAX)
@@ -170,11 +170,21 @@ impl Mirror {
                 value: answer,
             })
         };
-        let (cached, status) = self
-            .cache
-            .get_or_fetch(key, fetch)
-            .await
-            .map_err(|e| ServiceError::Upstream((*e).clone()))?;
+        let (cached, status) =
+            self.cache
+                .get_or_fetch(key, fetch)
+                .await
+                .map_err(|e| match &*e {
+                    // The upstream has no such path: so is it for the mirror.
+                    UpstreamError::Status {
+                        status: 404,
+                        message,
+                        ..
+                    } => ServiceError::NotFound(format!(
+                        "the Géoplateforme has no such path: {message}"
+                    )),
+                    other => ServiceError::Upstream(other.clone()),
+                })?;
         Ok(MirrorAnswer {
             answer: cached.value.clone(),
             origin: TileOrigin {
