@@ -132,7 +132,8 @@ impl AppState {
             keys: Arc::new(http::auth::Keys::from_config(&config.auth)),
             cache,
             uploads,
-            processes: Processes::new(geocode.clone(), navigation.clone(), altimetry),
+            // The process providers: one line each.
+            processes: Processes::new(vec![geocode.clone(), navigation.clone(), altimetry]),
             config: Arc::new(config),
             upstream,
             geocode,

@@ -1,14 +1,14 @@
-//! The processes the gateway runs (OGC API – Processes): their descriptions as data, and the
-//! dispatch from a process id to the service that executes it.
+//! The processes the gateway runs (OGC API – Processes): their descriptions as data, the
+//! [`ProcessProvider`] trait the services implement, and the registry that dispatches a process id
+//! to its provider.
 
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{
-    altimetry::AltimetryService, geocode::GeocodeService, inputs::Inputs,
-    navigation::NavigationService, ServiceError,
-};
+use futures::future::BoxFuture;
+
+use super::{inputs::Inputs, ServiceError};
 use crate::cache::CacheStatus;
 
 /// How far a running process is, in percent; shared between the work and whoever follows it.
@@ -158,63 +158,64 @@ pub fn feature_collection_schema() -> Value {
     })
 }
 
-/// Every process, in a stable order, and the service behind each.
+/// A service that runs processes: it describes them and runs them by id. Each provider knows its
+/// own process ids; nothing else in the gateway lists them.
+pub trait ProcessProvider: Send + Sync {
+    /// The processes it runs, as described now (they may follow the upstream's capabilities).
+    fn processes(&self) -> Vec<ProcessSpec>;
+
+    /// Runs its process `id` on inputs already checked against the description, reporting how
+    /// far it is through `progress`.
+    fn execute<'a>(
+        &'a self,
+        id: &'a str,
+        inputs: &'a Inputs,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<ProcessOutput, ServiceError>>;
+}
+
+/// The error of a provider asked for a process it does not run.
+pub fn no_such_process(id: &str) -> ServiceError {
+    ServiceError::NotFound(format!("there is no process {id:?}"))
+}
+
+/// The registry of process providers: every process, in registration order.
 #[derive(Clone)]
 pub struct Processes {
-    geocode: Arc<GeocodeService>,
-    navigation: Arc<NavigationService>,
-    altimetry: Arc<AltimetryService>,
+    providers: Vec<Arc<dyn ProcessProvider>>,
 }
 
 impl Processes {
-    pub fn new(
-        geocode: Arc<GeocodeService>,
-        navigation: Arc<NavigationService>,
-        altimetry: Arc<AltimetryService>,
-    ) -> Self {
-        Processes {
-            geocode,
-            navigation,
-            altimetry,
-        }
+    /// The registry of `providers` (one line each where the app state is built).
+    pub fn new(providers: Vec<Arc<dyn ProcessProvider>>) -> Self {
+        Processes { providers }
     }
 
-    /// The processes as described now (navigation ones follow the upstream's capabilities).
+    /// The processes as described now.
     pub fn list(&self) -> Vec<ProcessSpec> {
-        let mut all = super::geocode::process_specs();
-        all.extend(super::navigation::process_specs(
-            &self.navigation.capabilities().caps,
-        ));
-        all.extend(super::altimetry::process_specs());
-        all
+        self.providers.iter().flat_map(|p| p.processes()).collect()
+    }
+
+    /// The description of `id` and the provider that runs it.
+    fn find(&self, id: &str) -> Option<(ProcessSpec, &Arc<dyn ProcessProvider>)> {
+        self.providers.iter().find_map(|provider| {
+            provider
+                .processes()
+                .into_iter()
+                .find(|p| p.id == id)
+                .map(|spec| (spec, provider))
+        })
     }
 
     pub fn get(&self, id: &str) -> Option<ProcessSpec> {
-        self.list().into_iter().find(|p| p.id == id)
+        self.find(id).map(|(spec, _)| spec)
     }
 
     /// Checks what can be checked before a run: the process exists, every input is one of its
     /// own, every required input is there.
     pub fn validate(&self, id: &str, inputs: &Inputs) -> Result<ProcessSpec, ServiceError> {
-        let spec = self
-            .get(id)
-            .ok_or_else(|| ServiceError::NotFound(format!("there is no process {id:?}")))?;
-        for name in inputs.names() {
-            if !spec.inputs.iter().any(|i| i.name == name) {
-                let known: Vec<_> = spec.inputs.iter().map(|i| i.name).collect();
-                return Err(ServiceError::invalid(
-                    name,
-                    format!("is not an input of {id} (inputs: {})", known.join(", ")),
-                ));
-            }
-        }
-        if let Some(missing) = spec
-            .inputs
-            .iter()
-            .find(|i| i.required && inputs.raw(i.name).is_none())
-        {
-            return Err(ServiceError::invalid(missing.name, "is required"));
-        }
+        let spec = self.get(id).ok_or_else(|| no_such_process(id))?;
+        check_inputs(&spec, inputs)?;
         Ok(spec)
     }
 
@@ -231,19 +232,33 @@ impl Processes {
         inputs: &Inputs,
         progress: &Progress,
     ) -> Result<ProcessOutput, ServiceError> {
-        self.validate(id, inputs)?;
-        match id {
-            "batch-geocode" => self.geocode.batch_process(inputs, progress).await,
-            "geocode" => self.geocode.geocode_process(inputs).await,
-            "reverse-geocode" => self.geocode.reverse_process(inputs).await,
-            "autocomplete" => self.geocode.autocomplete_process(inputs).await,
-            "route" => self.navigation.route(inputs).await,
-            "isochrone" => self.navigation.isochrone(inputs).await,
-            "elevation" => self.altimetry.elevation(inputs).await,
-            "elevation-profile" => self.altimetry.profile(inputs).await,
-            other => Err(ServiceError::NotFound(format!(
-                "there is no process {other:?}"
-            ))),
+        let (spec, provider) = self.find(id).ok_or_else(|| no_such_process(id))?;
+        check_inputs(&spec, inputs)?;
+        provider.execute(id, inputs, progress).await
+    }
+}
+
+/// Every input is one of the process's own, every required input is there.
+fn check_inputs(spec: &ProcessSpec, inputs: &Inputs) -> Result<(), ServiceError> {
+    for name in inputs.names() {
+        if !spec.inputs.iter().any(|i| i.name == name) {
+            let known: Vec<_> = spec.inputs.iter().map(|i| i.name).collect();
+            return Err(ServiceError::invalid(
+                name,
+                format!(
+                    "is not an input of {} (inputs: {})",
+                    spec.id,
+                    known.join(", ")
+                ),
+            ));
         }
     }
+    if let Some(missing) = spec
+        .inputs
+        .iter()
+        .find(|i| i.required && inputs.raw(i.name).is_none())
+    {
+        return Err(ServiceError::invalid(missing.name, "is required"));
+    }
+    Ok(())
 }

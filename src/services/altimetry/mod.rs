@@ -6,13 +6,17 @@ use serde_json::{json, Value};
 use super::{
     fetch::Fetcher,
     inputs::Inputs,
-    process::{InputSpec, OutputSpec, ProcessOutput, ProcessSpec},
+    process::{
+        no_such_process, InputSpec, OutputSpec, ProcessOutput, ProcessProvider, ProcessSpec,
+        Progress,
+    },
     ServiceError,
 };
 use crate::{
     cache::{CacheKind, CacheStatus},
     upstream::{Api, UpstreamRequest},
 };
+use futures::future::BoxFuture;
 
 /// The height the service gives where it has no data.
 pub const NO_DATA: f64 = -99999.0;
@@ -237,6 +241,27 @@ impl AltimetryService {
             json!({"type": "FeatureCollection", "features": [feature]}),
             status,
         ))
+    }
+}
+
+impl ProcessProvider for AltimetryService {
+    fn processes(&self) -> Vec<ProcessSpec> {
+        process_specs()
+    }
+
+    fn execute<'a>(
+        &'a self,
+        id: &'a str,
+        inputs: &'a Inputs,
+        _progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<ProcessOutput, ServiceError>> {
+        Box::pin(async move {
+            match id {
+                "elevation" => self.elevation(inputs).await,
+                "elevation-profile" => self.profile(inputs).await,
+                other => Err(no_such_process(other)),
+            }
+        })
     }
 }
 

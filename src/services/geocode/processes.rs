@@ -11,11 +11,15 @@ use crate::{
     cache::{CacheKind, CacheStatus},
     services::{
         inputs::Inputs,
-        process::{InputSpec, OutputSpec, ProcessOutput, ProcessSpec},
+        process::{
+            no_such_process, InputSpec, OutputSpec, ProcessOutput, ProcessProvider, ProcessSpec,
+            Progress,
+        },
         ServiceError,
     },
     upstream::{Api, UpstreamRequest},
 };
+use futures::future::BoxFuture;
 
 fn output(features: Vec<Value>, cache_status: CacheStatus) -> ProcessOutput {
     let value = json!({
@@ -314,5 +318,28 @@ impl GeocodeService {
             answer.value.as_array().cloned().unwrap_or_default(),
             status,
         ))
+    }
+}
+
+impl ProcessProvider for GeocodeService {
+    fn processes(&self) -> Vec<ProcessSpec> {
+        process_specs()
+    }
+
+    fn execute<'a>(
+        &'a self,
+        id: &'a str,
+        inputs: &'a Inputs,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<ProcessOutput, ServiceError>> {
+        Box::pin(async move {
+            match id {
+                "batch-geocode" => self.batch_process(inputs, progress).await,
+                "geocode" => self.geocode_process(inputs).await,
+                "reverse-geocode" => self.reverse_process(inputs).await,
+                "autocomplete" => self.autocomplete_process(inputs).await,
+                other => Err(no_such_process(other)),
+            }
+        })
     }
 }

@@ -3,8 +3,17 @@
 
 use serde_json::{json, Value};
 
-use super::NavCapabilities;
-use crate::services::process::{InputSpec, OutputSpec, ProcessSpec};
+use futures::future::BoxFuture;
+
+use super::{NavCapabilities, NavigationService};
+use crate::services::{
+    inputs::Inputs,
+    process::{
+        no_such_process, InputSpec, OutputSpec, ProcessOutput, ProcessProvider, ProcessSpec,
+        Progress,
+    },
+    ServiceError,
+};
 
 fn enum_schema(values: Vec<String>, default: Option<&str>) -> Value {
     let mut schema = json!({ "type": "string", "enum": values });
@@ -169,4 +178,26 @@ pub fn process_specs(caps: &NavCapabilities) -> Vec<ProcessSpec> {
         });
     }
     specs
+}
+
+impl ProcessProvider for NavigationService {
+    /// Only the processes the upstream's capabilities offer a resource for.
+    fn processes(&self) -> Vec<ProcessSpec> {
+        process_specs(&self.capabilities().caps)
+    }
+
+    fn execute<'a>(
+        &'a self,
+        id: &'a str,
+        inputs: &'a Inputs,
+        _progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<ProcessOutput, ServiceError>> {
+        Box::pin(async move {
+            match id {
+                "route" => self.route(inputs).await,
+                "isochrone" => self.isochrone(inputs).await,
+                other => Err(no_such_process(other)),
+            }
+        })
+    }
 }
