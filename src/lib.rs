@@ -13,6 +13,7 @@ pub mod geo;
 pub mod http;
 pub mod jobs;
 pub mod ogcapi;
+pub mod rfc3339;
 pub mod seed;
 pub mod services;
 pub mod upstream;

@@ -333,6 +333,16 @@ async fn the_catalogue_lists_searches_and_describes_layers() {
     );
     let (_, _, paged) = app.get_json("/catalog.json?limit=1").await;
     assert_eq!(paged["layers"].as_array().unwrap().len(), 1);
+    // The next page of a search is the next page of the same search.
+    let (_, _, searched) = app.get_json("/catalog.json?service=wmts&limit=1").await;
+    let next = support::link(&searched, "next").expect("a next link");
+    assert!(
+        next.contains("service=wmts") && next.contains("offset=1"),
+        "{next}"
+    );
+    let second = app.follow(&next).await;
+    assert_ne!(second["layers"][0]["id"], searched["layers"][0]["id"]);
+    assert!(support::link(&second, "prev").is_some());
     assert_problem(&app.get_json("/catalog/NOPE").await, 404, "NOPE");
 }
 

@@ -152,7 +152,7 @@ pub async fn catalog_json(
 ) -> Result<Response, ApiError> {
     let (mut q, mut theme, mut service, mut limit, mut offset) =
         (Vec::new(), None, None, usize::MAX, 0);
-    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+    for (k, v) in url::form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes()) {
         match k.as_ref() {
             "q" => {
                 q = v
@@ -202,8 +202,23 @@ pub async fn catalog_json(
         links::JSON,
         "This catalogue",
     )];
-    if offset.saturating_add(page.len()) < found.len() && limit != usize::MAX {
-        links_out.push(links::next_page(&base, "/catalog.json", limit, offset));
+    if limit != usize::MAX {
+        // The next page keeps the search (q, theme, service).
+        let pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        links_out.extend(links::paging(
+            &base,
+            &links::Page {
+                path: "/catalog.json",
+                query: &pairs,
+                offset,
+                limit,
+                more: offset.saturating_add(page.len()) < found.len(),
+            },
+            links::JSON,
+        ));
     }
     Ok(axum::Json(json!({ "numberMatched": found.len(), "layers": page, "links": links::to_value(&links_out) })).into_response())
 }

@@ -246,11 +246,7 @@ pub async fn ready(
     let navigation = json!({
         "capabilities": nav.source,
         "resources": nav.caps.resources.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-        "fetched_at": nav.fetched_at.map(|t| {
-            time::OffsetDateTime::from(t)
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        }),
+        "fetched_at": nav.fetched_at.map(crate::rfc3339::format),
         "last_error": nav.last_error,
     });
     let apis: serde_json::Map<String, Value> = state

@@ -102,9 +102,18 @@ pub async fn collections(
         .collect();
     let mut l = links::self_and_alternate(&base, "/collections", format, links::JSON);
     if let Some(limit) = limit {
-        if offset + docs.len() < total {
-            l.push(links::next_page(&base, "/collections", limit, offset));
-        }
+        let pairs = query_pairs(raw.as_deref());
+        l.extend(links::paging(
+            &base,
+            &links::Page {
+                path: "/collections",
+                query: &pairs,
+                offset,
+                limit,
+                more: offset + docs.len() < total,
+            },
+            links::JSON,
+        ));
     }
     let doc = json!({ "collections": docs, "numberMatched": total, "links": links::to_value(&l) });
     Ok(respond(format, &doc, links::JSON, || {
@@ -297,41 +306,6 @@ fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn timestamp() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-/// A link to the same items request with another offset.
-fn page_link(
-    base: &BaseUrl,
-    path: &str,
-    pairs: &[(String, String)],
-    offset: usize,
-    limit: usize,
-    rel: &str,
-) -> Link {
-    let mut p: Vec<(String, String)> = pairs
-        .iter()
-        .filter(|(k, _)| k != "offset" && k != "limit" && k != "f")
-        .cloned()
-        .collect();
-    p.push(("limit".into(), limit.to_string()));
-    p.push(("offset".into(), offset.to_string()));
-    let title = if rel == "next" {
-        "Next page"
-    } else {
-        "Previous page"
-    };
-    Link::new(
-        base.join(&format!("{path}?{}", encode_query(&p))),
-        rel,
-        links::GEOJSON,
-        title,
-    )
-}
-
 pub async fn items(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -364,26 +338,17 @@ pub async fn items(
         format!("{path}?{query}")
     };
     let mut l = links::self_and_alternate(&base, &here, format, links::GEOJSON);
-    if paging.offset + page.features.len() < page.number_matched {
-        l.push(page_link(
-            &base,
-            &path,
-            &pairs,
-            paging.offset + paging.limit,
-            paging.limit,
-            "next",
-        ));
-    }
-    if paging.offset > 0 {
-        l.push(page_link(
-            &base,
-            &path,
-            &pairs,
-            paging.offset.saturating_sub(paging.limit),
-            paging.limit,
-            "prev",
-        ));
-    }
+    l.extend(links::paging(
+        &base,
+        &links::Page {
+            path: &path,
+            query: &pairs,
+            offset: paging.offset,
+            limit: paging.limit,
+            more: paging.offset + page.features.len() < page.number_matched,
+        },
+        links::GEOJSON,
+    ));
     l.push(Link::new(
         base.join(&format!("/collections/{}", c.id)),
         "collection",
@@ -392,7 +357,7 @@ pub async fn items(
     ));
     let mut doc = Map::new();
     doc.insert("type".into(), json!("FeatureCollection"));
-    doc.insert("timeStamp".into(), json!(timestamp()));
+    doc.insert("timeStamp".into(), json!(crate::rfc3339::now()));
     doc.insert("numberMatched".into(), json!(page.number_matched));
     doc.insert("numberReturned".into(), json!(page.features.len()));
     if let Some(note) = &page.note {

@@ -1,7 +1,5 @@
 //! OGC API Processes jobs: `/jobs`, `/jobs/{id}`, `/jobs/{id}/results`, `DELETE /jobs/{id}`.
 
-use std::time::SystemTime;
-
 use axum::{
     extract::{Path, RawQuery, State},
     response::{IntoResponse, Response},
@@ -12,7 +10,7 @@ use serde_json::{json, Value};
 use super::{
     features::{parse_limit, parse_offset},
     html::{respond, Cell, Page, Table},
-    links::{self, encode_query, Link},
+    links::{self, Link},
     processes::{raw_output, results_document},
 };
 use crate::{
@@ -23,12 +21,6 @@ use crate::{
 };
 
 pub const REL_RESULTS: &str = "http://www.opengis.net/def/rel/ogc/1.0/results";
-
-fn rfc3339(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 /// The OGC status information of a job.
 pub fn status_document(base: &BaseUrl, job: &JobInfo) -> Value {
@@ -63,16 +55,16 @@ pub fn status_document(base: &BaseUrl, job: &JobInfo) -> Value {
         "type": "process",
         "status": job.status.as_str(),
         "message": job.message,
-        "created": rfc3339(job.created),
-        "updated": rfc3339(job.updated),
+        "created": crate::rfc3339::format(job.created),
+        "updated": crate::rfc3339::format(job.updated),
         "progress": job.progress,
         "links": links::to_value(&l),
     });
     if let Some(t) = job.started {
-        doc["started"] = json!(rfc3339(t));
+        doc["started"] = json!(crate::rfc3339::format(t));
     }
     if let Some(t) = job.finished {
-        doc["finished"] = json!(rfc3339(t));
+        doc["finished"] = json!(crate::rfc3339::format(t));
     }
     if let Some(e) = &job.error {
         doc["exception"] = ApiError::from(e.clone()).body();
@@ -97,19 +89,17 @@ pub async fn list(
     }
     let (jobs, total) = state.jobs.list(&Viewer::current(), offset, limit);
     let mut l = links::self_and_alternate(&base, "/jobs", format, links::JSON);
-    let page = |o: usize, rel: &str| {
-        let q = encode_query(&[
-            ("limit".into(), limit.to_string()),
-            ("offset".into(), o.to_string()),
-        ]);
-        Link::new(base.join(&format!("/jobs?{q}")), rel, links::JSON, rel)
-    };
-    if offset + jobs.len() < total {
-        l.push(page(offset + limit, "next"));
-    }
-    if offset > 0 {
-        l.push(page(offset.saturating_sub(limit), "prev"));
-    }
+    l.extend(links::paging(
+        &base,
+        &links::Page {
+            path: "/jobs",
+            query: &[],
+            offset,
+            limit,
+            more: offset + jobs.len() < total,
+        },
+        links::JSON,
+    ));
     let docs: Vec<Value> = jobs.iter().map(|j| status_document(&base, j)).collect();
     let doc = json!({ "jobs": docs, "numberMatched": total, "links": links::to_value(&l) });
     Ok(respond(format, &doc, links::JSON, || {
@@ -121,7 +111,7 @@ pub async fn list(
                 Cell::text(j.process_id.clone()),
                 Cell::text(j.status.as_str()),
                 Cell::text(format!("{} %", j.progress)),
-                Cell::text(rfc3339(j.created)),
+                Cell::text(crate::rfc3339::format(j.created)),
             ]);
         }
         p.tables.push(t);

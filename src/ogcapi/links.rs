@@ -127,13 +127,47 @@ pub fn collection_links(
     l
 }
 
-/// The `next` link of a page of `path`: the same `limit`, `offset` moved on by it.
-pub fn next_page(base: &BaseUrl, path: &str, limit: usize, offset: usize) -> Link {
-    let q = encode_query(&[
-        ("limit".into(), limit.to_string()),
-        ("offset".into(), (offset + limit).to_string()),
-    ]);
-    Link::new(base.join(&format!("{path}?{q}")), "next", JSON, "Next page")
+/// Where a page of a list is: the request's own query, its `offset` and `limit`, and whether more
+/// follows.
+pub struct Page<'a> {
+    pub path: &'a str,
+    pub query: &'a [(String, String)],
+    pub offset: usize,
+    pub limit: usize,
+    pub more: bool,
+}
+
+/// The `next` (when more follows) and `prev` (past the first page) links of a page: the same
+/// query, the same `limit`, `offset` moved by it; `f` is left out (the link's media type says it).
+pub fn paging(base: &BaseUrl, page: &Page<'_>, media_type: &str) -> Vec<Link> {
+    let link = |offset: usize, rel: &str, title: &str| {
+        let mut q: Vec<(String, String)> = page
+            .query
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "offset" | "limit" | "f"))
+            .cloned()
+            .collect();
+        q.push(("limit".into(), page.limit.to_string()));
+        q.push(("offset".into(), offset.to_string()));
+        Link::new(
+            base.join(&format!("{}?{}", page.path, encode_query(&q))),
+            rel,
+            media_type,
+            title,
+        )
+    };
+    let mut out = Vec::new();
+    if page.more {
+        out.push(link(page.offset + page.limit, "next", "Next page"));
+    }
+    if page.offset > 0 {
+        out.push(link(
+            page.offset.saturating_sub(page.limit),
+            "prev",
+            "Previous page",
+        ));
+    }
+    out
 }
 
 pub fn to_value(links: &[Link]) -> Value {

@@ -8,7 +8,7 @@ use axum::{
 use serde_json::{json, Map, Value};
 
 use super::{
-    features::{parse_bbox, parse_limit, parse_offset, timestamp, urlencode, CRS84},
+    features::{parse_bbox, parse_limit, parse_offset, urlencode, CRS84},
     html::{cell_text, respond, with_cache_status, Cell, Page, Table},
     links::{self, encode_query, Link},
 };
@@ -201,30 +201,20 @@ pub async fn items(
         Some(m) => (query.offset + returned) < m as usize,
         None => returned == query.limit,
     };
-    let page_link = |offset: usize, rel: &str| {
-        let mut p: Vec<(String, String)> = pairs
-            .iter()
-            .filter(|(k, _)| k != "offset" && k != "limit" && k != "f")
-            .cloned()
-            .collect();
-        p.push(("limit".into(), query.limit.to_string()));
-        p.push(("offset".into(), offset.to_string()));
-        Link::new(
-            base.join(&format!("{path}?{}", encode_query(&p))),
-            rel,
-            links::GEOJSON,
-            rel,
-        )
-    };
-    if more {
-        l.push(page_link(query.offset + query.limit, "next"));
-    }
-    if query.offset > 0 {
-        l.push(page_link(query.offset.saturating_sub(query.limit), "prev"));
-    }
+    l.extend(links::paging(
+        base,
+        &links::Page {
+            path: &path,
+            query: pairs,
+            offset: query.offset,
+            limit: query.limit,
+            more,
+        },
+        links::GEOJSON,
+    ));
     let mut doc = Map::new();
     doc.insert("type".into(), json!("FeatureCollection"));
-    doc.insert("timeStamp".into(), json!(timestamp()));
+    doc.insert("timeStamp".into(), json!(crate::rfc3339::now()));
     if let Some(m) = page.number_matched {
         doc.insert("numberMatched".into(), json!(m));
     }

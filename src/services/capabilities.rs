@@ -161,12 +161,6 @@ pub struct Capabilities<T> {
     republished: Mutex<Option<(Arc<String>, String, Bytes)>>,
 }
 
-fn rfc3339(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 impl<T> Capabilities<T> {
     /// Starts from the snapshot on disk when there is a readable one.
     pub fn new(
@@ -365,7 +359,7 @@ impl<T> Capabilities<T> {
         json!({
             "items": c.items.len(),
             "source": c.source.name(),
-            "fetched_at": c.fetched_at.map(rfc3339),
+            "fetched_at": c.fetched_at.map(crate::rfc3339::format),
             "age_s": age,
             "last_refresh": if c.confirmed { "unchanged (304)" } else if c.source == Source::Upstream { "new document" } else { "none yet" },
             // What the last new document changed: a layer gone is named, not a silent blank map.

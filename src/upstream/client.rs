@@ -141,12 +141,6 @@ pub struct ApiHealth {
     pub last_error_at: Option<String>,
 }
 
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 enum Attempt {
     Done(UpstreamResponse),
     Retry(UpstreamError),
@@ -261,10 +255,10 @@ impl UpstreamClient {
         let h = health.entry(api).or_default();
         h.calls += 1;
         match outcome {
-            Attempt::Done(_) => h.last_success = Some(now_rfc3339()),
+            Attempt::Done(_) => h.last_success = Some(crate::rfc3339::now()),
             Attempt::Fail(e) | Attempt::Retry(e) => {
                 h.last_error = Some(e.to_string());
-                h.last_error_at = Some(now_rfc3339());
+                h.last_error_at = Some(crate::rfc3339::now());
             }
         }
     }
