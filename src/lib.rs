@@ -64,7 +64,10 @@ pub struct Services {
     pub keys: Arc<http::auth::Keys>,
     /// The memory cache (shared with the services), for its metrics.
     pub cache: MemoryCache<serde_json::Value>,
-    pub collections: Arc<Vec<CollectionSpec>>,
+    /// The geocoding indexes' collections (served by [`ogcapi::features::GeocodingCollections`]).
+    pub geocoding_collections: Arc<Vec<CollectionSpec>>,
+    /// The collection providers: every OGC API Features collection comes from one.
+    pub collections: ogcapi::collections::Collections,
     pub processes: Processes,
     pub readiness: Arc<ogcapi::common::Readiness>,
     /// The peers whose `X-Forwarded-*` headers are believed.
@@ -145,7 +148,12 @@ impl AppState {
             catalogue,
             mirror,
             jobs,
-            collections: Arc::new(collection_specs()),
+            geocoding_collections: Arc::new(collection_specs()),
+            // The collection providers: one line each.
+            collections: ogcapi::collections::Collections::new(vec![
+                Arc::new(ogcapi::features::GeocodingCollections),
+                Arc::new(ogcapi::wfs::WfsCollections),
+            ]),
             readiness: Arc::new(ogcapi::common::Readiness::default()),
         })))
     }

@@ -59,7 +59,7 @@ async fn feature_types_are_collections() {
     assert_problem(
         &app.get_json("/collections/NOPE:nope").await,
         404,
-        "WFS feature types",
+        "listed at /collections",
     );
 }
 

@@ -1,14 +1,16 @@
-//! OGC API Features over the geocoding collections: `/collections`, `/collections/{id}`,
-//! `items`, `items/{featureId}` and `queryables`.
+//! The geocoding collections (addresses, places, parcels) as a [`CollectionProvider`]: their
+//! documents, items searched upstream, items remembered, queryables; and the query parameters every
+//! collection shares (`limit`, `offset`, `bbox`).
 
 use axum::{
-    extract::{Path, RawQuery, State},
     http::{header, HeaderValue},
     response::Response,
 };
+use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 
 use super::{
+    collections::{CollectionProvider, Listed},
     html::{cell_text, respond, with_cache_status, Cell, Form, FormField, Page, Table},
     links::{self, encode_query, Link},
 };
@@ -34,9 +36,91 @@ const FRANCE: [f64; 4] = [-63.2, -21.4, 55.9, 51.2];
 /// Parameters every items request takes, besides the collection's queryables.
 const STANDARD_PARAMS: [&str; 6] = ["f", "limit", "offset", "bbox", "bbox-crs", "crs"];
 
-/// The geocoding collection `id`, if it is one (else it may be a WFS feature type).
-fn geocoding<'a>(state: &'a AppState, id: &str) -> Option<&'a CollectionSpec> {
-    state.collections.iter().find(|c| c.id == id)
+/// The geocoding indexes — addresses, places (POI), cadastral parcels — as collections: searched
+/// upstream by text or box, their items remembered per access key.
+pub struct GeocodingCollections;
+
+/// The geocoding collection `id`.
+fn spec<'a>(state: &'a AppState, id: &str) -> Result<&'a CollectionSpec, ApiError> {
+    state
+        .geocoding_collections
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("there is no geocoding collection {id:?}")))
+}
+
+impl CollectionProvider for GeocodingCollections {
+    fn list(&self, state: &AppState, base: &BaseUrl, format: Format) -> Vec<Listed> {
+        state
+            .geocoding_collections
+            .iter()
+            .map(|c| Listed {
+                id: c.id.to_string(),
+                title: c.title.to_string(),
+                description: c.description.to_string(),
+                doc: collection_doc(state, base, c, format, false).0,
+            })
+            .collect()
+    }
+
+    fn has(&self, state: &AppState, id: &str) -> bool {
+        state.geocoding_collections.iter().any(|c| c.id == id)
+    }
+
+    fn count(&self, state: &AppState) -> usize {
+        state.geocoding_collections.len()
+    }
+
+    fn collection(
+        &self,
+        state: &AppState,
+        id: &str,
+        base: &BaseUrl,
+        format: Format,
+    ) -> Result<Response, ApiError> {
+        collection_page(state, spec(state, id)?, base, format)
+    }
+
+    fn items<'a>(
+        &'a self,
+        state: &'a AppState,
+        id: &'a str,
+        query: &'a [(String, String)],
+        base: &'a BaseUrl,
+        format: Format,
+    ) -> BoxFuture<'a, Result<Response, ApiError>> {
+        Box::pin(async move { items_page(state, spec(state, id)?, query, base, format).await })
+    }
+
+    fn item<'a>(
+        &'a self,
+        state: &'a AppState,
+        id: &'a str,
+        feature_id: &'a str,
+        _query: &'a [(String, String)],
+        base: &'a BaseUrl,
+        format: Format,
+    ) -> BoxFuture<'a, Result<Response, ApiError>> {
+        Box::pin(async move { item_page(state, spec(state, id)?, feature_id, base, format).await })
+    }
+
+    fn queryables<'a>(
+        &'a self,
+        state: &'a AppState,
+        id: &'a str,
+        base: &'a BaseUrl,
+        format: Format,
+    ) -> BoxFuture<'a, Result<Response, ApiError>> {
+        Box::pin(async move { Ok(queryables_page(spec(state, id)?, base, format)) })
+    }
+
+    fn openapi_paths(&self, state: &AppState) -> Vec<(String, Value)> {
+        state
+            .geocoding_collections
+            .iter()
+            .flat_map(super::openapi::geocoding_collection_paths)
+            .collect()
+    }
 }
 
 /// The collection document, and its links (for the HTML page).
@@ -68,95 +152,16 @@ fn collection_doc(
     (doc, l)
 }
 
-pub async fn collections(
-    State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    base: BaseUrl,
+fn collection_page(
+    state: &AppState,
+    c: &CollectionSpec,
+    base: &BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let mut limit = None;
-    let mut offset = 0;
-    for (k, v) in query_pairs(raw.as_deref()) {
-        match k.as_str() {
-            "limit" => limit = Some(parse_limit(&v)?),
-            "offset" => offset = parse_offset(&v)?,
-            _ => {}
-        }
-    }
-    let wfs_types = state.wfs.types();
-    let mut docs: Vec<Value> = state
-        .collections
-        .iter()
-        .map(|c| collection_doc(&state, &base, c, format, false).0)
-        .collect();
-    docs.extend(
-        wfs_types
-            .iter()
-            .map(|t| super::wfs::collection_doc(&base, t, format, false).0),
-    );
-    let total = docs.len();
-    let docs: Vec<Value> = docs
-        .into_iter()
-        .skip(offset)
-        .take(limit.unwrap_or(usize::MAX))
-        .collect();
-    let mut l = links::self_and_alternate(&base, "/collections", format, links::JSON);
-    if let Some(limit) = limit {
-        let pairs = query_pairs(raw.as_deref());
-        l.extend(links::paging(
-            &base,
-            &links::Page {
-                path: "/collections",
-                query: &pairs,
-                offset,
-                limit,
-                more: offset + docs.len() < total,
-            },
-            links::JSON,
-        ));
-    }
-    let doc = json!({ "collections": docs, "numberMatched": total, "links": links::to_value(&l) });
+    let (doc, l) = collection_doc(state, base, c, format, true);
     Ok(respond(format, &doc, links::JSON, || {
-        let mut page = Page::new(
-            &base,
-            "Collections",
-            "Feature collections served by this gateway.",
-        );
-        let mut t = Table::new("", &["Collection", "Title", "Description"]);
-        for c in state.collections.iter() {
-            t.rows.push(vec![
-                Cell::link(c.id, base.join(&format!("/collections/{}?f=html", c.id))),
-                Cell::text(c.title),
-                Cell::text(c.description),
-            ]);
-        }
-        for ft in wfs_types.iter() {
-            let href = base.join(&format!("/collections/{}?f=html", urlencode(&ft.name)));
-            t.rows.push(vec![
-                Cell::link(ft.name.clone(), href),
-                Cell::text(ft.title.clone()),
-                Cell::text(ft.abstract_.clone()),
-            ]);
-        }
-        page.tables.push(t);
-        page.links = l;
-        page
-    }))
-}
-
-pub async fn collection(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    base: BaseUrl,
-    format: Format,
-) -> Result<Response, ApiError> {
-    let Some(c) = geocoding(&state, &id) else {
-        return super::wfs::collection(&state, &id, &base, format);
-    };
-    let (doc, l) = collection_doc(&state, &base, c, format, true);
-    Ok(respond(format, &doc, links::JSON, || {
-        let mut page = Page::new(&base, c.title, c.description);
-        page.form = Some(search_form(&base, c, &[]));
+        let mut page = Page::new(base, c.title, c.description);
+        page.form = Some(search_form(base, c, &[]));
         page.tables.push(queryables_table(c));
         page.links = l;
         page
@@ -300,24 +305,14 @@ fn parse_items_query(
     Ok((paging, own.into_iter().collect()))
 }
 
-fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-pub async fn items(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-    base: BaseUrl,
+async fn items_page(
+    state: &AppState,
+    c: &CollectionSpec,
+    pairs: &[(String, String)],
+    base: &BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let pairs = query_pairs(raw.as_deref());
-    let Some(c) = geocoding(&state, &id) else {
-        return super::wfs::items(&state, &id, &pairs, &base, format).await;
-    };
-    let (paging, params) = parse_items_query(c, &pairs)?;
+    let (paging, params) = parse_items_query(c, pairs)?;
     let page = state
         .geocode
         .items(
@@ -331,18 +326,18 @@ pub async fn items(
         )
         .await?;
     let path = format!("/collections/{}/items", c.id);
-    let query = encode_query(&pairs);
+    let query = encode_query(pairs);
     let here = if query.is_empty() {
         path.clone()
     } else {
         format!("{path}?{query}")
     };
-    let mut l = links::self_and_alternate(&base, &here, format, links::GEOJSON);
+    let mut l = links::self_and_alternate(base, &here, format, links::GEOJSON);
     l.extend(links::paging(
-        &base,
+        base,
         &links::Page {
             path: &path,
-            query: &pairs,
+            query: pairs,
             offset: paging.offset,
             limit: paging.limit,
             more: paging.offset + page.features.len() < page.number_matched,
@@ -367,9 +362,9 @@ pub async fn items(
     doc.insert("links".into(), links::to_value(&l));
     let doc = Value::Object(doc);
     let response = respond(format, &doc, links::GEOJSON, || {
-        let mut p = Page::new(&base, format!("{} — items", c.title), c.description);
+        let mut p = Page::new(base, format!("{} — items", c.title), c.description);
         p.note = page.note.clone();
-        p.form = Some(search_form(&base, c, &pairs));
+        p.form = Some(search_form(base, c, pairs));
         let mut t = Table::new(
             &format!(
                 "{} of {} feature(s)",
@@ -412,20 +407,16 @@ pub fn urlencode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
-pub async fn item(
-    State(state): State<AppState>,
-    Path((id, fid)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
-    base: BaseUrl,
+async fn item_page(
+    state: &AppState,
+    c: &CollectionSpec,
+    fid: &str,
+    base: &BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let Some(c) = geocoding(&state, &id) else {
-        let pairs = query_pairs(raw.as_deref());
-        return super::wfs::item(&state, &id, &fid, &pairs, &base, format).await;
-    };
-    let (mut feature, status) = state.geocode.item(c.index, &fid).await?;
-    let path = format!("/collections/{}/items/{}", c.id, urlencode(&fid));
-    let mut l = links::self_and_alternate(&base, &path, format, links::GEOJSON);
+    let (mut feature, status) = state.geocode.item(c.index, fid).await?;
+    let path = format!("/collections/{}/items/{}", c.id, urlencode(fid));
+    let mut l = links::self_and_alternate(base, &path, format, links::GEOJSON);
     l.push(Link::new(
         base.join(&format!("/collections/{}", c.id)),
         "collection",
@@ -434,7 +425,7 @@ pub async fn item(
     ));
     feature["links"] = links::to_value(&l);
     let response = respond(format, &feature, links::GEOJSON, || {
-        let mut p = Page::new(&base, format!("{} {fid}", c.title), "");
+        let mut p = Page::new(base, format!("{} {fid}", c.title), "");
         let mut t = Table::new("Properties", &["Property", "Value"]);
         if let Some(props) = feature["properties"].as_object() {
             for (k, v) in props {
@@ -453,15 +444,7 @@ pub async fn item(
     Ok(with_cache_status(response, status))
 }
 
-pub async fn queryables(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    base: BaseUrl,
-    format: Format,
-) -> Result<Response, ApiError> {
-    let Some(c) = geocoding(&state, &id) else {
-        return super::wfs::queryables(&state, &id, &base, format).await;
-    };
+fn queryables_page(c: &CollectionSpec, base: &BaseUrl, format: Format) -> Response {
     let properties: Map<String, Value> = c
         .queryables
         .iter()
@@ -480,7 +463,7 @@ pub async fn queryables(
         "additionalProperties": false,
     });
     let mut response = respond(format, &doc, links::SCHEMA_JSON, || {
-        let mut p = Page::new(&base, format!("{} — queryables", c.title), "");
+        let mut p = Page::new(base, format!("{} — queryables", c.title), "");
         p.tables.push(queryables_table(c));
         p
     });
@@ -490,7 +473,7 @@ pub async fn queryables(
             HeaderValue::from_static(links::SCHEMA_JSON),
         );
     }
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

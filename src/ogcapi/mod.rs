@@ -3,6 +3,7 @@
 //! HTML; the basemap kiosk and catalogue; tiles (XYZ, WMTS) and the republished WMS.
 
 pub mod catalog;
+pub mod collections;
 pub mod common;
 pub mod features;
 pub mod html;
@@ -29,16 +30,19 @@ pub fn routes() -> Router<AppState> {
         .route("/ready", get(common::ready))
         .route("/api", get(openapi::api))
         .route("/api.html", get(openapi::api_html))
-        .route("/collections", get(features::collections))
-        .route("/collections/{collection_id}", get(features::collection))
-        .route("/collections/{collection_id}/items", get(features::items))
+        .route("/collections", get(collections::collections))
+        .route("/collections/{collection_id}", get(collections::collection))
+        .route(
+            "/collections/{collection_id}/items",
+            get(collections::items),
+        )
         .route(
             "/collections/{collection_id}/items/{feature_id}",
-            get(features::item),
+            get(collections::item),
         )
         .route(
             "/collections/{collection_id}/queryables",
-            get(features::queryables),
+            get(collections::queryables),
         )
         .route("/processes", get(processes::list))
         .route("/processes/{process_id}", get(processes::describe))

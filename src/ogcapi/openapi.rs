@@ -119,66 +119,8 @@ pub fn document(state: &AppState, base: &BaseUrl) -> Value {
         ),
     );
 
-    for c in state.collections.iter() {
-        let base_path = format!("/collections/{}", c.id);
-        paths.insert(
-            base_path.clone(),
-            get_op(
-                c.title,
-                "Features",
-                vec![param_ref("f")],
-                doc_ok("The collection"),
-                &["400"],
-            ),
-        );
-        let mut params = vec![
-            param_ref("limit"),
-            param_ref("offset"),
-            param_ref("bbox"),
-            param_ref("bbox-crs"),
-            param_ref("f"),
-        ];
-        params.extend(c.queryables.iter().map(|q| {
-            json!({ "name": q.name, "in": "query", "required": false, "description": q.title, "schema": q.schema, "style": "form", "explode": false })
-        }));
-        paths.insert(
-            format!("{base_path}/items"),
-            get_op(
-                &format!("Items of {}", c.title),
-                "Features",
-                params,
-                response(
-                    "A page of features",
-                    &[links::GEOJSON, links::HTML],
-                    "FeatureCollection",
-                ),
-                &["400", "429", "502", "504"],
-            ),
-        );
-        paths.insert(
-            format!("{base_path}/items/{{featureId}}"),
-            get_op(
-                &format!("One item of {}", c.title),
-                "Features",
-                vec![param_ref("featureId"), param_ref("f")],
-                response("The feature", &[links::GEOJSON, links::HTML], "Feature"),
-                &["400", "404", "502", "504"],
-            ),
-        );
-        paths.insert(
-            format!("{base_path}/queryables"),
-            get_op(
-                &format!("Queryables of {}", c.title),
-                "Features",
-                vec![param_ref("f")],
-                response(
-                    "JSON Schema of the filters",
-                    &[links::SCHEMA_JSON, links::HTML],
-                    "Document",
-                ),
-                &["400"],
-            ),
-        );
+    for provider in state.collections.providers() {
+        paths.extend(provider.openapi_paths(state));
     }
 
     paths.insert(
@@ -529,4 +471,72 @@ fn api_page(base: &BaseUrl, doc: &Value) -> Page {
     }
     page.tables.push(t);
     page
+}
+
+/// The OpenAPI paths of one geocoding collection (its document, items, one item, queryables).
+pub fn geocoding_collection_paths(
+    c: &crate::services::geocode::CollectionSpec,
+) -> Vec<(String, Value)> {
+    let mut paths = Map::new();
+    let doc_ok = |what: &str| response(what, &[links::JSON, links::HTML], "Document");
+    let base_path = format!("/collections/{}", c.id);
+    paths.insert(
+        base_path.clone(),
+        get_op(
+            c.title,
+            "Features",
+            vec![param_ref("f")],
+            doc_ok("The collection"),
+            &["400"],
+        ),
+    );
+    let mut params = vec![
+        param_ref("limit"),
+        param_ref("offset"),
+        param_ref("bbox"),
+        param_ref("bbox-crs"),
+        param_ref("f"),
+    ];
+    params.extend(c.queryables.iter().map(|q| {
+            json!({ "name": q.name, "in": "query", "required": false, "description": q.title, "schema": q.schema, "style": "form", "explode": false })
+        }));
+    paths.insert(
+        format!("{base_path}/items"),
+        get_op(
+            &format!("Items of {}", c.title),
+            "Features",
+            params,
+            response(
+                "A page of features",
+                &[links::GEOJSON, links::HTML],
+                "FeatureCollection",
+            ),
+            &["400", "429", "502", "504"],
+        ),
+    );
+    paths.insert(
+        format!("{base_path}/items/{{featureId}}"),
+        get_op(
+            &format!("One item of {}", c.title),
+            "Features",
+            vec![param_ref("featureId"), param_ref("f")],
+            response("The feature", &[links::GEOJSON, links::HTML], "Feature"),
+            &["400", "404", "502", "504"],
+        ),
+    );
+    paths.insert(
+        format!("{base_path}/queryables"),
+        get_op(
+            &format!("Queryables of {}", c.title),
+            "Features",
+            vec![param_ref("f")],
+            response(
+                "JSON Schema of the filters",
+                &[links::SCHEMA_JSON, links::HTML],
+                "Document",
+            ),
+            &["400"],
+        ),
+    );
+    paths.into_iter().collect()
 }

@@ -5,9 +5,11 @@ use axum::{
     http::{HeaderValue, StatusCode},
     response::Response,
 };
+use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 
 use super::{
+    collections::{CollectionProvider, Listed},
     features::{parse_bbox, parse_limit, parse_offset, urlencode, CRS84},
     html::{cell_text, respond, with_cache_status, Cell, Page, Table},
     links::{self, encode_query, Link},
@@ -25,13 +27,81 @@ pub const WFS_LIMIT_MAX: usize = 1000;
 
 pub fn find(state: &AppState, id: &str) -> Result<FeatureType, ApiError> {
     state.wfs.feature_type(id).ok_or_else(|| {
-        let geocoding: Vec<_> = state.collections.iter().map(|c| c.id).collect();
         ApiError::not_found(format!(
-            "there is no collection {id:?} (collections: {}, and {} WFS feature types listed at /collections)",
-            geocoding.join(", "),
+            "there is no WFS feature type {id:?} ({} are listed at /collections)",
             state.wfs.types().len()
         ))
     })
+}
+
+/// The WFS feature types of the Géoplateforme, each a collection.
+pub struct WfsCollections;
+
+impl CollectionProvider for WfsCollections {
+    fn list(&self, state: &AppState, base: &BaseUrl, format: Format) -> Vec<Listed> {
+        state
+            .wfs
+            .types()
+            .iter()
+            .map(|t| Listed {
+                id: t.name.clone(),
+                title: t.title.clone(),
+                description: t.abstract_.clone(),
+                doc: collection_doc(base, t, format, false).0,
+            })
+            .collect()
+    }
+
+    fn has(&self, state: &AppState, id: &str) -> bool {
+        state.wfs.feature_type(id).is_some()
+    }
+
+    fn count(&self, state: &AppState) -> usize {
+        state.wfs.types().len()
+    }
+
+    fn collection(
+        &self,
+        state: &AppState,
+        id: &str,
+        base: &BaseUrl,
+        format: Format,
+    ) -> Result<Response, ApiError> {
+        collection(state, id, base, format)
+    }
+
+    fn items<'a>(
+        &'a self,
+        state: &'a AppState,
+        id: &'a str,
+        query: &'a [(String, String)],
+        base: &'a BaseUrl,
+        format: Format,
+    ) -> BoxFuture<'a, Result<Response, ApiError>> {
+        Box::pin(items(state, id, query, base, format))
+    }
+
+    fn item<'a>(
+        &'a self,
+        state: &'a AppState,
+        id: &'a str,
+        feature_id: &'a str,
+        query: &'a [(String, String)],
+        base: &'a BaseUrl,
+        format: Format,
+    ) -> BoxFuture<'a, Result<Response, ApiError>> {
+        Box::pin(item(state, id, feature_id, query, base, format))
+    }
+
+    fn queryables<'a>(
+        &'a self,
+        state: &'a AppState,
+        id: &'a str,
+        base: &'a BaseUrl,
+        format: Format,
+    ) -> BoxFuture<'a, Result<Response, ApiError>> {
+        Box::pin(queryables(state, id, base, format))
+    }
 }
 
 fn crs_uri(epsg: &str) -> String {
