@@ -136,3 +136,36 @@ async fn a_team_mirror_needs_a_key() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn a_post_is_sent_on_with_its_body_and_never_cached() {
+    let app = TestApp::start().await;
+    let csv = "q\n1 rue Farges Montpellier\n8 bd du Port Cergy\n";
+    let post = || {
+        app.http
+            .post(app.url("/geopf/geocodage/search/csv?columns=q"))
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+    };
+    let r = post().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let answer = r.text().await.unwrap();
+    assert_eq!(answer.lines().count(), 3, "{answer}");
+    assert!(answer.starts_with("q,latitude,longitude"), "{answer}");
+    let sent = app.fake.first_to("/geocodage/search/csv");
+    assert_eq!(sent.method, "POST");
+    assert_eq!(sent.body, csv.as_bytes());
+    assert_eq!(sent.headers["content-type"], "text/csv");
+    assert_eq!(sent.query["columns"], "q");
+    post().await.unwrap();
+    assert_eq!(
+        app.fake.count("/geocodage/search/csv"),
+        2,
+        "a POST was cached"
+    );
+}

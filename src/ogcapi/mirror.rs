@@ -1,26 +1,58 @@
-//! `GET /geopf/{path}`: the guarded mirror of the Géoplateforme (see [`crate::services::mirror`]).
+//! `GET|POST /geopf/{path}`: the guarded mirror of the Géoplateforme (see [`crate::services::mirror`]).
 //! Anything the mirror does not lead to is a 404, never a request elsewhere.
 
 use axum::{
+    body::Bytes,
     extract::{Path, RawQuery, State},
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 
 use super::{html::with_cache_status, ows};
-use crate::{error::ApiError, AppState};
+use crate::{error::ApiError, upstream::PostBody, AppState};
 
+/// `GET /geopf/{path}`.
 pub async fn mirror(
     State(state): State<AppState>,
     Path(path): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    forward(&state, &path, raw.as_deref(), None, &headers).await
+}
+
+/// `POST /geopf/{path}`: the body is sent on with its `Content-Type` (never cached).
+pub async fn mirror_post(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let body = PostBody {
+        content_type,
+        bytes: body,
+    };
+    forward(&state, &path, raw.as_deref(), Some(body), &headers).await
+}
+
+async fn forward(
+    state: &AppState,
+    path: &str,
+    raw: Option<&str>,
+    body: Option<PostBody>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-    let request = state.mirror.request(&path, query).ok_or_else(|| {
+    let request = state.mirror.request(path, query, body).ok_or_else(|| {
         ApiError::not_found(format!(
             "the mirror leads only to the Géoplateforme APIs listed in mirror.prefixes ({}), by plain paths",
             state.config.mirror.prefixes.join(", ")
@@ -29,7 +61,7 @@ pub async fn mirror(
     let m = state.mirror.get(request).await?;
     let status = m.origin.cache_status;
     if m.image {
-        return Ok(ows::image(&headers, &m.answer, status, m.origin.stale));
+        return Ok(ows::image(headers, &m.answer, status, m.origin.stale));
     }
     let answer = m.answer;
     if headers

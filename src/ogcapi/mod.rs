@@ -54,7 +54,10 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs", get(jobs::list))
         .route("/jobs/{job_id}", get(jobs::status).delete(jobs::dismiss))
         .route("/jobs/{job_id}/results", get(jobs::results))
-        .route("/geopf/{*path}", get(mirror::mirror))
+        .route(
+            "/geopf/{*path}",
+            get(mirror::mirror).post(mirror::mirror_post),
+        )
 }
 
 /// Public map documents, readable by any web page: the catalogue, the WMTS (KVP, and its REST

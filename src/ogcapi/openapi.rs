@@ -333,13 +333,21 @@ fn maps(paths: &mut Map<String, Value>) {
         json!({"description": "Capabilities (XML), a map (image) or feature information", "content": {"application/xml": {"schema": {"type": "string"}}, "image/png": {"schema": {"type": "string", "format": "binary"}}}}),
         &["400", "502", "503", "504"],
     ));
-    paths.insert("/geopf/{path}".into(), get_op(
+    let mut mirror = get_op(
         "The guarded mirror: what {upstream}/{path} answers, through the gateway's cache, quotas and key, for the API prefixes of mirror.prefixes only (any other path is a 404)",
         "Mirror",
         vec![path("path", "A path below the Géoplateforme's base URL, e.g. geocodage/search; the query is passed on")],
         json!({"description": "The upstream's answer, as it sent it", "content": {"application/json": {"schema": {}}, "application/xml": {"schema": {"type": "string"}}, "image/png": {"schema": {"type": "string", "format": "binary"}}}}),
         &["400", "401", "404", "429", "502", "504"],
-    ));
+    );
+    mirror["post"] = json!({
+        "summary": "The guarded mirror, POST: the body is sent on with its Content-Type; never cached, never retried",
+        "tags": ["Mirror"],
+        "parameters": [path("path", "A path below the Géoplateforme's base URL, e.g. geocodage/search/csv")],
+        "requestBody": {"required": true, "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+        "responses": mirror["get"]["responses"].clone(),
+    });
+    paths.insert("/geopf/{path}".into(), mirror);
 }
 
 fn components() -> Value {

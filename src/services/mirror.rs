@@ -1,4 +1,4 @@
-//! The guarded mirror: `GET /geopf/{path}` answers what `{upstream.base_url}/{path}` answers, for the
+//! The guarded mirror: `GET|POST /geopf/{path}` answers what `{upstream.base_url}/{path}` answers, for the
 //! API prefixes listed in `mirror.prefixes` only, through the one upstream client (quotas, retries,
 //! 429 pauses, API key) and a memory cache of its own (TTL by kind of answer, concurrent identical
 //! misses coalesced). Scripts and tools that let a user set a base URL get the gateway's cache,
@@ -14,8 +14,8 @@ use super::{
     ServiceError,
 };
 use crate::{
-    cache::{CacheKind, Cached, MemoryCache, ENTRY_OVERHEAD},
-    upstream::{Api, UpstreamClient, UpstreamError, UpstreamRequest},
+    cache::{CacheKind, CacheStatus, Cached, MemoryCache, ENTRY_OVERHEAD},
+    upstream::{Api, PostBody, UpstreamClient, UpstreamError, UpstreamRequest},
 };
 
 pub struct Mirror {
@@ -113,9 +113,14 @@ impl Mirror {
         }
     }
 
-    /// The upstream request for `path` (below `/geopf/`, as decoded), or `None` when the mirror
-    /// does not lead there.
-    pub fn request(&self, path: &str, query: Vec<(String, String)>) -> Option<MirrorRequest> {
+    /// The upstream request for `path` (below `/geopf/`, as decoded) with its query and, for a
+    /// POST, its body; `None` when the mirror does not lead there.
+    pub fn request(
+        &self,
+        path: &str,
+        query: Vec<(String, String)>,
+        body: Option<PostBody>,
+    ) -> Option<MirrorRequest> {
         if !is_plain_path(path) {
             return None;
         }
@@ -124,11 +129,12 @@ impl Mirror {
             return None;
         }
         let (api, kind) = route(prefix, path, &query);
-        let image = is_map_image(prefix, &query);
-        let request = query.into_iter().fold(
+        let image = body.is_none() && is_map_image(prefix, &query);
+        let mut request = query.into_iter().fold(
             UpstreamRequest::new(api, format!("/{path}")),
             |r, (k, v)| r.param(&k, v),
         );
+        request.body = body;
         Some(MirrorRequest {
             request,
             kind,
@@ -149,6 +155,18 @@ impl Mirror {
                 answer,
                 origin,
                 image: true,
+            });
+        }
+        if request.body.is_some() {
+            // A POST may act upstream (a batch project, say): sent each time, never cached.
+            let answer = Tile::from_upstream(self.client.get(&request).await?);
+            return Ok(MirrorAnswer {
+                answer,
+                origin: TileOrigin {
+                    cache_status: CacheStatus::Miss,
+                    stale: false,
+                },
+                image: false,
             });
         }
         let client = &self.client;

@@ -38,15 +38,25 @@ async fn read_bounded(mut response: reqwest::Response, max: usize) -> Result<Byt
 /// client's error (414), not a retried upstream failure.
 pub const MAX_URL_BYTES: usize = 32 * 1024;
 
-/// A GET request to one upstream API: a path below the base URL and its query parameters.
+/// A request to one upstream API: a path below the base URL, its query parameters, and for a POST
+/// its body.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UpstreamRequest {
     pub api: Api,
     pub path: String,
     pub query: Vec<(String, String)>,
+    /// A POST's body and its media type; `None` for a GET.
+    pub body: Option<PostBody>,
     /// Validators of a copy the gateway holds: sent as `If-None-Match` / `If-Modified-Since`, so
     /// an unchanged document comes back as an empty 304.
     pub validators: Validators,
+}
+
+/// The body of a POST and its media type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PostBody {
+    pub content_type: String,
+    pub bytes: Bytes,
 }
 
 /// The validators of a stored upstream document (`ETag`, `Last-Modified`).
@@ -62,8 +72,19 @@ impl UpstreamRequest {
             api,
             path: path.into(),
             query: Vec::new(),
+            body: None,
             validators: Validators::default(),
         }
+    }
+
+    /// Makes the request a POST of `bytes` (of media type `content_type`). A POST is never
+    /// retried: the upstream may have acted on it.
+    pub fn post(mut self, content_type: impl Into<String>, bytes: Bytes) -> Self {
+        self.body = Some(PostBody {
+            content_type: content_type.into(),
+            bytes,
+        });
+        self
     }
 
     /// Makes the request conditional on the copy described by `validators`.
@@ -92,7 +113,17 @@ impl UpstreamRequest {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&self.query)
             .finish();
-        format!("{:?} {}?{query}", self.api, self.path)
+        match &self.body {
+            None => format!("{:?} {}?{query}", self.api, self.path),
+            Some(b) => {
+                use sha2::Digest;
+                let digest = hex::encode(sha2::Sha256::digest(&b.bytes));
+                format!(
+                    "{:?} POST {}?{query} {} {digest}",
+                    self.api, self.path, b.content_type
+                )
+            }
+        }
     }
 }
 
@@ -230,7 +261,9 @@ impl UpstreamClient {
             match outcome {
                 Attempt::Done(response) => return Ok(response),
                 Attempt::Fail(error) => return Err(error),
-                Attempt::Retry(error) if attempt >= inner.retries => return Err(error),
+                Attempt::Retry(error) if attempt >= inner.retries || request.body.is_some() => {
+                    return Err(error)
+                }
                 Attempt::Retry(error) => {
                     let base = inner.backoff.saturating_mul(1 << attempt.min(16));
                     let delay = base.mul_f64(0.5 + fastrand::f64());
@@ -287,7 +320,15 @@ impl UpstreamClient {
         let inner = &self.inner;
         let api = request.api;
         let url = format!("{}{}", inner.base_url, request.path);
-        let mut builder = inner.http.get(&url).query(&request.query);
+        let mut builder = match &request.body {
+            None => inner.http.get(&url),
+            Some(b) => inner
+                .http
+                .post(&url)
+                .header(header::CONTENT_TYPE, b.content_type.as_str())
+                .body(b.bytes.clone()),
+        }
+        .query(&request.query);
         if let Some(key) = &inner.api_key {
             builder = builder.header("X-Key", key.clone());
         }

@@ -9,6 +9,8 @@ mod fair;
 mod quota;
 
 pub use api::Api;
-pub use client::{ApiHealth, UpstreamClient, UpstreamRequest, UpstreamResponse, Validators};
+pub use client::{
+    ApiHealth, PostBody, UpstreamClient, UpstreamRequest, UpstreamResponse, Validators,
+};
 pub use context::RequestContext;
 pub use error::UpstreamError;

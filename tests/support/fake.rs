@@ -16,6 +16,9 @@ use tokio::{
 /// One request the fake received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    pub method: String,
+    /// A POST's body (empty for a GET).
+    pub body: Vec<u8>,
     pub path: String,
     pub query: HashMap<String, String>,
     pub headers: HashMap<String, String>,
@@ -222,19 +225,27 @@ impl FakeUpstream {
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         }
-        let head = String::from_utf8_lossy(&buf).to_string();
+        let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
         let mut lines = head.split("\r\n");
-        let target = lines
-            .next()
-            .unwrap_or("")
-            .split(' ')
-            .nth(1)
-            .unwrap_or("/")
-            .to_string();
+        let request_line = lines.next().unwrap_or("").to_string();
+        let method = request_line.split(' ').next().unwrap_or("GET").to_string();
+        let target = request_line.split(' ').nth(1).unwrap_or("/").to_string();
         let headers: HashMap<String, String> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
+        let length: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut request_body = buf[head_end..].to_vec();
+        while request_body.len() < length {
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request_body.extend_from_slice(&chunk[..n]),
+            }
+        }
         let url = url::Url::parse(&format!("http://fake{target}")).unwrap();
         let path = url.path().to_string();
         let query: HashMap<String, String> = url
@@ -246,6 +257,8 @@ impl FakeUpstream {
         let (fault, quota_hit) = {
             let mut st = self.state.lock().unwrap();
             st.log.push(Recorded {
+                method: method.clone(),
+                body: request_body.clone(),
                 path: path.clone(),
                 query: query.clone(),
                 headers,
@@ -276,7 +289,11 @@ impl FakeUpstream {
             .await;
             return;
         }
-        let (status, ctype, body) = self.route(&path, &query);
+        let (status, ctype, body) = if method == "POST" {
+            post_route(&path, &request_body)
+        } else {
+            self.route(&path, &query)
+        };
         match fault {
             // Capabilities carry an ETag, and a request naming it gets an empty 304, as GeoServer
             // and ROK4 behind Kong answer a conditional GET.
@@ -441,6 +458,28 @@ impl FakeUpstream {
         let body = std::fs::read(fixtures().join("geocodage").join(file)).unwrap();
         (200, json, body)
     }
+}
+
+/// POSTs: the CSV batch search answers each line of its input with coordinates and a score added,
+/// as the address API's `/search/csv` does; any other POST is a 404.
+fn post_route(path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    if path != "/geocodage/search/csv" {
+        return (
+            404,
+            "application/json".into(),
+            br#"{"message":"no POST here"}"#.to_vec(),
+        );
+    }
+    let text = String::from_utf8_lossy(body);
+    let mut lines = text.lines();
+    let mut out = format!(
+        "{},latitude,longitude,result_score\n",
+        lines.next().unwrap_or("")
+    );
+    for line in lines.filter(|l| !l.is_empty()) {
+        out.push_str(&format!("{line},43.6,3.88,0.9\n"));
+    }
+    (200, "text/csv; charset=utf-8".into(), out.into_bytes())
 }
 
 /// The WMTS: capabilities, and for GetTile a tiny PNG (or JPEG) naming the tile in its bytes, so
