@@ -33,7 +33,7 @@ use crate::{
         process::Processes,
         Fetcher,
     },
-    upstream::UpstreamClient,
+    upstream::{SharedUpstream, UpstreamClient},
 };
 
 /// What every handler can reach: one pointer, cloned for every request.
@@ -51,7 +51,7 @@ impl std::ops::Deref for AppState {
 /// The services behind [`AppState`].
 pub struct Services {
     pub config: Arc<Config>,
-    pub upstream: UpstreamClient,
+    pub upstream: SharedUpstream,
     pub geocode: Arc<GeocodeService>,
     pub navigation: Arc<NavigationService>,
     pub wfs: Arc<services::wfs::WfsService>,
@@ -76,7 +76,7 @@ pub struct Services {
 
 impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Self> {
-        let upstream = UpstreamClient::new(&config.upstream)?;
+        let upstream: SharedUpstream = Arc::new(UpstreamClient::new(&config.upstream)?);
         let cache = MemoryCache::new("answers", &config.cache);
         let fetcher = Fetcher::new(upstream.clone(), cache.clone());
         http::observe::recorder();
@@ -161,7 +161,7 @@ impl AppState {
 
 /// The tile and map caches: memory, and the disk store under `<cache.dir>/tiles` (none, with a
 /// warning, if the folder cannot be used).
-fn image_cache(config: &Config, upstream: &UpstreamClient) -> services::images::ImageCache {
+fn image_cache(config: &Config, upstream: &SharedUpstream) -> services::images::ImageCache {
     let disk = match cache::disk::DiskStore::open(
         config.cache_dir().join("tiles"),
         config.cache.disk_mb.saturating_mul(1024 * 1024),

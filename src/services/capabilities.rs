@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::ServiceError;
 use crate::{
     cache::snapshot::{Snapshot, Snapshots},
-    upstream::{UpstreamClient, UpstreamError, UpstreamRequest, Validators},
+    upstream::{SharedUpstream, UpstreamError, UpstreamRequest, Validators},
 };
 
 /// Where the document in use came from.
@@ -149,7 +149,7 @@ fn index_of<T>(items: &[T], id: Identifier<T>) -> Arc<HashMap<String, usize>> {
 pub struct Capabilities<T> {
     /// The snapshot's file name and the name in logs and `/ready` (`wmts`, `wms-r`, `wfs`).
     pub name: &'static str,
-    client: UpstreamClient,
+    client: SharedUpstream,
     request: UpstreamRequest,
     parse: Parser<T>,
     id: Identifier<T>,
@@ -165,7 +165,7 @@ impl<T> Capabilities<T> {
     /// Starts from the snapshot on disk when there is a readable one.
     pub fn new(
         name: &'static str,
-        client: UpstreamClient,
+        client: SharedUpstream,
         request: UpstreamRequest,
         (parse, id): (Parser<T>, Identifier<T>),
         snapshots: Option<Snapshots>,

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::ServiceError;
 use crate::{
     cache::{CacheKind, CacheStatus, Cached, MemoryCache},
-    upstream::{UpstreamClient, UpstreamError, UpstreamRequest},
+    upstream::{SharedUpstream, UpstreamError, UpstreamRequest},
 };
 
 /// A parsed upstream JSON answer, shared by every request that hits the cache.
@@ -15,17 +15,17 @@ pub type CachedJson = Arc<Cached<Value>>;
 
 #[derive(Clone)]
 pub struct Fetcher {
-    client: UpstreamClient,
+    client: SharedUpstream,
     cache: MemoryCache<Value>,
 }
 
 impl Fetcher {
-    pub fn new(client: UpstreamClient, cache: MemoryCache<Value>) -> Self {
+    pub fn new(client: SharedUpstream, cache: MemoryCache<Value>) -> Self {
         Fetcher { client, cache }
     }
 
     /// The upstream client behind the cache.
-    pub fn client(&self) -> &UpstreamClient {
+    pub fn client(&self) -> &SharedUpstream {
         &self.client
     }
 

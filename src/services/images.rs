@@ -24,7 +24,7 @@ use crate::{
         disk::{DiskStore, Stored},
         CacheKind, CacheStatus, Cached, MemoryCache,
     },
-    upstream::{UpstreamClient, UpstreamError, UpstreamRequest, UpstreamResponse},
+    upstream::{SharedUpstream, UpstreamError, UpstreamRequest, UpstreamResponse},
 };
 
 /// A tile (or map) as cached: its media type, bytes and a strong validator. The media type and
@@ -117,19 +117,19 @@ pub struct TileOrigin {
 /// The upstream client, behind the cap on image requests in flight.
 #[derive(Clone)]
 pub struct ImageFetcher {
-    client: UpstreamClient,
+    client: SharedUpstream,
     in_flight: Arc<Semaphore>,
 }
 
 impl ImageFetcher {
-    pub fn new(client: UpstreamClient, max_in_flight: usize) -> Self {
+    pub fn new(client: SharedUpstream, max_in_flight: usize) -> Self {
         ImageFetcher {
             client,
             in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
         }
     }
 
-    pub fn client(&self) -> &UpstreamClient {
+    pub fn client(&self) -> &SharedUpstream {
         &self.client
     }
 
@@ -211,7 +211,7 @@ impl ImageCache {
         }
     }
 
-    pub fn client(&self) -> &UpstreamClient {
+    pub fn client(&self) -> &SharedUpstream {
         self.fetcher.client()
     }
 

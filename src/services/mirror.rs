@@ -15,11 +15,11 @@ use super::{
 };
 use crate::{
     cache::{CacheKind, CacheStatus, Cached, MemoryCache, ENTRY_OVERHEAD},
-    upstream::{Api, PostBody, UpstreamClient, UpstreamError, UpstreamRequest},
+    upstream::{Api, PostBody, SharedUpstream, UpstreamError, UpstreamRequest},
 };
 
 pub struct Mirror {
-    client: UpstreamClient,
+    client: SharedUpstream,
     cache: MemoryCache<Tile>,
     images: ImageCache,
     prefixes: Vec<String>,
@@ -100,7 +100,7 @@ fn is_plain_path(path: &str) -> bool {
 
 impl Mirror {
     pub fn new(
-        client: UpstreamClient,
+        client: SharedUpstream,
         cache: MemoryCache<Tile>,
         images: ImageCache,
         prefixes: Vec<String>,

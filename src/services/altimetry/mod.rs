@@ -314,6 +314,50 @@ pub fn process_specs() -> Vec<ProcessSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::memory::MemoryUpstream;
+
+    /// The service on an upstream in memory answering the documented two-point example.
+    #[tokio::test]
+    async fn elevations_of_points_from_the_recorded_answer() {
+        let upstream = std::sync::Arc::new(MemoryUpstream::default());
+        upstream.answer(
+            ELEVATION,
+            200,
+            "application/json",
+            include_str!("../../../tests/fixtures/altimetrie/elevation_2points.json"),
+        );
+        let cache =
+            crate::cache::MemoryCache::new("test", &crate::config::Config::defaults().cache);
+        let service = AltimetryService::new(Fetcher::new(upstream.clone(), cache));
+        let inputs = Inputs::from(
+            json!({"points": "1.48,43.54|1.49,43.55"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let out = service.elevation(&inputs).await.unwrap();
+        let features = out.outputs[0].value["features"].as_array().unwrap().clone();
+        assert_eq!(features.len(), 2);
+        assert_eq!(
+            features[0]["geometry"]["coordinates"],
+            json!([1.48, 43.54, 164.34])
+        );
+        assert_eq!(features[1]["properties"]["z"], json!(141.33));
+        let sent = upstream.requests();
+        assert_eq!(sent.len(), 1);
+        let param = |k: &str| {
+            sent[0]
+                .query
+                .iter()
+                .find(|(q, _)| q == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(param("lon").as_deref(), Some("1.48|1.49"));
+        assert_eq!(param("lat").as_deref(), Some("43.54|43.55"));
+        // The second run is the cache's.
+        service.elevation(&inputs).await.unwrap();
+        assert_eq!(upstream.requests().len(), 1);
+    }
 
     #[test]
     fn no_data_becomes_none_and_acc_stays_as_given() {
