@@ -204,10 +204,7 @@ pub async fn catalog_json(
     )];
     if limit != usize::MAX {
         // The next page keeps the search (q, theme, service).
-        let pairs: Vec<(String, String)> =
-            url::form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
+        let pairs = links::query_pairs(raw.as_deref());
         links_out.extend(links::paging(
             &base,
             &links::Page {

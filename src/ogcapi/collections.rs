@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::{
     features::{parse_limit, parse_offset},
     html::{respond, Cell, Page, Table},
-    links,
+    links::{self, query_pairs},
 };
 use crate::{
     error::ApiError,
@@ -114,12 +114,6 @@ impl Collections {
                 ))
             })
     }
-}
-
-fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
 }
 
 pub async fn collections(

@@ -127,6 +127,13 @@ pub fn collection_links(
     l
 }
 
+/// A query string as decoded pairs, in order.
+pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
 /// Where a page of a list is: the request's own query, its `offset` and `limit`, and whether more
 /// follows.
 pub struct Page<'a> {

@@ -48,10 +48,7 @@ async fn forward(
     body: Option<PostBody>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let query: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+    let query = super::links::query_pairs(raw);
     let request = state.mirror.request(path, query, body).ok_or_else(|| {
         ApiError::not_found(format!(
             "the mirror leads only to the Géoplateforme APIs listed in mirror.prefixes ({}), by plain paths",
