@@ -104,6 +104,11 @@ async fn api_html_lists_every_path() {
     assert!(html.contains("/collections/addresses/items"));
     assert!(html.contains("/processes/geocode/execution"));
     assert!(!html.contains("<script"), "pages work offline: no scripts");
+    // The landing page says what the registries hold.
+    let landing = app.get("/?f=html").await.text().await.unwrap();
+    assert!(landing.contains("Processes (geocode, "), "{landing}");
+    assert!(landing.contains("batch-geocode"));
+    assert!(landing.contains("Feature collections ("));
 }
 
 #[tokio::test]

@@ -56,7 +56,7 @@ const DESCRIPTION: &str =
     "IGN's Géoplateforme (data.geopf.fr) through open standards: geocoding as OGC API \
     Features collections and OGC API Processes, GeoJSON everywhere, cached and quota-safe.";
 
-pub async fn landing(State(_): State<AppState>, base: BaseUrl, format: Format) -> Response {
+pub async fn landing(State(state): State<AppState>, base: BaseUrl, format: Format) -> Response {
     let mut links = links::self_and_alternate(&base, "/", format, links::JSON);
     links.extend([
         Link::new(
@@ -135,15 +135,19 @@ pub async fn landing(State(_): State<AppState>, base: BaseUrl, format: Format) -
     respond(format, &doc, links::JSON, || {
         let mut page = Page::new(&base, TITLE, DESCRIPTION);
         let mut t = Table::new("Start here", &["What", "Where"]);
+        // What the registries hold now.
+        let collections: usize = state
+            .collections
+            .providers()
+            .iter()
+            .map(|p| p.count(&state))
+            .sum();
+        let processes: Vec<&str> = state.processes.list().iter().map(|p| p.id).collect();
+        let collections = format!("Feature collections ({collections})");
+        let processes = format!("Processes ({})", processes.join(", "));
         for (what, path) in [
-            (
-                "Feature collections (addresses, places, parcels)",
-                "/collections?f=html",
-            ),
-            (
-                "Processes (geocode, reverse-geocode, autocomplete)",
-                "/processes?f=html",
-            ),
+            (collections.as_str(), "/collections?f=html"),
+            (processes.as_str(), "/processes?f=html"),
             ("Basemap kiosk (search, preview, add to QGIS)", "/catalog"),
             (
                 "WMTS capabilities",
