@@ -119,7 +119,12 @@ impl AppState {
         ));
         let jobs = Arc::new(JobStore::new(
             config.jobs.max_jobs,
-            config.jobs.max_jobs_per_key,
+            // An open gateway has one user: the per-key share is for gateways with keys.
+            if config.auth.keys.is_empty() {
+                config.jobs.max_jobs
+            } else {
+                config.jobs.max_jobs_per_key
+            },
             Duration::from_secs(config.jobs.max_age_s),
             usize::try_from(config.jobs.memory_mb.saturating_mul(1024 * 1024))
                 .unwrap_or(usize::MAX),

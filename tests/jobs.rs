@@ -364,3 +364,27 @@ async fn a_large_csv_is_uploaded_then_referred_to_by_its_url() {
         .await;
     assert_problem(&got, 400, "does not exist or has expired");
 }
+
+#[tokio::test]
+async fn an_open_gateway_has_every_job_slot() {
+    // Without access keys there is one user: the per-key share does not apply.
+    let app = TestApp::start_with(|c| {
+        c.jobs.max_jobs = 30;
+        c.jobs.max_jobs_per_key = 5;
+    })
+    .await;
+    app.fake.fault("/navigation/isochrone", Fault::Hang, None);
+    for i in 0..25 {
+        let r = app
+            .http
+            .post(app.url("/processes/isochrone/execution"))
+            .header("prefer", "respond-async")
+            .json(&json!({"inputs": {"point": format!("2.{i},48.85"), "costValue": 10}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "job {i}");
+    }
+    let (_, _, list) = app.get_json("/jobs").await;
+    assert_eq!(list["numberMatched"], 25);
+}
