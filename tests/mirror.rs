@@ -116,14 +116,9 @@ async fn the_mirror_is_never_an_open_proxy() {
 #[tokio::test]
 async fn a_team_mirror_needs_a_key() {
     let app = TestApp::start_with(|c| {
-        c.auth.keys.push(geopf_gateway::config::AuthKey {
-            name: "alice".into(),
-            token: Some("alice-secret-token".into()),
-            token_sha256: None,
-            requests_per_second: 50,
-            burst: Some(50),
-            admin: false,
-        })
+        c.auth
+            .keys
+            .push(support::key("alice", "alice-secret-token", 50, 50))
     })
     .await;
     assert_eq!(app.get(&format!("/geopf{SEARCH}")).await.status(), 401);

@@ -2,19 +2,8 @@
 
 mod support;
 
-use geopf_gateway::config::{AuthKey, Config};
-use support::{assert_problem, link, TestApp};
-
-fn key(name: &str, token: &str, rps: u32, burst: u32) -> AuthKey {
-    AuthKey {
-        name: name.into(),
-        token: Some(token.into()),
-        token_sha256: None,
-        requests_per_second: rps,
-        burst: Some(burst),
-        admin: false,
-    }
-}
+use geopf_gateway::config::Config;
+use support::{assert_problem, key, link, TestApp};
 
 fn two_keys(c: &mut Config) {
     c.auth.keys.push(key("alice", "alice-secret-token", 50, 50));

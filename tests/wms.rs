@@ -177,14 +177,7 @@ async fn an_upstream_exception_is_a_problem_with_its_message() {
 #[tokio::test]
 async fn get_feature_info_is_passed_through_without_the_access_key() {
     let app = TestApp::start_with(|c| {
-        c.auth.keys = vec![geopf_gateway::config::AuthKey {
-            name: "team".into(),
-            token: Some("s3cret-token".into()),
-            token_sha256: None,
-            requests_per_second: 50,
-            burst: Some(50),
-            admin: false,
-        }];
+        c.auth.keys = vec![support::key("team", "s3cret-token", 50, 50)];
     })
     .await;
     let query = format!("SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS={ORTHO}&QUERY_LAYERS={ORTHO}&STYLES=&CRS=EPSG:3857&BBOX=260000,6250000,270000,6260000&WIDTH=256&HEIGHT=256&I=10&J=20&INFO_FORMAT=text/plain&token=s3cret-token");

@@ -8,7 +8,7 @@
 //!   address and `server.public_url`'s host, so a DNS-rebinding page cannot reach it by a name of
 //!   its own.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use axum::{
     extract::Request,
@@ -67,7 +67,7 @@ pub fn cors_private(server: &ServerConfig) -> CorsLayer {
 /// The host names a loopback gateway answers to; `None` when it listens beyond loopback (a team
 /// server behind its own names, where `server.public_url` and a proxy decide).
 #[derive(Debug, Clone)]
-pub struct AllowedHosts(Option<Vec<String>>);
+pub struct AllowedHosts(Option<Arc<[String]>>);
 
 impl AllowedHosts {
     pub fn from_config(server: &ServerConfig) -> Self {
@@ -85,7 +85,7 @@ impl AllowedHosts {
         }) {
             names.push(host);
         }
-        AllowedHosts(Some(names))
+        AllowedHosts(Some(names.into()))
     }
 
     /// Whether a `Host` value (`name[:port]`, `[v6]:port`) is one of the names.
@@ -93,8 +93,9 @@ impl AllowedHosts {
         let Some(names) = &self.0 else {
             return true;
         };
-        let name = host_name(host).to_ascii_lowercase();
-        names.contains(&name) || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        let name = host_name(host);
+        names.iter().any(|n| n.eq_ignore_ascii_case(name))
+            || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 

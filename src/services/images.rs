@@ -69,12 +69,14 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 impl Tile {
-    /// An image as the upstream sent it, with a validator of its bytes. The bytes are copied
-    /// to an allocation of their own size (the body may be a view of a larger read buffer, which
-    /// the cache would otherwise keep alive and not count).
+    /// An image as the upstream sent it (its body already in an allocation of its own size, see
+    /// the upstream client), with a validator of its bytes.
     pub fn from_upstream(r: UpstreamResponse) -> Self {
-        let body = Bytes::copy_from_slice(&r.body);
-        Tile::new(&r.content_type, &format!("\"{:016x}\"", fnv1a(&body)), body)
+        Tile::new(
+            &r.content_type,
+            &format!("\"{:016x}\"", fnv1a(&r.body)),
+            r.body,
+        )
     }
 
     fn new(content_type: &str, etag: &str, body: Bytes) -> Self {

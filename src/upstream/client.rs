@@ -18,7 +18,8 @@ enum BodyError {
     Read(reqwest::Error),
 }
 
-/// The whole body of `response`, refused past `max` bytes (announced or received).
+/// The whole body of `response`, refused past `max` bytes (announced or received), in an
+/// allocation of its own size.
 async fn read_bounded(mut response: reqwest::Response, max: usize) -> Result<Bytes, BodyError> {
     let announced = response.content_length().unwrap_or(0);
     if announced > max as u64 {
@@ -30,6 +31,11 @@ async fn read_bounded(mut response: reqwest::Response, max: usize) -> Result<Byt
             return Err(BodyError::TooLarge);
         }
         body.extend_from_slice(&chunk);
+    }
+    // An allocation of the body's own size: cached answers must not keep the slack of a
+    // growing buffer alive (the caches weigh the body, not its buffer).
+    if body.capacity() > body.len() {
+        return Ok(Bytes::copy_from_slice(&body));
     }
     Ok(body.freeze())
 }

@@ -22,6 +22,18 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
+/// An access key given by its token, with its request budget.
+pub fn key(name: &str, token: &str, rps: u32, burst: u32) -> geopf_gateway::config::AuthKey {
+    geopf_gateway::config::AuthKey {
+        name: name.into(),
+        token: Some(token.into()),
+        token_sha256: None,
+        requests_per_second: rps,
+        burst: Some(burst),
+        admin: false,
+    }
+}
+
 /// The configuration tests start from: the defaults, pointed at the fake, with short timeouts.
 pub fn test_config(fake: &FakeUpstream) -> Config {
     let mut c = Config::defaults();
