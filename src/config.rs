@@ -22,6 +22,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub catalog: CatalogConfig,
     pub mirror: MirrorConfig,
+    pub adapters: AdaptersConfig,
     pub jobs: JobsConfig,
     pub log: LogConfig,
 }
@@ -121,6 +122,22 @@ pub struct CatalogConfig {
 pub struct MirrorConfig {
     /// The upstream API prefixes `GET /geopf/{path}` forwards to.
     pub prefixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptersConfig {
+    /// Serve the adapters shipped in the binary (`adapters/*.toml` of the repository).
+    pub shipped: bool,
+    /// A folder of adapter files (`*.toml`) of the user's or team's; empty for none.
+    pub dir: String,
+}
+
+impl AdaptersConfig {
+    /// The folder of the user's adapter files, if one is set.
+    pub fn dir(&self) -> Option<PathBuf> {
+        (!self.dir.trim().is_empty()).then(|| PathBuf::from(self.dir.trim()))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

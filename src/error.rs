@@ -206,6 +206,12 @@ impl From<ServiceError> for ApiError {
                 why,
             ),
             ServiceError::Upstream(u) => u.into(),
+            e @ ServiceError::Adapter { .. } => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "adapter-failed",
+                "Adapter failed",
+                e.to_string(),
+            ),
         }
     }
 }

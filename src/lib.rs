@@ -4,6 +4,7 @@
 //! Layers, from the edge inwards (no module imports one above it):
 //! `http` → `ogcapi` → `services` → `cache` / `upstream`.
 
+pub mod adapters;
 pub mod cache;
 pub mod catalog;
 pub mod config;
@@ -69,6 +70,8 @@ pub struct Services {
     /// The collection providers: every OGC API Features collection comes from one.
     pub collections: ogcapi::collections::Collections,
     pub processes: Processes,
+    /// The declarative adapters in force (a process and a collection provider, reloadable).
+    pub adapters: Arc<adapters::AdapterSet>,
     pub readiness: Arc<ogcapi::common::Readiness>,
     /// The peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: http::base_url::TrustedProxies,
@@ -95,6 +98,27 @@ impl AppState {
         ));
         let navigation = Arc::new(NavigationService::new(fetcher.clone()));
         let altimetry = Arc::new(AltimetryService::new(fetcher.clone()));
+        let geocoding_collections = Arc::new(collection_specs());
+        // The built-in process providers: one line each.
+        let mut process_providers: Vec<Arc<dyn services::process::ProcessProvider>> =
+            vec![geocode.clone(), navigation.clone(), altimetry];
+        let reserved = process_providers
+            .iter()
+            .flat_map(|p| p.processes())
+            .map(|p| p.id.into_owned())
+            .chain(geocoding_collections.iter().map(|c| c.id.to_string()))
+            .collect();
+        let adapters = Arc::new(adapters::AdapterSet::new(
+            adapters::Sources {
+                shipped: config.adapters.shipped,
+                dir: config.adapters.dir(),
+            },
+            reserved,
+            fetcher.clone(),
+            Duration::from_millis(config.upstream.queue_timeout_ms),
+            config.geocoding.known_features as u64,
+        ));
+        process_providers.push(adapters.clone());
         let snapshots = Some(cache::snapshot::Snapshots::new(
             config.cache_dir().join("catalog"),
             &config.upstream.base_url,
@@ -141,8 +165,7 @@ impl AppState {
             keys: Arc::new(http::auth::Keys::from_config(&config.auth)),
             cache,
             uploads,
-            // The process providers: one line each.
-            processes: Processes::new(vec![geocode.clone(), navigation.clone(), altimetry]),
+            processes: Processes::new(process_providers),
             config: Arc::new(config),
             upstream,
             geocode,
@@ -153,12 +176,14 @@ impl AppState {
             catalogue,
             mirror,
             jobs,
-            geocoding_collections: Arc::new(collection_specs()),
+            geocoding_collections,
             // The collection providers: one line each.
             collections: ogcapi::collections::Collections::new(vec![
                 Arc::new(ogcapi::features::GeocodingCollections),
                 Arc::new(ogcapi::wfs::WfsCollections),
+                adapters.clone(),
             ]),
+            adapters,
             readiness: Arc::new(ogcapi::common::Readiness::default()),
         })))
     }

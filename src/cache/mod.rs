@@ -20,6 +20,8 @@ pub enum CacheKind {
     Features,
     Tiles,
     Capabilities,
+    /// An answer kept for its own time (an adapter's `cache_ttl_s`).
+    Seconds(u32),
 }
 
 impl CacheKind {
@@ -42,6 +44,7 @@ impl CacheKind {
             CacheKind::Features => "features",
             CacheKind::Tiles => "tiles",
             CacheKind::Capabilities => "capabilities",
+            CacheKind::Seconds(_) => "seconds",
         }
     }
 
@@ -118,6 +121,9 @@ impl<V> Expiry<String, Arc<Cached<V>>> for PerKindExpiry {
         value: &Arc<Cached<V>>,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
+        if let CacheKind::Seconds(secs) = value.kind {
+            return Some(Duration::from_secs(u64::from(secs)));
+        }
         self.0.get(&value.kind).copied()
     }
 }

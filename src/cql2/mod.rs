@@ -6,7 +6,7 @@ mod ecql;
 mod parse;
 
 pub use ecql::{bbox_polygon, to_ecql};
-pub use parse::parse;
+pub use parse::{parse, parse_wkt};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,63 @@ pub enum Geometry {
     Bbox([f64; 4]),
     /// A WKT geometry: its type keyword (`POINT`, `POLYGON`…) and coordinates.
     Wkt(String, Coords),
+}
+
+impl Coords {
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            Coords::Point(x, y) => serde_json::json!([x, y]),
+            Coords::List(items) => items.iter().map(Coords::to_json).collect(),
+        }
+    }
+}
+
+impl Geometry {
+    /// The geometry as GeoJSON (a box as its polygon), or None if its nesting does not fit its
+    /// type.
+    pub fn to_geojson(&self) -> Option<serde_json::Value> {
+        let (kind, coords) = match self {
+            Geometry::Bbox([w, s, e, n]) => {
+                return Some(
+                    serde_json::json!({"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}),
+                )
+            }
+            Geometry::Wkt(kind, coords) => (kind.as_str(), coords),
+        };
+        let (name, depth) = match kind {
+            "POINT" => ("Point", 0),
+            "LINESTRING" => ("LineString", 1),
+            "POLYGON" => ("Polygon", 2),
+            "MULTIPOINT" => ("MultiPoint", 1),
+            "MULTILINESTRING" => ("MultiLineString", 2),
+            "MULTIPOLYGON" => ("MultiPolygon", 3),
+            _ => return None,
+        };
+        // WKT wraps a point's coordinates in parentheses: POINT (x y).
+        let coords = match (depth, coords) {
+            (0, Coords::List(items)) if items.len() == 1 => &items[0],
+            _ => coords,
+        };
+        fn depth_of(c: &Coords) -> usize {
+            match c {
+                Coords::Point(..) => 0,
+                Coords::List(items) => 1 + items.first().map_or(0, depth_of),
+            }
+        }
+        // MULTIPOINT (1 2, 3 4) and MULTIPOINT ((1 2), (3 4)) are both WKT.
+        let json = match (kind, coords) {
+            ("MULTIPOINT", Coords::List(items)) => items
+                .iter()
+                .map(|c| match c {
+                    Coords::List(inner) if inner.len() == 1 => inner[0].to_json(),
+                    other => other.to_json(),
+                })
+                .collect(),
+            _ if depth_of(coords) == depth => coords.to_json(),
+            _ => return None,
+        };
+        Some(serde_json::json!({"type": name, "coordinates": json}))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -482,6 +482,22 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
     Ok(e)
 }
 
+/// Parses one WKT geometry (2D), with the same bounds as a filter's.
+pub fn parse_wkt(text: &str) -> Result<Geometry, ParseError> {
+    let toks = lex(text)?;
+    let mut p = Parser {
+        toks,
+        at: 0,
+        end: text.chars().count(),
+        depth: 0,
+    };
+    let g = p.geometry()?;
+    if p.at < p.toks.len() {
+        return p.err("unexpected text after the end of the geometry");
+    }
+    Ok(g)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

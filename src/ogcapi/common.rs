@@ -142,7 +142,8 @@ pub async fn landing(State(state): State<AppState>, base: BaseUrl, format: Forma
             .iter()
             .map(|p| p.count(&state))
             .sum();
-        let processes: Vec<&str> = state.processes.list().iter().map(|p| p.id).collect();
+        let list = state.processes.list();
+        let processes: Vec<&str> = list.iter().map(|p| p.id.as_ref()).collect();
         let collections = format!("Feature collections ({collections})");
         let processes = format!("Processes ({})", processes.join(", "));
         for (what, path) in [

@@ -31,10 +31,10 @@ pub const LIMIT_MAX: usize = 1000;
 
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 /// Roughly France with its overseas departments, west-south-east-north.
-const FRANCE: [f64; 4] = [-63.2, -21.4, 55.9, 51.2];
+pub const FRANCE: [f64; 4] = [-63.2, -21.4, 55.9, 51.2];
 
 /// Parameters every items request takes, besides the collection's queryables.
-const STANDARD_PARAMS: [&str; 6] = ["f", "limit", "offset", "bbox", "bbox-crs", "crs"];
+pub const STANDARD_PARAMS: [&str; 6] = ["f", "limit", "offset", "bbox", "bbox-crs", "crs"];
 
 /// The geocoding indexes — addresses, places (POI), cadastral parcels — as collections: searched
 /// upstream by text or box, their items remembered per access key.
@@ -251,7 +251,7 @@ pub fn parse_bbox(v: &str) -> Result<Bbox, ApiError> {
     crate::geo::parse_wgs84_bbox(v).map_err(|reason| ApiError::bad_parameter("bbox", reason))
 }
 
-fn check_crs(name: &str, v: &str) -> Result<(), ApiError> {
+pub fn check_crs(name: &str, v: &str) -> Result<(), ApiError> {
     const ACCEPTED: [&str; 3] = [
         CRS84,
         "http://www.opengis.net/def/crs/EPSG/0/4326",
@@ -454,17 +454,32 @@ fn queryables_page(c: &CollectionSpec, base: &BaseUrl, format: Format) -> Respon
             (q.name.to_string(), schema)
         })
         .collect();
+    queryables_response(base, c.id, c.title, properties, format, || {
+        queryables_table(c)
+    })
+}
+
+/// The queryables document of collection `id` (`properties`: name → JSON Schema with a title),
+/// or its HTML page showing `table`.
+pub fn queryables_response(
+    base: &BaseUrl,
+    id: &str,
+    title: &str,
+    properties: Map<String, Value>,
+    format: Format,
+    table: impl FnOnce() -> Table,
+) -> Response {
     let doc = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": base.join(&format!("/collections/{}/queryables", c.id)),
+        "$id": base.join(&format!("/collections/{id}/queryables")),
         "type": "object",
-        "title": c.title,
+        "title": title,
         "properties": properties,
         "additionalProperties": false,
     });
     let mut response = respond(format, &doc, links::SCHEMA_JSON, || {
-        let mut p = Page::new(base, format!("{} — queryables", c.title), "");
-        p.tables.push(queryables_table(c));
+        let mut p = Page::new(base, format!("{title} — queryables"), "");
+        p.tables.push(table());
         p
     });
     if format == Format::Json {

@@ -138,7 +138,7 @@ pub fn document(state: &AppState, base: &BaseUrl) -> Value {
         paths.insert(
             path.clone(),
             get_op(
-                p.title,
+                &p.title,
                 "Processes",
                 vec![param_ref("f")],
                 doc_ok("The process description"),
@@ -149,7 +149,7 @@ pub fn document(state: &AppState, base: &BaseUrl) -> Value {
         let query_params: Vec<Value> = p
             .inputs
             .iter()
-            .map(|i| json!({ "name": i.name, "in": "query", "required": i.required, "description": i.description, "schema": desc["inputs"][i.name]["schema"] }))
+            .map(|i| json!({ "name": i.name, "in": "query", "required": i.required, "description": i.description, "schema": desc["inputs"][i.name.as_ref()]["schema"] }))
             .collect();
         let ok = response("The result", &[links::GEOJSON], "FeatureCollection");
         let mut post_responses = problems(&["400", "404", "422", "429", "502", "504"]);
@@ -485,13 +485,28 @@ fn api_page(base: &BaseUrl, doc: &Value) -> Page {
 pub fn geocoding_collection_paths(
     c: &crate::services::geocode::CollectionSpec,
 ) -> Vec<(String, Value)> {
+    let queryables: Vec<_> = c
+        .queryables
+        .iter()
+        .map(|q| (q.name, q.title, &q.schema))
+        .collect();
+    collection_paths(c.id, c.title, &queryables)
+}
+
+/// The OpenAPI paths of a collection: its document, items (with its own query parameters
+/// `queryables`: name, description, schema), one item, queryables.
+pub fn collection_paths(
+    id: &str,
+    title: &str,
+    queryables: &[(&str, &str, &Value)],
+) -> Vec<(String, Value)> {
     let mut paths = Map::new();
     let doc_ok = |what: &str| response(what, &[links::JSON, links::HTML], "Document");
-    let base_path = format!("/collections/{}", c.id);
+    let base_path = format!("/collections/{id}");
     paths.insert(
         base_path.clone(),
         get_op(
-            c.title,
+            title,
             "Features",
             vec![param_ref("f")],
             doc_ok("The collection"),
@@ -505,13 +520,13 @@ pub fn geocoding_collection_paths(
         param_ref("bbox-crs"),
         param_ref("f"),
     ];
-    params.extend(c.queryables.iter().map(|q| {
-            json!({ "name": q.name, "in": "query", "required": false, "description": q.title, "schema": q.schema, "style": "form", "explode": false })
+    params.extend(queryables.iter().map(|(name, description, schema)| {
+            json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false })
         }));
     paths.insert(
         format!("{base_path}/items"),
         get_op(
-            &format!("Items of {}", c.title),
+            &format!("Items of {title}"),
             "Features",
             params,
             response(
@@ -525,7 +540,7 @@ pub fn geocoding_collection_paths(
     paths.insert(
         format!("{base_path}/items/{{featureId}}"),
         get_op(
-            &format!("One item of {}", c.title),
+            &format!("One item of {title}"),
             "Features",
             vec![param_ref("featureId"), param_ref("f")],
             response("The feature", &[links::GEOJSON, links::HTML], "Feature"),
@@ -535,7 +550,7 @@ pub fn geocoding_collection_paths(
     paths.insert(
         format!("{base_path}/queryables"),
         get_op(
-            &format!("Queryables of {}", c.title),
+            &format!("Queryables of {title}"),
             "Features",
             vec![param_ref("f")],
             response(

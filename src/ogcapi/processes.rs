@@ -31,7 +31,8 @@ const VERSION: &str = "1.0.0";
 
 fn find(state: &AppState, id: &str) -> Result<ProcessSpec, ApiError> {
     state.processes.get(id).ok_or_else(|| {
-        let ids: Vec<_> = state.processes.list().iter().map(|p| p.id).collect();
+        let list = state.processes.list();
+        let ids: Vec<&str> = list.iter().map(|p| p.id.as_ref()).collect();
         ApiError::not_found(format!(
             "there is no process {id:?} (processes: {})",
             ids.join(", ")
@@ -120,9 +121,12 @@ pub async fn list(State(state): State<AppState>, base: BaseUrl, format: Format) 
         let mut t = Table::new("", &["Process", "Title", "Description"]);
         for p in &specs {
             t.rows.push(vec![
-                Cell::link(p.id, base.join(&format!("/processes/{}?f=html", p.id))),
-                Cell::text(p.title),
-                Cell::text(p.description),
+                Cell::link(
+                    p.id.clone(),
+                    base.join(&format!("/processes/{}?f=html", p.id)),
+                ),
+                Cell::text(p.title.clone()),
+                Cell::text(p.description.clone()),
             ]);
         }
         page.tables.push(t);
@@ -144,7 +148,7 @@ pub async fn describe(
         let mut t = Table::new("Inputs", &["Input", "Required", "Meaning", "Schema"]);
         for i in &p.inputs {
             t.rows.push(vec![
-                Cell::text(i.name),
+                Cell::text(i.name.clone()),
                 Cell::text(if i.required { "yes" } else { "no" }),
                 Cell::text(format!("{} — {}", i.title, i.description)),
                 Cell::text(i.schema.to_string()),
@@ -265,8 +269,8 @@ fn parse_execute(
         Some(Value::Object(o)) => {
             let ids: Vec<String> = o.keys().cloned().collect();
             for id in &ids {
-                if !spec.outputs.iter().any(|s| s.id == id) {
-                    let known: Vec<_> = spec.outputs.iter().map(|s| s.id).collect();
+                if !spec.outputs.iter().any(|s| s.id == id.as_str()) {
+                    let known: Vec<_> = spec.outputs.iter().map(|s| s.id.as_ref()).collect();
                     return Err(ApiError::bad_parameter(
                         "outputs",
                         format!(
@@ -368,8 +372,8 @@ pub async fn execute_get(
         }
     }
     if let Some(w) = &wanted {
-        if !spec.outputs.iter().any(|o| o.id == w) {
-            let known: Vec<_> = spec.outputs.iter().map(|o| o.id).collect();
+        if !spec.outputs.iter().any(|o| o.id == w.as_str()) {
+            let known: Vec<_> = spec.outputs.iter().map(|o| o.id.as_ref()).collect();
             return Err(ApiError::bad_parameter(
                 "output",
                 format!(

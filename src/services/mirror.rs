@@ -69,6 +69,7 @@ fn route(prefix: &str, path: &str, query: &[(String, String)]) -> (Api, CacheKin
         "wfs" => (Api::Wfs, CacheKind::Features),
         "wms-r" | "wms-v" | "wmts" | "tms" => (api_of_map_service(prefix), CacheKind::Tiles),
         "annexes" => (Api::Other, CacheKind::Tiles),
+        "recherche" => (Api::Recherche, CacheKind::Features),
         _ => (Api::Other, CacheKind::Features),
     }
 }
@@ -258,6 +259,10 @@ mod tests {
             route("wms-r", "wms-r/wms", &caps),
             (Api::WmsRaster, CacheKind::Capabilities)
         );
-        assert_eq!(route("recherche", "recherche/search", &[]).0, Api::Other);
+        assert_eq!(
+            route("recherche", "recherche/search", &[]).0,
+            Api::Recherche
+        );
+        assert_eq!(route("csw", "csw", &[]).0, Api::Other);
     }
 }

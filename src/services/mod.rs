@@ -62,6 +62,10 @@ pub enum ServiceError {
     NoResult(String),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// A declarative adapter could not do what its file says (a template that fails to render,
+    /// say): the file's fault, not the request's.
+    #[error("the adapter {id} failed: {reason}")]
+    Adapter { id: String, reason: String },
 }
 
 impl ServiceError {

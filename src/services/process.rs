@@ -2,7 +2,7 @@
 //! [`ProcessProvider`] trait the services implement, and the registry that dispatches a process id
 //! to its provider.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use serde_json::{json, Value};
 
@@ -78,22 +78,30 @@ impl ProcessOutput {
 
 pub const GEOJSON: &str = "application/geo+json";
 
+/// A text of a description: a literal for the built-in processes, owned for an adapter's.
+pub type Text = Cow<'static, str>;
+
+/// Keywords given as literals.
+pub fn keywords(words: &[&'static str]) -> Vec<Text> {
+    words.iter().map(|w| Text::Borrowed(w)).collect()
+}
+
 /// One output of a process: id, title, media type and JSON Schema.
 #[derive(Debug, Clone)]
 pub struct OutputSpec {
-    pub id: &'static str,
-    pub title: &'static str,
-    pub media_type: &'static str,
+    pub id: Text,
+    pub title: Text,
+    pub media_type: Text,
     pub schema: Value,
 }
 
 impl OutputSpec {
     /// The `result` output, a GeoJSON FeatureCollection.
-    pub fn geojson(title: &'static str) -> Self {
+    pub fn geojson(title: impl Into<Text>) -> Self {
         OutputSpec {
-            id: OUTPUT_ID,
-            title,
-            media_type: GEOJSON,
+            id: OUTPUT_ID.into(),
+            title: title.into(),
+            media_type: GEOJSON.into(),
             schema: feature_collection_schema(),
         }
     }
@@ -102,9 +110,9 @@ impl OutputSpec {
 /// One input of a process: its JSON Schema and how many values it takes.
 #[derive(Debug, Clone)]
 pub struct InputSpec {
-    pub name: &'static str,
-    pub title: &'static str,
-    pub description: &'static str,
+    pub name: Text,
+    pub title: Text,
+    pub description: Text,
     pub schema: Value,
     pub required: bool,
 }
@@ -112,25 +120,25 @@ pub struct InputSpec {
 /// What a process is: id, texts, inputs and outputs.
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
-    pub id: &'static str,
-    pub title: &'static str,
-    pub description: &'static str,
-    pub keywords: &'static [&'static str],
+    pub id: Text,
+    pub title: Text,
+    pub description: Text,
+    pub keywords: Vec<Text>,
     pub inputs: Vec<InputSpec>,
     pub outputs: Vec<OutputSpec>,
 }
 
 impl InputSpec {
     pub fn new(
-        name: &'static str,
-        title: &'static str,
-        description: &'static str,
+        name: impl Into<Text>,
+        title: impl Into<Text>,
+        description: impl Into<Text>,
         schema: Value,
     ) -> Self {
         InputSpec {
-            name,
-            title,
-            description,
+            name: name.into(),
+            title: title.into(),
+            description: description.into(),
             schema,
             required: false,
         }
@@ -242,7 +250,7 @@ impl Processes {
 fn check_inputs(spec: &ProcessSpec, inputs: &Inputs) -> Result<(), ServiceError> {
     for name in inputs.names() {
         if !spec.inputs.iter().any(|i| i.name == name) {
-            let known: Vec<_> = spec.inputs.iter().map(|i| i.name).collect();
+            let known: Vec<_> = spec.inputs.iter().map(|i| i.name.as_ref()).collect();
             return Err(ServiceError::invalid(
                 name,
                 format!(
@@ -256,9 +264,9 @@ fn check_inputs(spec: &ProcessSpec, inputs: &Inputs) -> Result<(), ServiceError>
     if let Some(missing) = spec
         .inputs
         .iter()
-        .find(|i| i.required && inputs.raw(i.name).is_none())
+        .find(|i| i.required && inputs.raw(&i.name).is_none())
     {
-        return Err(ServiceError::invalid(missing.name, "is required"));
+        return Err(ServiceError::invalid(&missing.name, "is required"));
     }
     Ok(())
 }

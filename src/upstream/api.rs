@@ -14,12 +14,17 @@ pub enum Api {
     WmsRaster,
     WmsVector,
     Wmts,
+    /// The *Recherche* search API (layers of the Géoplateforme by text or field).
+    Recherche,
     /// Every other API, reached through the mirror (annexes, recherche, csw…).
     Other,
+    /// The APIs declarative adapters name with a `quota` of their own: the adapters keep those
+    /// buckets; here they share the 429 pauses.
+    Adapter,
 }
 
 impl Api {
-    pub const ALL: [Api; 10] = [
+    pub const ALL: [Api; 12] = [
         Api::Geocoding,
         Api::Completion,
         Api::Route,
@@ -29,7 +34,9 @@ impl Api {
         Api::WmsRaster,
         Api::WmsVector,
         Api::Wmts,
+        Api::Recherche,
         Api::Other,
+        Api::Adapter,
     ];
 
     /// The key of this API under `upstream.quotas` in the configuration.
@@ -44,7 +51,9 @@ impl Api {
             Api::WmsRaster => "wms_raster",
             Api::WmsVector => "wms_vector",
             Api::Wmts => "wmts",
+            Api::Recherche => "recherche",
             Api::Other => "other",
+            Api::Adapter => "adapters",
         }
     }
 
@@ -68,7 +77,9 @@ impl Api {
             Api::WmsRaster => "WMS-Raster",
             Api::WmsVector => "WMS-Vecteur",
             Api::Wmts => "WMTS",
+            Api::Recherche => "Recherche",
             Api::Other => "mirrored",
+            Api::Adapter => "adapter",
         }
     }
 }

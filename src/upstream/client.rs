@@ -53,6 +53,8 @@ pub struct UpstreamRequest {
     pub query: Vec<(String, String)>,
     /// A POST's body and its media type; `None` for a GET.
     pub body: Option<PostBody>,
+    /// Extra request headers (an adapter's `Accept`, say); never the key, which the client adds.
+    pub headers: Vec<(String, String)>,
     /// Validators of a copy the gateway holds: sent as `If-None-Match` / `If-Modified-Since`, so
     /// an unchanged document comes back as an empty 304.
     pub validators: Validators,
@@ -79,6 +81,7 @@ impl UpstreamRequest {
             path: path.into(),
             query: Vec::new(),
             body: None,
+            headers: Vec::new(),
             validators: Validators::default(),
         }
     }
@@ -116,9 +119,15 @@ impl UpstreamRequest {
     /// A stable identity of the request, used as its cache key. Keys and values are encoded, so
     /// a value holding `&` or `=` cannot alias another query.
     pub fn cache_key(&self) -> String {
-        let query = url::form_urlencoded::Serializer::new(String::new())
+        let mut query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&self.query)
             .finish();
+        if !self.headers.is_empty() {
+            let headers = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&self.headers)
+                .finish();
+            query = format!("{query} [{headers}]");
+        }
         match &self.body {
             None => format!("{:?} {}?{query}", self.api, self.path),
             Some(b) => {
@@ -335,6 +344,9 @@ impl UpstreamClient {
                 .body(b.bytes.clone()),
         }
         .query(&request.query);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
         if let Some(key) = &inner.api_key {
             builder = builder.header("X-Key", key.clone());
         }

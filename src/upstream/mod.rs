@@ -21,6 +21,7 @@ pub use client::{
 };
 pub use context::RequestContext;
 pub use error::UpstreamError;
+pub use quota::bucket_for;
 
 /// The Géoplateforme as the services reach it: GET or POST (see [`UpstreamRequest`]).
 pub trait Upstream: Send + Sync {

@@ -7,8 +7,8 @@ use super::{
     fetch::Fetcher,
     inputs::Inputs,
     process::{
-        no_such_process, InputSpec, OutputSpec, ProcessOutput, ProcessProvider, ProcessSpec,
-        Progress,
+        keywords, no_such_process, InputSpec, OutputSpec, ProcessOutput, ProcessProvider,
+        ProcessSpec, Progress,
     },
     ServiceError,
 };
@@ -279,10 +279,10 @@ pub fn process_specs() -> Vec<ProcessSpec> {
     ]});
     vec![
         ProcessSpec {
-            id: "elevation",
-            title: "Elevation",
-            description: "Heights of points (Géoplateforme altimetry), as 3D Point features; points without data get z = null and noData = true.",
-            keywords: &["altimétrie", "elevation", "altitude"],
+            id: "elevation".into(),
+            title: "Elevation".into(),
+            description: "Heights of points (Géoplateforme altimetry), as 3D Point features; points without data get z = null and noData = true.".into(),
+            keywords: keywords(&["altimétrie", "elevation", "altitude"]),
             inputs: vec![
                 InputSpec::new("points", "Points", "Up to 5000 points: [[lon, lat], …], a GeoJSON MultiPoint, or \"lon,lat|lon,lat\".", points_schema).required(),
                 resource.clone(),
@@ -290,10 +290,10 @@ pub fn process_specs() -> Vec<ProcessSpec> {
             outputs: vec![OutputSpec::geojson("The points with their heights")],
         },
         ProcessSpec {
-            id: "elevation-profile",
-            title: "Elevation profile",
-            description: "Samples the terrain along a line (Géoplateforme altimetry): one 3D LineString with min, max, ascent, descent (m) and length (m).",
-            keywords: &["altimétrie", "profil", "elevation profile"],
+            id: "elevation-profile".into(),
+            title: "Elevation profile".into(),
+            description: "Samples the terrain along a line (Géoplateforme altimetry): one 3D LineString with min, max, ascent, descent (m) and length (m).".into(),
+            keywords: keywords(&["altimétrie", "profil", "elevation profile"]),
             inputs: vec![
                 InputSpec::new(
                     "line",

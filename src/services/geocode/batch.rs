@@ -35,9 +35,9 @@ const RESULT_COLUMNS: [&str; 7] = [
 /// The `csv` output of batch-geocode.
 pub fn csv_output_spec() -> OutputSpec {
     OutputSpec {
-        id: "csv",
-        title: "The rows with their result columns, as CSV",
-        media_type: "text/csv",
+        id: "csv".into(),
+        title: "The rows with their result columns, as CSV".into(),
+        media_type: "text/csv".into(),
         schema: json!({"type": "string", "contentMediaType": "text/csv"}),
     }
 }

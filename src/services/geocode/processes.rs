@@ -12,8 +12,8 @@ use crate::{
     services::{
         inputs::Inputs,
         process::{
-            no_such_process, InputSpec, OutputSpec, ProcessOutput, ProcessProvider, ProcessSpec,
-            Progress,
+            keywords, no_such_process, InputSpec, OutputSpec, ProcessOutput, ProcessProvider,
+            ProcessSpec, Progress,
         },
         ServiceError,
     },
@@ -157,26 +157,26 @@ pub fn process_specs() -> Vec<ProcessSpec> {
 
     vec![
         ProcessSpec {
-            id: "geocode",
-            title: "Geocode",
-            description: "Finds addresses, places and parcels matching a text (Géoplateforme geocoder), as GeoJSON points.",
-            keywords: &["géocodage", "geocoding", "adresse"],
+            id: "geocode".into(),
+            title: "Geocode".into(),
+            description: "Finds addresses, places and parcels matching a text (Géoplateforme geocoder), as GeoJSON points.".into(),
+            keywords: keywords(&["géocodage", "geocoding", "adresse"]),
             inputs: geocode,
             outputs: vec![OutputSpec::geojson("Candidates, best first")],
         },
         ProcessSpec {
-            id: "reverse-geocode",
-            title: "Reverse geocode",
-            description: "Finds the addresses, places or parcels nearest to a point (Géoplateforme geocoder), as GeoJSON points.",
-            keywords: &["géocodage inverse", "reverse geocoding"],
+            id: "reverse-geocode".into(),
+            title: "Reverse geocode".into(),
+            description: "Finds the addresses, places or parcels nearest to a point (Géoplateforme geocoder), as GeoJSON points.".into(),
+            keywords: keywords(&["géocodage inverse", "reverse geocoding"]),
             inputs: reverse,
             outputs: vec![OutputSpec::geojson("Results, nearest first")],
         },
         ProcessSpec {
-            id: "batch-geocode",
-            title: "Batch geocode",
-            description: "Geocodes every row of a CSV (best candidate per row): the same rows with result columns (lon, lat, label, score, type, id, status), as GeoJSON and CSV. Best run as a job (Prefer: respond-async); progress is reported.",
-            keywords: &["géocodage", "batch", "CSV"],
+            id: "batch-geocode".into(),
+            title: "Batch geocode".into(),
+            description: "Geocodes every row of a CSV (best candidate per row): the same rows with result columns (lon, lat, label, score, type, id, status), as GeoJSON and CSV. Best run as a job (Prefer: respond-async); progress is reported.".into(),
+            keywords: keywords(&["géocodage", "batch", "CSV"]),
             inputs: vec![
                 InputSpec::new("data", "CSV", "The CSV text, with a header line; up to 200 000 rows.", json!({"type": "string", "contentMediaType": "text/csv"})).required(),
                 InputSpec::new(
@@ -191,10 +191,10 @@ pub fn process_specs() -> Vec<ProcessSpec> {
             outputs: vec![OutputSpec::geojson("The rows as points"), super::csv_output_spec()],
         },
         ProcessSpec {
-            id: "autocomplete",
-            title: "Autocomplete",
-            description: "Suggests addresses and places for a text being typed (Géoplateforme autocompletion), as GeoJSON points.",
-            keywords: &["autocomplétion", "autocomplete", "suggestions"],
+            id: "autocomplete".into(),
+            title: "Autocomplete".into(),
+            description: "Suggests addresses and places for a text being typed (Géoplateforme autocompletion), as GeoJSON points.".into(),
+            keywords: keywords(&["autocomplétion", "autocomplete", "suggestions"]),
             inputs: autocomplete,
             outputs: vec![OutputSpec::geojson("Suggestions")],
         },

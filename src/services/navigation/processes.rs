@@ -9,8 +9,8 @@ use super::{NavCapabilities, NavigationService};
 use crate::services::{
     inputs::Inputs,
     process::{
-        no_such_process, InputSpec, OutputSpec, ProcessOutput, ProcessProvider, ProcessSpec,
-        Progress,
+        keywords, no_such_process, InputSpec, OutputSpec, ProcessOutput, ProcessProvider,
+        ProcessSpec, Progress,
     },
     ServiceError,
 };
@@ -118,10 +118,10 @@ pub fn process_specs(caps: &NavCapabilities) -> Vec<ProcessSpec> {
         ];
         inputs.extend(common(caps, "route"));
         specs.push(ProcessSpec {
-            id: "route",
-            title: "Route",
-            description: "Computes a route between points (Géoplateforme itinéraire): one LineString feature with its distance (m) and duration (s), then one feature per step.",
-            keywords: &["itinéraire", "route", "routing", "navigation"],
+            id: "route".into(),
+            title: "Route".into(),
+            description: "Computes a route between points (Géoplateforme itinéraire): one LineString feature with its distance (m) and duration (s), then one feature per step.".into(),
+            keywords: keywords(&["itinéraire", "route", "routing", "navigation"]),
             inputs,
             outputs: vec![OutputSpec::geojson("The route, then its steps")],
         });
@@ -169,10 +169,10 @@ pub fn process_specs(caps: &NavCapabilities) -> Vec<ProcessSpec> {
         ];
         inputs.extend(common(caps, "isochrone"));
         specs.push(ProcessSpec {
-            id: "isochrone",
-            title: "Isochrone",
-            description: "Computes the area reachable from (or to) a point within a time or a distance (Géoplateforme isochrone): one Polygon feature with its parameters.",
-            keywords: &["isochrone", "isodistance", "navigation"],
+            id: "isochrone".into(),
+            title: "Isochrone".into(),
+            description: "Computes the area reachable from (or to) a point within a time or a distance (Géoplateforme isochrone): one Polygon feature with its parameters.".into(),
+            keywords: keywords(&["isochrone", "isodistance", "navigation"]),
             inputs,
             outputs: vec![OutputSpec::geojson("The reachable area")],
         });
