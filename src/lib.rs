@@ -223,6 +223,25 @@ fn spawn_background(state: &AppState) {
     state.wfs.spawn_refresh(every);
     state.basemaps.spawn_refresh(every);
     state.wms.spawn_refresh(every);
+    spawn_reload_on_hangup(state.adapters.clone());
+}
+
+/// Reads the adapter files again on each SIGHUP.
+fn spawn_reload_on_hangup(adapters: Arc<adapters::AdapterSet>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("SIGHUP cannot be watched: adapters are read at start only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reading the adapter files again");
+            adapters.reload();
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = adapters;
 }
 
 /// Binds the configured address and serves until SIGINT/SIGTERM, then lets in-flight requests

@@ -35,11 +35,29 @@ enum Command {
     Catalog(CatalogArgs),
     /// Print the effective configuration (secrets masked); exit non-zero if it is invalid.
     CheckConfig(ConfigArgs),
+    /// Declarative adapters (TOML files that add a process or a collection).
+    Adapters {
+        #[command(subcommand)]
+        action: AdaptersCommand,
+    },
     /// Ask a running gateway whether it is alive (exit 0) or not (exit 1); for container health checks.
     Health {
         /// The gateway's /health URL.
         #[arg(long, default_value = "http://127.0.0.1:8080/health")]
         url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdaptersCommand {
+    /// Check adapter files: each file is named with its ids, or with the key and reason of what
+    /// is wrong in it. Exits 1 if any file is wrong.
+    Check {
+        /// A folder of adapter files (default: adapters.dir of the configuration); the shipped
+        /// adapters are checked too, as the gateway would load them together.
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -159,6 +177,9 @@ fn main() -> ExitCode {
         Command::Health { url } => return health(&url),
         Command::Seed(args) => return cli::seed::main(args),
         Command::Catalog(args) => return cli::catalog::main(args),
+        Command::Adapters {
+            action: AdaptersCommand::Check { dir, config },
+        } => return cli::adapters::check(dir, config.config),
         Command::CheckConfig(args) => (
             Overrides {
                 config_file: args.config,

@@ -19,6 +19,7 @@ fn help_on_every_command() {
         vec!["check-config", "--help"],
         vec!["seed", "--help"],
         vec!["catalog", "--help"],
+        vec!["adapters", "check", "--help"],
     ] {
         let out = bin().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -117,4 +118,58 @@ fn serve_listens_at_once_without_the_upstream() {
     child.kill().unwrap();
     let _ = child.wait();
     assert!(listening && health, "the gateway did not start listening");
+}
+
+#[test]
+fn adapters_check_names_each_file_and_what_is_wrong() {
+    let dir = std::env::temp_dir().join(format!("geopf-cli-adapters-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/adapters/examples/elevation-points.toml"
+    );
+    std::fs::copy(example, dir.join("good.toml")).unwrap();
+    std::fs::write(
+        dir.join("wrong.toml"),
+        std::fs::read_to_string(example)
+            .unwrap()
+            .replace("id = \"elevation-points\"", "id = \"other\"")
+            .replace(
+                "features = \"$.elevations[*]\"",
+                "features = \"$.elevations[\"",
+            ),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["adapters", "check", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("good.toml") && text.contains("elevation-points"),
+        "{text}"
+    );
+    assert!(
+        text.contains("search-layers"),
+        "the shipped adapters are checked too: {text}"
+    );
+    let wrong = text.lines().find(|l| l.contains("wrong.toml")).unwrap();
+    assert!(
+        wrong.starts_with("error")
+            && wrong.contains("response.features")
+            && wrong.contains("JSONPath"),
+        "{wrong}"
+    );
+    std::fs::remove_file(dir.join("wrong.toml")).unwrap();
+    let out = bin()
+        .args(["adapters", "check", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -26,7 +26,8 @@ async fn the_process_list() {
             "route",
             "isochrone",
             "elevation",
-            "elevation-profile"
+            "elevation-profile",
+            "search-layers"
         ]
     );
     for p in doc["processes"].as_array().unwrap() {

@@ -42,7 +42,14 @@ async fn feature_types_are_collections() {
         .collect();
     assert_eq!(
         ids,
-        ["addresses", "poi", "parcels", COMMUNE, "BDTOPO_V3:batiment"]
+        [
+            "addresses",
+            "poi",
+            "parcels",
+            COMMUNE,
+            "BDTOPO_V3:batiment",
+            "geoplateforme-layers"
+        ]
     );
     let (_, _, page) = app.get_json("/collections?limit=2&offset=2").await;
     assert_eq!(page["collections"].as_array().unwrap().len(), 2);

@@ -8,7 +8,7 @@ use axum::response::Response;
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 
-use super::{spec::Kind, template::Coords, Adapter, AdapterSet};
+use super::{spec::Kind, template::Coords, Adapter, AdapterSet, Variables};
 use crate::{
     error::ApiError,
     http::{base_url::BaseUrl, negotiate::Format},
@@ -127,7 +127,7 @@ impl Adapter {
     fn items_variables(
         &self,
         pairs: &[(String, String)],
-    ) -> Result<(Vec<(String, minijinja::Value)>, usize, usize), ApiError> {
+    ) -> Result<(Variables, usize, usize), ApiError> {
         let mut limit = LIMIT_DEFAULT.min(self.max_limit());
         let mut offset = 0;
         let mut vars = Vec::new();

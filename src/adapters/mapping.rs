@@ -18,7 +18,7 @@ pub struct Mapping {
 
 #[derive(Debug)]
 enum Geometry {
-    LonLat(JsonPath, JsonPath),
+    LonLat(JsonPath, JsonPath, Option<JsonPath>),
     GeoJson(JsonPath),
     Wkt(JsonPath),
 }
@@ -49,9 +49,12 @@ impl Mapping {
     pub fn compile(decl: &ResponseDecl) -> Result<Self, (String, String)> {
         let geometry = match &decl.geometry {
             None => None,
-            Some(GeometryDecl::LonLat { lon, lat }) => Some(Geometry::LonLat(
+            Some(GeometryDecl::LonLat { lon, lat, z }) => Some(Geometry::LonLat(
                 path("response.geometry.lon", lon)?,
                 path("response.geometry.lat", lat)?,
+                z.as_deref()
+                    .map(|z| path("response.geometry.z", z))
+                    .transpose()?,
             )),
             Some(GeometryDecl::GeoJson { geojson }) => Some(Geometry::GeoJson(path(
                 "response.geometry.geojson",
@@ -122,12 +125,19 @@ impl Mapping {
     fn feature(&self, n: usize, item: &Value) -> Value {
         let geometry = match &self.geometry {
             None => Value::Null,
-            Some(Geometry::LonLat(lon, lat)) => {
+            Some(Geometry::LonLat(lon, lat, z)) => {
+                let z = z.as_ref().and_then(|z| first(z, item)).and_then(number);
                 match (
                     first(lon, item).and_then(number),
                     first(lat, item).and_then(number),
+                    z,
                 ) {
-                    (Some(lon), Some(lat)) => json!({"type": "Point", "coordinates": [lon, lat]}),
+                    (Some(lon), Some(lat), None) => {
+                        json!({"type": "Point", "coordinates": [lon, lat]})
+                    }
+                    (Some(lon), Some(lat), Some(z)) => {
+                        json!({"type": "Point", "coordinates": [lon, lat, z]})
+                    }
                     _ => Value::Null,
                 }
             }

@@ -44,6 +44,12 @@ const MAX_FILES: usize = 500;
 /// Parameter names a collection's own inputs may not take (the items request's standard ones).
 const COLLECTION_PARAMS: [&str; 7] = ["f", "limit", "offset", "bbox", "bbox-crs", "crs", "q"];
 
+/// The variables a request template sees, by name.
+pub type Variables = Vec<(String, minijinja::Value)>;
+
+/// A file's name and its text, or why it could not be read.
+type FileText = (String, Result<String, String>);
+
 /// A file that could not be used: which, where in it, and why.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Problem {
@@ -328,7 +334,7 @@ impl Adapter {
     fn variables(
         &self,
         inputs: &crate::services::inputs::Inputs,
-    ) -> Result<Vec<(String, minijinja::Value)>, ServiceError> {
+    ) -> Result<Variables, ServiceError> {
         let mut vars = Vec::new();
         for input in &self.inputs {
             if let Some(value) = input.value(inputs)? {
@@ -420,7 +426,7 @@ impl Adapter {
                     })
                 })?;
         }
-        let (answer, status) = fetcher.json(request, self.cache, Ok).await?;
+        let (answer, status) = fetcher.raw_json(request, self.cache).await?;
         Ok((self.mapping.map(&answer.value), status))
     }
 }
@@ -449,7 +455,7 @@ pub fn load(
     reserved: &HashSet<String>,
     buckets: &Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
 ) -> Loaded {
-    let mut texts: Vec<(String, Result<String, String>)> = Vec::new();
+    let mut texts: Vec<FileText> = Vec::new();
     if sources.shipped {
         texts.extend(
             SHIPPED
@@ -498,7 +504,7 @@ pub fn load(
 }
 
 /// The `*.toml` files of `dir`, in name order, each read or refused (too large, unreadable).
-fn read_dir(dir: &Path) -> Result<Vec<(String, Result<String, String>)>, String> {
+fn read_dir(dir: &Path) -> Result<Vec<FileText>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read the folder ({e})"))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
@@ -583,6 +589,20 @@ impl AdapterSet {
         );
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = loaded.clone();
         loaded
+    }
+
+    /// What `/ready` says of the adapters: those in force (id, kind, file) and the files skipped
+    /// with their key and reason.
+    pub fn report(&self) -> Value {
+        let loaded = self.current();
+        serde_json::json!({
+            "loaded": loaded.adapters.iter().map(|a| serde_json::json!({
+                "id": a.id(),
+                "kind": match a.kind() { Kind::Process => "process", Kind::Collection => "collection" },
+                "file": a.source,
+            })).collect::<Vec<_>>(),
+            "problems": loaded.problems,
+        })
     }
 
     /// The adapters in force.

@@ -100,9 +100,18 @@ fn root() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum GeometryDecl {
-    LonLat { lon: String, lat: String },
-    GeoJson { geojson: String },
-    Wkt { wkt: String },
+    /// A point from two numbers (and a height, as an extension).
+    LonLat {
+        lon: String,
+        lat: String,
+        z: Option<String>,
+    },
+    GeoJson {
+        geojson: String,
+    },
+    Wkt {
+        wkt: String,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]

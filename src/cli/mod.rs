@@ -1,5 +1,6 @@
 //! The commands beside `serve`: their argument handling and output (the work is in the library).
 
+pub mod adapters;
 pub mod catalog;
 pub mod seed;
 

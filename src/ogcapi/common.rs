@@ -275,6 +275,7 @@ pub async fn ready(
             "navigation": navigation,
             "apis": apis,
         },
+        "adapters": state.adapters.report(),
     });
     (status, Json(body)).into_response()
 }

@@ -54,8 +54,29 @@ impl Fetcher {
         kind: CacheKind,
         prepare: fn(Value) -> Result<Value, String>,
     ) -> Result<(CachedJson, CacheStatus), ServiceError> {
-        let client = &self.client;
         let key = request.cache_key();
+        self.cached(key, request, kind, prepare).await
+    }
+
+    /// The upstream's JSON answer to `request` as it came, from the cache or fetched once. Kept
+    /// apart from the prepared answers of [`Fetcher::json`], which differ for the same request.
+    pub async fn raw_json(
+        &self,
+        request: UpstreamRequest,
+        kind: CacheKind,
+    ) -> Result<(CachedJson, CacheStatus), ServiceError> {
+        let key = format!("raw {}", request.cache_key());
+        self.cached(key, request, kind, Ok).await
+    }
+
+    async fn cached(
+        &self,
+        key: String,
+        request: UpstreamRequest,
+        kind: CacheKind,
+        prepare: fn(Value) -> Result<Value, String>,
+    ) -> Result<(CachedJson, CacheStatus), ServiceError> {
+        let client = &self.client;
         let api = request.api;
         let fetch = async move {
             let response = client.get(&request).await?;

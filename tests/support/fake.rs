@@ -453,6 +453,8 @@ impl FakeUpstream {
             "/altimetrie/1.0/calcul/alti/rest/elevationLine.json" => {
                 "../altimetrie/elevationLine.json"
             }
+            // The Recherche index answers any text with its documented example.
+            "/recherche/api/indexes/geoplateforme/suggest" => "../recherche/suggest_bd-topo.json",
             _ => return (404, json, br#"{"code":404,"message":"Not Found"}"#.to_vec()),
         };
         let body = std::fs::read(fixtures().join("geocodage").join(file)).unwrap();
@@ -461,8 +463,20 @@ impl FakeUpstream {
 }
 
 /// POSTs: the CSV batch search answers each line of its input with coordinates and a score added,
-/// as the address API's `/search/csv` does; any other POST is a 404.
+/// as the address API's `/search/csv` does; the Recherche index search its documented example
+/// (whatever the filters, if the body is JSON); any other POST is a 404.
 fn post_route(path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    if path == "/recherche/api/indexes/geoplateforme" {
+        if serde_json::from_slice::<serde_json::Value>(body).is_err() {
+            return (
+                400,
+                "application/json".into(),
+                br#"{"error":"the body is not JSON"}"#.to_vec(),
+            );
+        }
+        let body = std::fs::read(fixtures().join("recherche/search_geoplateforme.json")).unwrap();
+        return (200, "application/json".into(), body);
+    }
     if path != "/geocodage/search/csv" {
         return (
             404,
