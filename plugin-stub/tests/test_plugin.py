@@ -1,9 +1,11 @@
 """The plugin against a real gateway: connections, locator, Processing, map tool, load/unload."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 
 from qgis.core import (QgsApplication, QgsFeedback, QgsLocatorContext, QgsOwsConnection, QgsProcessingContext,
@@ -138,6 +140,68 @@ def test_the_plugin_starts_a_gateway_when_none_answers():
     finally:
         launcher.stop()
     assert not Gateway(url).alive()
+
+
+ADAPTER = """
+id = "height-here"
+kind = "process"
+title = "Height here"
+description = "The ground height at a point (an adapter added at run time)."
+api = "altimetry"
+[request]
+path = "/altimetrie/1.0/calcul/alti/rest/elevation.json"
+query = { lon = "{{ point.lon }}", lat = "{{ point.lat }}", resource = "{{ resource }}", delimiter = "|", indent = "false", measures = "false", zonly = "false" }
+[inputs.point]
+schema = { type = "string", format = "lonlat" }
+required = true
+[inputs.resource]
+schema = { type = "string", enum = ["ign_rge_alti_wld"], default = "ign_rge_alti_wld" }
+[response]
+features = "$.elevations[*]"
+geometry = { lon = "$.lon", lat = "$.lat", z = "$.z" }
+properties = { z = "$.z", acc = "$.acc" }
+"""
+
+
+def test_an_adapter_added_at_run_time_becomes_an_algorithm_with_no_plugin_change(monkeypatch):
+    binary = os.environ.get("GEOPF_GATEWAY_BIN")
+    upstream = os.environ.get("GEOPF_TEST_UPSTREAM")
+    assert binary and upstream, "set GEOPF_GATEWAY_BIN and GEOPF_TEST_UPSTREAM"
+    adapters = tempfile.mkdtemp()
+    monkeypatch.setenv("GEOPF_ADAPTERS__DIR", adapters)
+    launcher = Launcher()
+    url = launcher.start(binary, tempfile.mkdtemp(), upstream=upstream)
+    provider = GatewayProvider(url)
+    registry = QgsApplication.processingRegistry()
+    assert registry.addProvider(provider)
+    try:
+        assert registry.algorithmById("geopf_gateway:height-here") is None
+        with open(os.path.join(adapters, "height-here.toml"), "w", encoding="utf-8") as f:
+            f.write(ADAPTER)
+        os.kill(launcher.process.pid, signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            ids = [p["id"] for p in Gateway(url).get_json("/processes")["processes"]]
+            if "height-here" in ids:
+                break
+            time.sleep(0.1)
+        provider.refreshAlgorithms()
+        alg = registry.createAlgorithmById("geopf_gateway:height-here")
+        assert alg is not None, "the new process is an algorithm after a refresh"
+        assert alg.parameterDefinition("point").type() == "point"
+        assert "ign_rge_alti_wld" in alg.parameterDefinition("resource").options()
+        out = os.path.join(tempfile.mkdtemp(), "height.geojson")
+        params = {"point": "3.5960877,44.3269017 [EPSG:4326]", "OUTPUT": out}
+        context, feedback = QgsProcessingContext(), QgsProcessingFeedback()
+        results, ok = alg.run(params, context, feedback)
+        assert ok
+        layer = QgsVectorLayer(results["OUTPUT"], "height", "ogr")
+        assert layer.isValid() and layer.featureCount() == 1
+        feature = next(layer.getFeatures())
+        assert feature["z"] is not None and abs(feature.geometry().asPoint().x() - 3.5960877) < 1e-6
+    finally:
+        registry.removeProvider(provider)
+        launcher.stop()
 
 
 def test_an_error_of_the_gateway_is_its_problem_detail(gateway):

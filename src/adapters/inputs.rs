@@ -53,7 +53,11 @@ impl Input {
         let title = self.decl.title.clone().unwrap_or_else(|| self.name.clone());
         let mut schema = self.decl.schema.clone();
         if self.lonlat {
-            // What clients may send besides the "lon,lat" text.
+            // What clients may send besides the "lon,lat" text (described as the built-ins'
+            // points are, which is how clients such as the QGIS plugin recognise a point).
+            if schema.get("description").is_none() {
+                schema["description"] = json!("\"lon,lat\" in WGS84");
+            }
             schema = json!({"oneOf": [
                 schema,
                 {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
