@@ -272,7 +272,7 @@ async fn elevations_with_no_data_as_null() {
 }
 
 #[tokio::test]
-async fn many_points_are_sent_in_chunks_and_come_back_in_order() {
+async fn many_points_go_in_one_post_and_come_back_in_order() {
     let app = TestApp::start().await;
     let points: Vec<Value> = (0..250)
         .map(|i| json!([2.0 + f64::from(i) * 0.001, 48.0]))
@@ -287,7 +287,19 @@ async fn many_points_are_sent_in_chunks_and_come_back_in_order() {
     let f = fc["features"].as_array().unwrap();
     assert_eq!(f.len(), 250);
     assert_eq!(f[249]["geometry"]["coordinates"][0], json!(2.249));
-    assert_eq!(app.fake.count("/altimetrie"), 3, "chunks of 100 points");
+    // Beyond what a URL holds, the points go in one POST with the GET's keys.
+    let sent: Vec<_> = app
+        .fake
+        .log()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/altimetrie"))
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].method, "POST");
+    let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(body["lon"].as_str().unwrap().split('|').count(), 250);
+    assert_eq!(body["resource"], "ign_rge_alti_wld");
+    assert_eq!(body["zonly"], "false");
     let got = app
         .post_json(
             "/processes/elevation/execution",
@@ -339,7 +351,26 @@ async fn an_elevation_profile_is_a_3d_line_with_its_summary() {
             &json!({"inputs": {"line": [[1.48, 43.54]]}}),
         )
         .await;
-    assert_problem(&got, 400, "line: must have 2 to 150 vertices");
+    assert_problem(&got, 400, "line: must have 2 to 5000 vertices");
+    // A line longer than a URL holds goes as a POST.
+    let long: Vec<Value> = (0..400)
+        .map(|i| json!([1.48 + f64::from(i) * 0.0001, 43.54]))
+        .collect();
+    app.fake.clear_log();
+    let (status, _, _) = app
+        .post_json(
+            "/processes/elevation-profile/execution",
+            &json!({"inputs": {"line": long, "sampling": 10}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let sent = app
+        .fake
+        .first_to("/altimetrie/1.0/calcul/alti/rest/elevationLine.json");
+    assert_eq!(sent.method, "POST");
+    let body: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(body["sampling"], "10");
+    assert_eq!(body["lat"].as_str().unwrap().split('|').count(), 400);
 }
 
 #[tokio::test]

@@ -466,6 +466,30 @@ impl FakeUpstream {
 /// as the address API's `/search/csv` does; the Recherche index search its documented example
 /// (whatever the filters, if the body is JSON); any other POST is a 404.
 fn post_route(path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    if path.starts_with("/altimetrie/") {
+        // The same keys as the GET's, as JSON strings.
+        let Ok(serde_json::Value::Object(keys)) = serde_json::from_slice(body) else {
+            return (
+                400,
+                "application/json".into(),
+                br#"{"error":"the body is not JSON"}"#.to_vec(),
+            );
+        };
+        let query: HashMap<String, String> = keys
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
+            .collect();
+        return match path {
+            "/altimetrie/1.0/calcul/alti/rest/elevation.json" => {
+                (200, "application/json".into(), elevations(&query))
+            }
+            _ => (
+                200,
+                "application/json".into(),
+                std::fs::read(fixtures().join("altimetrie/elevationLine.json")).unwrap(),
+            ),
+        };
+    }
     if path == "/recherche/api/indexes/geoplateforme" {
         if serde_json::from_slice::<serde_json::Value>(body).is_err() {
             return (

@@ -24,10 +24,11 @@ pub const NO_DATA: f64 = -99999.0;
 pub const DEFAULT_RESOURCE: &str = "ign_rge_alti_wld";
 /// Most points one `elevation` run takes (the upstream's own limit).
 pub const MAX_POINTS: usize = 5000;
-/// Points per upstream request: long GET URLs fail upstream (414 beyond ~350 points).
-const CHUNK: usize = 100;
-/// Most vertices of a profile line (they all go into one GET URL).
-pub const MAX_LINE_VERTICES: usize = 150;
+/// Most points sent in a GET URL: long ones fail upstream (414 beyond ~350 points), so more go
+/// as a POST, which the service takes with the same keys in a JSON body.
+const GET_MAX_POINTS: usize = 100;
+/// Most vertices of a profile line (the upstream's limit on values).
+pub const MAX_LINE_VERTICES: usize = 5000;
 
 const ELEVATION: &str = "/altimetrie/1.0/calcul/alti/rest/elevation.json";
 const ELEVATION_LINE: &str = "/altimetrie/1.0/calcul/alti/rest/elevationLine.json";
@@ -114,14 +115,35 @@ impl AltimetryService {
         AltimetryService { fetcher }
     }
 
-    fn request(path: &str, points: &[(f64, f64)], resource: &str) -> UpstreamRequest {
-        UpstreamRequest::new(Api::Altimetry, path)
-            .param("lon", join(points.iter().map(|p| p.0)))
-            .param("lat", join(points.iter().map(|p| p.1)))
-            .param("resource", resource)
-            .param("delimiter", "|")
-            .param("indent", "false")
-            .param("measures", "false")
+    /// The request for `points` and parameters `extra`: a GET for a few points (cacheable and
+    /// readable in logs), a POST with the same keys as JSON strings beyond [`GET_MAX_POINTS`].
+    fn request(
+        path: &str,
+        points: &[(f64, f64)],
+        resource: &str,
+        extra: &[(&str, String)],
+    ) -> UpstreamRequest {
+        let mut pairs: Vec<(&str, String)> = vec![
+            ("lon", join(points.iter().map(|p| p.0))),
+            ("lat", join(points.iter().map(|p| p.1))),
+            ("resource", resource.to_string()),
+            ("delimiter", "|".into()),
+            ("indent", "false".into()),
+            ("measures", "false".into()),
+        ];
+        pairs.extend(extra.iter().cloned());
+        let request = UpstreamRequest::new(Api::Altimetry, path);
+        if points.len() <= GET_MAX_POINTS {
+            return pairs.into_iter().fold(request, |r, (k, v)| r.param(k, v));
+        }
+        let body: serde_json::Map<String, Value> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v)))
+            .collect();
+        request.post(
+            "application/json",
+            bytes::Bytes::from(Value::Object(body).to_string()),
+        )
     }
 
     /// Heights of points, as 3D Point features (2D with `noData` where the service has none).
@@ -138,8 +160,10 @@ impl AltimetryService {
         let resource = resource(inputs)?;
         let mut features = Vec::with_capacity(points.len());
         let mut status = CacheStatus::Hit;
-        for chunk in points.chunks(CHUNK) {
-            let request = Self::request(ELEVATION, chunk, &resource).param("zonly", "false");
+        // One request: a POST carries every point the service takes at once.
+        {
+            let request =
+                Self::request(ELEVATION, &points, &resource, &[("zonly", "false".into())]);
             let (answer, s) = self
                 .fetcher
                 .json(request, CacheKind::Altimetry, check_samples)
@@ -185,9 +209,15 @@ impl AltimetryService {
             .choice("profileMode", &["simple", "accurate"])?
             .unwrap_or_else(|| "simple".into());
         let resource = resource(inputs)?;
-        let request = Self::request(ELEVATION_LINE, &line, &resource)
-            .param("profile_mode", &mode)
-            .param("sampling", sampling);
+        let request = Self::request(
+            ELEVATION_LINE,
+            &line,
+            &resource,
+            &[
+                ("profile_mode", mode.clone()),
+                ("sampling", sampling.to_string()),
+            ],
+        );
         let (answer, status) = self
             .fetcher
             .json(request, CacheKind::Altimetry, check_samples)
@@ -298,7 +328,7 @@ pub fn process_specs() -> Vec<ProcessSpec> {
                 InputSpec::new(
                     "line",
                     "Line",
-                    "A GeoJSON LineString (2 to 150 vertices), or its coordinates.",
+                    "A GeoJSON LineString (2 to 5000 vertices), or its coordinates.",
                     json!({"oneOf": [{"type": "object", "format": "geojson-geometry"}, {"type": "array"}, {"type": "string"}]}),
                 )
                 .required(),
