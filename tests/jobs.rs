@@ -388,3 +388,68 @@ async fn an_open_gateway_has_every_job_slot() {
     let (_, _, list) = app.get_json("/jobs").await;
     assert_eq!(list["numberMatched"], 25);
 }
+
+#[tokio::test]
+async fn a_large_batch_is_one_upstream_csv_request_and_falls_back_row_by_row_without_it() {
+    let csv: String = std::iter::once("name;street;city".to_string())
+        .chain((0..60).map(|i| format!("n{i};{i} rue de la paix;Paris")))
+        .chain(std::iter::once("vide;;".to_string()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let app = TestApp::start().await;
+    let (status, _, doc) = app
+        .post_json(
+            "/processes/batch-geocode/execution",
+            &json!({"inputs": {"data": csv, "columns": "street,city"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{doc}");
+    let rows = doc["result"]["value"]["features"].as_array().unwrap();
+    assert_eq!(rows.len(), 61);
+    assert_eq!(rows[0]["properties"]["name"], "n0");
+    assert_eq!(rows[0]["properties"]["result_status"], "ok");
+    assert_eq!(rows[0]["geometry"]["coordinates"], json!([3.88, 43.6]));
+    assert_eq!(
+        rows[0]["properties"]["result_label"],
+        "0 rue de la paix Paris"
+    );
+    assert!(rows[60]["properties"]["result_status"]
+        .as_str()
+        .unwrap()
+        .starts_with("skipped"));
+    assert_eq!(app.fake.count("/geocodage/search/csv"), 1);
+    assert!(!app.fake.log().iter().any(|r| r.path == "/geocodage/search"));
+    let sent = app.fake.first_to("/geocodage/search/csv");
+    let body = String::from_utf8(sent.body).unwrap();
+    assert!(
+        body.contains("name=\"columns\"\r\n\r\nstreet\r\n"),
+        "{body}"
+    );
+    assert!(body.contains("name=\"indexes\"\r\n\r\naddress\r\n"));
+    assert!(sent.headers["content-type"].starts_with("multipart/form-data; boundary="));
+
+    // Where the endpoint is missing, rows go one by one, and the endpoint is not asked again.
+    let app = TestApp::start().await;
+    app.fake.fault(
+        "/geocodage/search/csv",
+        Fault::Status {
+            status: 404,
+            retry_after: None,
+            body: r#"{"code":404,"message":"Not Found"}"#.into(),
+        },
+        None,
+    );
+    for _ in 0..2 {
+        let (status, _, doc) = app
+            .post_json(
+                "/processes/batch-geocode/execution",
+                &json!({"inputs": {"data": csv, "columns": "street,city"}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{doc}");
+        let rows = doc["result"]["value"]["features"].as_array().unwrap();
+        assert_eq!(rows[0]["properties"]["result_status"], "ok");
+    }
+    assert_eq!(app.fake.count("/geocodage/search/csv"), 1);
+    assert!(app.fake.log().iter().any(|r| r.path == "/geocodage/search"));
+}

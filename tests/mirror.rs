@@ -135,11 +135,12 @@ async fn a_team_mirror_needs_a_key() {
 #[tokio::test]
 async fn a_post_is_sent_on_with_its_body_and_never_cached() {
     let app = TestApp::start().await;
-    let csv = "q\n1 rue Farges Montpellier\n8 bd du Port Cergy\n";
+    // A client's form, as the geocoder's CSV endpoint takes it.
+    let csv = "--b0\r\nContent-Disposition: form-data; name=\"data\"; filename=\"a.csv\"\r\n\r\nq\n1 rue Farges Montpellier\n8 bd du Port Cergy\n\r\n--b0\r\nContent-Disposition: form-data; name=\"columns\"\r\n\r\nq\r\n--b0--\r\n";
     let post = || {
         app.http
             .post(app.url("/geopf/geocodage/search/csv?columns=q"))
-            .header("content-type", "text/csv")
+            .header("content-type", "multipart/form-data; boundary=b0")
             .body(csv)
             .send()
     };
@@ -155,7 +156,10 @@ async fn a_post_is_sent_on_with_its_body_and_never_cached() {
     let sent = app.fake.first_to("/geocodage/search/csv");
     assert_eq!(sent.method, "POST");
     assert_eq!(sent.body, csv.as_bytes());
-    assert_eq!(sent.headers["content-type"], "text/csv");
+    assert_eq!(
+        sent.headers["content-type"],
+        "multipart/form-data; boundary=b0"
+    );
     assert_eq!(sent.query["columns"], "q");
     post().await.unwrap();
     assert_eq!(

@@ -508,14 +508,74 @@ fn post_route(path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
             br#"{"message":"no POST here"}"#.to_vec(),
         );
     }
+    search_csv(body)
+}
+
+/// `POST /geocodage/search/csv` as the geocoder's OpenAPI describes it: a multipart form with the
+/// file as `data` and the searched `columns`; the answer is the file with the result columns added
+/// (every searched row found at one place, rows with nothing to search skipped).
+fn search_csv(body: &[u8]) -> (u16, String, Vec<u8>) {
+    let bad = |why: &str| {
+        (
+            400,
+            "application/json".into(),
+            format!(r#"{{"code":400,"message":"{why}"}}"#).into_bytes(),
+        )
+    };
     let text = String::from_utf8_lossy(body);
-    let mut lines = text.lines();
-    let mut out = format!(
-        "{},latitude,longitude,result_score\n",
-        lines.next().unwrap_or("")
-    );
+    let Some(boundary) = text.lines().next().filter(|l| l.starts_with("--")) else {
+        return bad("not a multipart form");
+    };
+    let mut data = None;
+    let mut columns = Vec::new();
+    for part in text.split(boundary).skip(1) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value).to_string();
+        if head.contains("name=\"data\"") {
+            data = Some(value);
+        } else if head.contains("name=\"columns\"") {
+            columns.push(value);
+        }
+    }
+    let Some(data) = data else {
+        return bad("Impossible de lire le fichier CSV");
+    };
+    // The most frequent of the usual delimiters in the header, a comma when it has none.
+    let first_line = data.lines().next().unwrap_or("");
+    let delimiter = [',', ';', '\t', '|']
+        .into_iter()
+        .rev()
+        .max_by_key(|d| first_line.matches(*d).count())
+        .unwrap();
+    let mut lines = data.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(delimiter).collect();
+    let searched: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| columns.is_empty() || columns.iter().any(|c| c == *h))
+        .map(|(i, _)| i)
+        .collect();
+    let d = delimiter.to_string();
+    let mut out = format!("{}{d}latitude{d}longitude{d}result_label{d}result_score{d}result_type{d}result_id{d}result_status\n", header.join(&d));
     for line in lines.filter(|l| !l.is_empty()) {
-        out.push_str(&format!("{line},43.6,3.88,0.9\n"));
+        let fields: Vec<&str> = line.split(delimiter).collect();
+        let q: Vec<&str> = searched
+            .iter()
+            .filter_map(|i| fields.get(*i))
+            .copied()
+            .filter(|s| !s.trim().is_empty())
+            .collect();
+        if q.is_empty() {
+            out.push_str(&format!("{line}{d}{d}{d}{d}{d}{d}{d}skipped\n"));
+        } else {
+            out.push_str(&format!(
+                "{line}{d}43.6{d}3.88{d}{}{d}0.9{d}housenumber{d}bulk_{}{d}ok\n",
+                q.join(" "),
+                q.join("_").replace(' ', "_")
+            ));
+        }
     }
     (200, "text/csv; charset=utf-8".into(), out.into_bytes())
 }

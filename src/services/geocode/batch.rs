@@ -7,7 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures::{stream, StreamExt};
 use serde_json::{json, Map, Value};
 
-use super::{params::Filters, GeocodeService, Index};
+use super::{
+    bulk::{BulkInput, BULK_MIN_ROWS},
+    params::Filters,
+    GeocodeService, Index,
+};
 use crate::{
     services::{
         inputs::Inputs,
@@ -58,14 +62,14 @@ struct Row {
 }
 
 #[derive(Default)]
-struct Found {
-    lon: Option<f64>,
-    lat: Option<f64>,
-    label: String,
-    score: Option<f64>,
-    kind: String,
-    id: String,
-    status: String,
+pub(super) struct Found {
+    pub(super) lon: Option<f64>,
+    pub(super) lat: Option<f64>,
+    pub(super) label: String,
+    pub(super) score: Option<f64>,
+    pub(super) kind: String,
+    pub(super) id: String,
+    pub(super) status: String,
 }
 
 impl GeocodeService {
@@ -150,6 +154,20 @@ impl GeocodeService {
             rows.push(Row { fields, query });
         }
         let total = rows.len();
+        if total >= BULK_MIN_ROWS {
+            let fields: Vec<Vec<String>> = rows.iter().map(|r| r.fields.clone()).collect();
+            let bulk = BulkInput {
+                headers: &headers,
+                rows: &fields,
+                columns: &columns,
+                delimiter,
+                index,
+            };
+            if let Some(found) = self.bulk(&bulk).await {
+                progress.set(total, total);
+                return Ok(batch_output(&headers, &rows, &found, delimiter));
+            }
+        }
         let done = AtomicUsize::new(0);
         progress.set(0, total);
         let done = &done;

@@ -2,6 +2,7 @@
 //! collections, and the `geocode`, `reverse-geocode` and `autocomplete` processes.
 
 mod batch;
+mod bulk;
 mod collections;
 mod features;
 mod known;
@@ -99,6 +100,8 @@ pub struct GeocodeService {
     known: std::sync::Mutex<std::collections::HashMap<Arc<str>, Arc<[KnownFeatures; 3]>>>,
     /// The share of the geocoding quota batch jobs may use (None: no limit of their own).
     batch_quota: Option<governor::DefaultDirectRateLimiter>,
+    /// The upstream has no CSV endpoint (it answered 404): batches go row by row.
+    bulk_unavailable: std::sync::atomic::AtomicBool,
 }
 
 impl GeocodeService {
@@ -115,6 +118,7 @@ impl GeocodeService {
             config,
             known,
             batch_quota,
+            bulk_unavailable: Default::default(),
         }
     }
 
