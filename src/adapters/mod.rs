@@ -158,7 +158,11 @@ pub fn compile(source: &str, text: &str, checks: &Checks<'_>) -> Result<Adapter,
                 format!(
                     "{:?} is not an API the gateway knows ({}); declare `quota` (requests per second) to make it a new bucket",
                     file.api,
-                    Api::config_names().join(", ")
+                    Api::config_names()
+                        .into_iter()
+                        .filter(|n| *n != Api::Adapter.config_name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ))
         }
