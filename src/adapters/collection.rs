@@ -14,9 +14,10 @@ use crate::{
     http::{base_url::BaseUrl, negotiate::Format},
     ogcapi::{
         collections::{CollectionProvider, Listed},
+        documents,
         features::{
             check_crs, parse_bbox, parse_limit, parse_offset, queryables_response, urlencode,
-            CRS84, FRANCE, LIMIT_DEFAULT, STANDARD_PARAMS,
+            FRANCE, LIMIT_DEFAULT, STANDARD_PARAMS,
         },
         html::{cell_text, respond, with_cache_status, Cell, Form, FormField, Page, Table},
         links::{self, encode_query, Link},
@@ -65,16 +66,15 @@ impl Adapter {
     fn document(&self, base: &BaseUrl, format: Format, top: bool) -> (Value, Vec<Link>) {
         let path = format!("/collections/{}", self.file.id);
         let l = links::collection_links(base, &path, &self.file.title, format, top);
-        let doc = json!({
-            "id": self.file.id,
-            "title": self.file.title,
-            "description": self.file.description,
-            "keywords": self.file.keywords,
-            "itemType": "feature",
-            "crs": [CRS84],
-            "storageCrs": CRS84,
-            "extent": { "spatial": { "bbox": [self.extent()], "crs": CRS84 } },
-            "links": links::to_value(&l),
+        let doc = documents::to_json(&documents::Collection {
+            keywords: self.file.keywords.iter().map(String::as_str).collect(),
+            extent: Some(documents::Extent::wgs84(self.extent())),
+            links: l.clone(),
+            ..documents::Collection::features(
+                &self.file.id,
+                &self.file.title,
+                &self.file.description,
+            )
         });
         (doc, l)
     }

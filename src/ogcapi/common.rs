@@ -14,6 +14,7 @@ use axum::{
 use serde_json::{json, Value};
 
 use super::{
+    documents,
     html::{respond, Cell, Page, Table},
     links::{self, Link},
 };
@@ -127,10 +128,10 @@ pub async fn landing(State(state): State<AppState>, base: BaseUrl, format: Forma
             "WMS capabilities (WMS-Raster through the gateway)",
         ),
     ]);
-    let doc = json!({
-        "title": TITLE,
-        "description": DESCRIPTION,
-        "links": links::to_value(&links),
+    let doc = documents::to_json(&documents::Landing {
+        title: TITLE,
+        description: DESCRIPTION,
+        links: links.clone(),
     });
     respond(format, &doc, links::JSON, || {
         let mut page = Page::new(&base, TITLE, DESCRIPTION);
@@ -173,7 +174,9 @@ pub async fn landing(State(state): State<AppState>, base: BaseUrl, format: Forma
 }
 
 pub async fn conformance(base: BaseUrl, format: Format) -> Response {
-    let doc = json!({ "conformsTo": CONFORMANCE });
+    let doc = documents::to_json(&documents::Conformance {
+        conforms_to: CONFORMANCE,
+    });
     respond(format, &doc, links::JSON, || {
         let mut page = Page::new(
             &base,

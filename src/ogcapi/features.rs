@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     collections::{CollectionProvider, Listed},
+    documents,
     html::{cell_text, respond, with_cache_status, Cell, Form, FormField, Page, Table},
     links::{self, encode_query, Link},
 };
@@ -138,16 +139,11 @@ fn collection_doc(
         .known_extent(c.index)
         .map(|b| [b.min_lon, b.min_lat, b.max_lon, b.max_lat])
         .unwrap_or(FRANCE);
-    let doc = json!({
-        "id": c.id,
-        "title": c.title,
-        "description": c.description,
-        "keywords": c.keywords,
-        "itemType": "feature",
-        "crs": [CRS84],
-        "storageCrs": CRS84,
-        "extent": { "spatial": { "bbox": [extent], "crs": CRS84 } },
-        "links": links::to_value(&l),
+    let doc = documents::to_json(&documents::Collection {
+        keywords: c.keywords.to_vec(),
+        extent: Some(documents::Extent::wgs84(extent)),
+        links: l.clone(),
+        ..documents::Collection::features(c.id, c.title, c.description)
     });
     (doc, l)
 }

@@ -8,6 +8,7 @@ use axum::{
 use serde_json::{json, Value};
 
 use super::{
+    documents,
     features::{parse_limit, parse_offset},
     html::{respond, Cell, Page, Table},
     links::{self, Link},
@@ -49,27 +50,20 @@ pub fn status_document(base: &BaseUrl, job: &JobInfo) -> Value {
             "Results",
         ));
     }
-    let mut doc = json!({
-        "jobID": job.id,
-        "processID": job.process_id,
-        "type": "process",
-        "status": job.status.as_str(),
-        "message": job.message,
-        "created": crate::rfc3339::format(job.created),
-        "updated": crate::rfc3339::format(job.updated),
-        "progress": job.progress,
-        "links": links::to_value(&l),
-    });
-    if let Some(t) = job.started {
-        doc["started"] = json!(crate::rfc3339::format(t));
-    }
-    if let Some(t) = job.finished {
-        doc["finished"] = json!(crate::rfc3339::format(t));
-    }
-    if let Some(e) = &job.error {
-        doc["exception"] = ApiError::from(e.clone()).body();
-    }
-    doc
+    documents::to_json(&documents::StatusInfo {
+        job_id: &job.id,
+        process_id: &job.process_id,
+        kind: "process",
+        status: job.status.as_str(),
+        message: &job.message,
+        created: crate::rfc3339::format(job.created),
+        started: job.started.map(crate::rfc3339::format),
+        finished: job.finished.map(crate::rfc3339::format),
+        updated: crate::rfc3339::format(job.updated),
+        progress: job.progress,
+        exception: job.error.as_ref().map(|e| ApiError::from(e.clone()).body()),
+        links: l,
+    })
 }
 
 pub async fn list(

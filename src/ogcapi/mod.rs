@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod collections;
 pub mod common;
+pub mod documents;
 pub mod features;
 pub mod html;
 pub mod jobs;

@@ -12,6 +12,7 @@ use axum::{
 use serde_json::{json, Map, Value};
 
 use super::{
+    documents,
     html::{respond, with_cache_status, Cell, Page, Table},
     jobs::status_document,
     links::{self, Link},
@@ -40,7 +41,7 @@ fn find(state: &AppState, id: &str) -> Result<ProcessSpec, ApiError> {
     })
 }
 
-fn summary(base: &BaseUrl, p: &ProcessSpec) -> Map<String, Value> {
+fn summary<'a>(base: &BaseUrl, p: &'a ProcessSpec) -> documents::ProcessSummary<'a> {
     let path = format!("/processes/{}", p.id);
     let l = vec![
         Link::new(base.join(&path), "self", links::JSON, "Process description"),
@@ -57,58 +58,55 @@ fn summary(base: &BaseUrl, p: &ProcessSpec) -> Map<String, Value> {
             "Execute",
         ),
     ];
-    let doc = json!({
-        "id": p.id,
-        "title": p.title,
-        "description": p.description,
-        "version": VERSION,
-        "keywords": p.keywords,
-        "jobControlOptions": ["sync-execute", "async-execute", "dismiss"],
-        "outputTransmission": ["value"],
-        "links": links::to_value(&l),
-    });
-    doc.as_object().cloned().unwrap_or_default()
+    documents::ProcessSummary {
+        id: &p.id,
+        title: &p.title,
+        description: &p.description,
+        version: VERSION,
+        keywords: p.keywords.iter().map(AsRef::as_ref).collect(),
+        job_control_options: &["sync-execute", "async-execute", "dismiss"],
+        output_transmission: &["value"],
+        links: l,
+    }
 }
 
 /// The full OGC process description: the summary plus every input and output.
 pub fn description(base: &BaseUrl, p: &ProcessSpec) -> Value {
-    let mut doc = summary(base, p);
-    let inputs: Map<String, Value> = p
-        .inputs
-        .iter()
-        .map(|i| {
-            (
-                i.name.to_string(),
-                json!({
-                    "title": i.title,
-                    "description": i.description,
-                    "schema": i.schema,
-                    "minOccurs": u8::from(i.required),
-                    "maxOccurs": 1,
-                }),
-            )
-        })
-        .collect();
-    let outputs: Map<String, Value> = p
-        .outputs
-        .iter()
-        .map(|o| {
-            (
-                o.id.to_string(),
-                json!({ "title": o.title, "schema": o.schema }),
-            )
-        })
-        .collect();
-    doc.insert("inputs".into(), Value::Object(inputs));
-    doc.insert("outputs".into(), Value::Object(outputs));
-    Value::Object(doc)
+    documents::to_json(&documents::ProcessDescription {
+        summary: summary(base, p),
+        inputs: p
+            .inputs
+            .iter()
+            .map(|i| {
+                let input = documents::InputDescription {
+                    title: &i.title,
+                    description: &i.description,
+                    schema: &i.schema,
+                    min_occurs: u8::from(i.required),
+                    max_occurs: 1,
+                };
+                (i.name.as_ref(), input)
+            })
+            .collect(),
+        outputs: p
+            .outputs
+            .iter()
+            .map(|o| {
+                let output = documents::OutputDescription {
+                    title: &o.title,
+                    schema: &o.schema,
+                };
+                (o.id.as_ref(), output)
+            })
+            .collect(),
+    })
 }
 
 pub async fn list(State(state): State<AppState>, base: BaseUrl, format: Format) -> Response {
     let specs = state.processes.list();
     let processes: Vec<Value> = specs
         .iter()
-        .map(|p| Value::Object(summary(&base, p)))
+        .map(|p| documents::to_json(&summary(&base, p)))
         .collect();
     let l = links::self_and_alternate(&base, "/processes", format, links::JSON);
     let doc = json!({ "processes": processes, "links": links::to_value(&l) });

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     collections::{CollectionProvider, Listed},
+    documents,
     features::{parse_bbox, parse_limit, parse_offset, urlencode, CRS84},
     html::{cell_text, respond, with_cache_status, Cell, Page, Table},
     links::{self, encode_query, Link},
@@ -122,19 +123,17 @@ pub fn collection_doc(
 ) -> (Value, Vec<Link>) {
     let path = format!("/collections/{}", urlencode(&t.name));
     let l = links::collection_links(base, &path, &t.title, format, top);
-    let mut doc = json!({
-        "id": t.name,
-        "title": t.title,
-        "description": t.abstract_,
-        "keywords": t.keywords,
-        "itemType": "feature",
-        "crs": CRS_LIST.iter().map(|c| c.uri).collect::<Vec<_>>(),
-        "storageCrs": crs_uri(t.default_crs.as_deref().unwrap_or("EPSG:4326")),
-        "links": links::to_value(&l),
+    let storage_crs = crs_uri(t.default_crs.as_deref().unwrap_or("EPSG:4326"));
+    let doc = documents::to_json(&documents::Collection {
+        keywords: t.keywords.iter().map(String::as_str).collect(),
+        crs: CRS_LIST.iter().map(|c| c.uri).collect(),
+        storage_crs: &storage_crs,
+        extent: t
+            .wgs84_bbox
+            .map(|b| documents::Extent::wgs84([b.min_lon, b.min_lat, b.max_lon, b.max_lat])),
+        links: l.clone(),
+        ..documents::Collection::features(&t.name, &t.title, &t.abstract_)
     });
-    if let Some(b) = t.wgs84_bbox {
-        doc["extent"] = json!({ "spatial": { "bbox": [[b.min_lon, b.min_lat, b.max_lon, b.max_lat]], "crs": CRS84 } });
-    }
     (doc, l)
 }
 
