@@ -16,8 +16,8 @@ use crate::{
         collections::{CollectionProvider, Listed},
         documents,
         features::{
-            check_crs, parse_bbox, parse_limit, parse_offset, queryables_response, urlencode,
-            FRANCE, LIMIT_DEFAULT, STANDARD_PARAMS,
+            check_crs, feature_response, parse_bbox, parse_limit, parse_offset,
+            queryables_response, urlencode, FRANCE, LIMIT_DEFAULT, STANDARD_PARAMS,
         },
         html::{cell_text, respond, with_cache_status, Cell, Form, FormField, Page, Table},
         links::{self, encode_query, Link},
@@ -345,31 +345,14 @@ impl CollectionProvider for AdapterSet {
                     "feature {feature_id:?} of {id} is not known: the upstream has no lookup by id, so items are known once a page of items has listed them"
                 ))
             })?;
-            let mut feature = (*feature).clone();
-            let path = format!("/collections/{id}/items/{}", urlencode(feature_id));
-            let mut l = links::self_and_alternate(base, &path, format, links::GEOJSON);
-            l.push(Link::new(
-                base.join(&format!("/collections/{id}")),
-                "collection",
-                links::JSON,
+            Ok(feature_response(
+                base,
+                format,
+                (*feature).clone(),
+                id,
                 &a.file.title,
-            ));
-            feature["links"] = links::to_value(&l);
-            Ok(respond(format, &feature, links::GEOJSON, || {
-                let mut p = Page::new(base, format!("{} {feature_id}", a.file.title), "");
-                let mut t = Table::new("Properties", &["Property", "Value"]);
-                for (k, v) in feature["properties"].as_object().into_iter().flatten() {
-                    t.rows
-                        .push(vec![Cell::text(k.clone()), Cell::text(cell_text(v))]);
-                }
-                t.rows.push(vec![
-                    Cell::text("geometry"),
-                    Cell::text(feature["geometry"].to_string()),
-                ]);
-                p.tables.push(t);
-                p.links = l;
-                p
-            }))
+                feature_id,
+            ))
         })
     }
 

@@ -410,24 +410,37 @@ async fn item_page(
     base: &BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let (mut feature, status) = state.geocode.item(c.index, fid).await?;
-    let path = format!("/collections/{}/items/{}", c.id, urlencode(fid));
+    let (feature, status) = state.geocode.item(c.index, fid).await?;
+    let response = feature_response(base, format, feature, c.id, c.title, fid);
+    Ok(with_cache_status(response, status))
+}
+
+/// One feature of collection `id` (titled `title`) as GeoJSON with its links, or as an HTML page
+/// of its properties and geometry.
+pub fn feature_response(
+    base: &BaseUrl,
+    format: Format,
+    mut feature: Value,
+    id: &str,
+    title: &str,
+    fid: &str,
+) -> Response {
+    let collection = format!("/collections/{}", urlencode(id));
+    let path = format!("{collection}/items/{}", urlencode(fid));
     let mut l = links::self_and_alternate(base, &path, format, links::GEOJSON);
     l.push(Link::new(
-        base.join(&format!("/collections/{}", c.id)),
+        base.join(&collection),
         "collection",
         links::JSON,
-        c.title,
+        title,
     ));
     feature["links"] = links::to_value(&l);
-    let response = respond(format, &feature, links::GEOJSON, || {
-        let mut p = Page::new(base, format!("{} {fid}", c.title), "");
+    respond(format, &feature, links::GEOJSON, || {
+        let mut p = Page::new(base, format!("{title} {fid}"), "");
         let mut t = Table::new("Properties", &["Property", "Value"]);
-        if let Some(props) = feature["properties"].as_object() {
-            for (k, v) in props {
-                t.rows
-                    .push(vec![Cell::text(k.clone()), Cell::text(cell_text(v))]);
-            }
+        for (k, v) in feature["properties"].as_object().into_iter().flatten() {
+            t.rows
+                .push(vec![Cell::text(k.clone()), Cell::text(cell_text(v))]);
         }
         t.rows.push(vec![
             Cell::text("geometry"),
@@ -436,8 +449,7 @@ async fn item_page(
         p.tables.push(t);
         p.links = l;
         p
-    });
-    Ok(with_cache_status(response, status))
+    })
 }
 
 fn queryables_page(c: &CollectionSpec, base: &BaseUrl, format: Format) -> Response {

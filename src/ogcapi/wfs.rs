@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::{
     collections::{CollectionProvider, Listed},
     documents,
-    features::{parse_bbox, parse_limit, parse_offset, urlencode, CRS84},
+    features::{feature_response, parse_bbox, parse_limit, parse_offset, urlencode, CRS84},
     html::{cell_text, respond, with_cache_status, Cell, Page, Table},
     links::{self, encode_query, Link},
 };
@@ -330,31 +330,8 @@ pub async fn item(
         Some((_, v)) => output_crs(v)?,
         None => CRS_LIST[0].clone(),
     };
-    let (mut feature, status) = state.wfs.item(&t.name, fid, &crs).await?;
-    let path = format!(
-        "/collections/{}/items/{}",
-        urlencode(&t.name),
-        urlencode(fid)
-    );
-    let mut l = links::self_and_alternate(base, &path, format, links::GEOJSON);
-    l.push(Link::new(
-        base.join(&format!("/collections/{}", urlencode(&t.name))),
-        "collection",
-        links::JSON,
-        &t.title,
-    ));
-    feature["links"] = links::to_value(&l);
-    let mut response = respond(format, &feature, links::GEOJSON, || {
-        let mut p = Page::new(base, format!("{} {fid}", t.title), "");
-        let mut table = Table::new("Properties", &["Property", "Value"]);
-        for (k, v) in feature["properties"].as_object().into_iter().flatten() {
-            table
-                .rows
-                .push(vec![Cell::text(k.clone()), Cell::text(cell_text(v))]);
-        }
-        p.tables.push(table);
-        p
-    });
+    let (feature, status) = state.wfs.item(&t.name, fid, &crs).await?;
+    let mut response = feature_response(base, format, feature, &t.name, &t.title, fid);
     if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri)) {
         response.headers_mut().insert("content-crs", v);
     }
