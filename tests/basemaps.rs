@@ -468,6 +468,13 @@ async fn the_kiosk_is_one_page_that_works_offline() {
         "only WebMercator layers are cards"
     );
     assert!(html.contains("loading=\"lazy\""));
+    // The tools: every process, the adapters' included, links to its page.
+    for id in ["route", "elevation", "search-layers"] {
+        assert!(
+            html.contains(&format!("/processes/{id}?f=html")),
+            "{id} is a tool"
+        );
+    }
     // Every URL on the page is the gateway's own: no CDN, nothing else to fetch.
     for src in html.split("src=\"").skip(1) {
         assert!(

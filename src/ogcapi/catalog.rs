@@ -242,6 +242,8 @@ struct Kiosk {
     home: String,
     themes: Vec<&'static str>,
     layers: Vec<Card>,
+    /// The processes (built-in and adapters), as title and page.
+    tools: Vec<(String, String)>,
 }
 
 fn card(base: &BaseUrl, e: &Entry) -> Card {
@@ -299,10 +301,20 @@ pub async fn kiosk(State(state): State<AppState>, base: BaseUrl) -> Response {
         .filter(|e| e.xyz().is_some() || e.wms.is_some() || e.wfs.is_some())
         .map(|e| card(&base, e))
         .collect();
+    let tools = state
+        .processes
+        .list()
+        .iter()
+        .map(|p| {
+            let href = base.join(&format!("/processes/{}?f=html", p.id));
+            (p.title.to_string(), href)
+        })
+        .collect();
     let page = Kiosk {
         home: base.join("/"),
         themes,
         layers: cards,
+        tools,
     };
     match page.render() {
         Ok(html) => Html(html).into_response(),
