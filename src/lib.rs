@@ -181,6 +181,7 @@ impl AppState {
             collections: ogcapi::collections::Collections::new(vec![
                 Arc::new(ogcapi::features::GeocodingCollections),
                 Arc::new(ogcapi::wfs::WfsCollections),
+                Arc::new(ogcapi::records::CatalogRecords),
                 adapters.clone(),
             ]),
             adapters,

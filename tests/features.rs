@@ -19,7 +19,16 @@ async fn collections_and_one_collection() {
         .iter()
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    assert_eq!(got, ["addresses", "poi", "parcels", "geoplateforme-layers"]);
+    assert_eq!(
+        got,
+        [
+            "addresses",
+            "poi",
+            "parcels",
+            "catalog",
+            "geoplateforme-layers"
+        ]
+    );
     let (status, _, c) = app.get_json("/collections/poi").await;
     assert_eq!(status, 200);
     assert_eq!(c["id"], "poi");

@@ -48,6 +48,7 @@ async fn feature_types_are_collections() {
             "parcels",
             COMMUNE,
             "BDTOPO_V3:batiment",
+            "catalog",
             "geoplateforme-layers"
         ]
     );

@@ -1,5 +1,6 @@
 """QGIS's own connection settings for the gateway: one OGC API – Features connection, a WMTS
-connection and XYZ basemaps when the gateway publishes them. Written under QGIS's standard keys
+connection and XYZ basemaps when the gateway publishes them, and its catalogue in MetaSearch (an
+OGC API – Records catalogue). Written under QGIS's standard keys
 (both the 3.22 keys and the settings tree of QGIS >= 3.30), so the Browser panel and the Data
 Source Manager show them; only the connections this plugin made are ever removed."""
 from qgis.core import Qgis, QgsSettings
@@ -18,6 +19,10 @@ def _ows_keys(service, name):
     if NEW_SETTINGS:
         keys.append("connections/ows/items/%s/connections/items/%s" % (service, name))
     return keys
+
+
+def _metasearch_keys(name):
+    return ["MetaSearch/%s" % name]
 
 
 def _xyz_keys(name):
@@ -80,6 +85,17 @@ def register(gateway, authcfg=""):
                                   "authcfg": authcfg})
         _remember("xyz", name)
         written.append(("xyz", name, url))
+
+    # The catalogue as an OGC API – Records collection, for QGIS's MetaSearch (Web menu).
+    try:
+        records = gateway.get_json("/collections/catalog").get("itemType") == "record"
+    except Exception:  # noqa: BLE001 - an older gateway: no catalogue connection
+        records = False
+    if records:
+        url = gateway.url + "/collections/catalog"
+        _write(_metasearch_keys(NAME), {"url": url, "catalog-type": "OGC API - Records"})
+        _remember("metasearch", NAME)
+        written.append(("metasearch", NAME, url))
     return written
 
 
@@ -88,7 +104,12 @@ def unregister():
     s = QgsSettings()
     for entry in s.value(MARK, [], type=list) or []:
         kind, _, name = entry.partition("|")
-        prefixes = _xyz_keys(name) if kind == "xyz" else _ows_keys(kind, name)
+        if kind == "xyz":
+            prefixes = _xyz_keys(name)
+        elif kind == "metasearch":
+            prefixes = _metasearch_keys(name)
+        else:
+            prefixes = _ows_keys(kind, name)
         for prefix in prefixes:
             s.remove(prefix)
     s.remove(MARK)

@@ -40,9 +40,13 @@ def test_connections_are_written_where_qgis_reads_them_and_removed_alone(gateway
     assert names.count(connections.NAME) == 1, names
     uri = QgsOwsConnection("WFS", connections.NAME).uri()
     assert uri.param("url") == gateway.url + "/"
+    # The catalogue in MetaSearch, as an OGC API - Records catalogue.
+    assert ("metasearch", connections.NAME, gateway.url + "/collections/catalog") in written
+    assert QgsSettings().value("MetaSearch/%s/catalog-type" % connections.NAME) == "OGC API - Records"
     connections.unregister()
     names = QgsOwsConnection.connectionList("WFS")
     assert connections.NAME not in names
+    assert QgsSettings().value("MetaSearch/%s/url" % connections.NAME) is None
     assert QgsSettings().value("qgis/connections-wfs/Someone else's/url") == "http://example.org/"
 
 

@@ -33,7 +33,7 @@ fn ext(layer: &WmtsLayer) -> &'static str {
 }
 
 /// The XYZ URL template of a layer through the gateway.
-fn xyz_url(base: &BaseUrl, layer: &WmtsLayer) -> String {
+pub(crate) fn xyz_url(base: &BaseUrl, layer: &WmtsLayer) -> String {
     base.join(&format!(
         "/tiles/{}/{{z}}/{{x}}/{{y}}.{}",
         urlencode(&layer.id),
@@ -101,11 +101,11 @@ fn preview(base: &BaseUrl, e: &Entry) -> Option<String> {
     e.wms.as_ref().map(|l| wms_map(base, e, l, 256))
 }
 
-fn detail_url(base: &BaseUrl, e: &Entry) -> String {
+pub(crate) fn detail_url(base: &BaseUrl, e: &Entry) -> String {
     base.join(&format!("/catalog/{}", urlencode(&e.id)))
 }
 
-fn collection_url(base: &BaseUrl, e: &Entry) -> Option<String> {
+pub(crate) fn collection_url(base: &BaseUrl, e: &Entry) -> Option<String> {
     e.wfs
         .as_ref()
         .map(|t| base.join(&format!("/collections/{}", urlencode(&t.name))))
@@ -186,10 +186,13 @@ pub async fn catalog_json(
         }
     }
     let entries = state.catalogue.entries();
-    let found: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| e.matches(&q, theme.as_deref(), service.as_deref()))
-        .collect();
+    // Best first when searching (the same ranking as the records of /collections/catalog).
+    let found: Vec<&Entry> = crate::services::catalogue::ranked(
+        entries
+            .iter()
+            .filter(|e| e.matches(&q, theme.as_deref(), service.as_deref())),
+        &q,
+    );
     let page: Vec<Value> = found
         .iter()
         .skip(offset)
@@ -322,13 +325,6 @@ pub async fn kiosk(State(state): State<AppState>, base: BaseUrl) -> Response {
     }
 }
 
-/// The layers offered as XYZ connections by default.
-const FEATURED: [&str; 3] = [
-    "GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2",
-    "ORTHOIMAGERY.ORTHOPHOTOS",
-    "CADASTRALPARCELS.PARCELLAIRE_EXPRESS",
-];
-
 /// QGIS's "Load connections" files (Data Source Manager → a provider's tab → Load), through the
 /// gateway. QGIS reads one kind of connection per file, chosen by `type`: `xyz` (the default: the
 /// featured basemaps as XYZ), `wms` (the WMTS and the WMS, both in QGIS's WMS/WMTS tab), `wfs` (the
@@ -340,10 +336,9 @@ fn connections_xml(state: &AppState, base: &BaseUrl, kind: &str) -> Result<Respo
         "" | "xyz" => {
             xml.push_str("<qgsXYZTilesConnections version=\"1.0\">\n");
             let layers = state.basemaps.layers();
-            for l in layers
-                .iter()
-                .filter(|l| l.is_xyz() && FEATURED.contains(&l.id.as_str()))
-            {
+            for l in layers.iter().filter(|l| {
+                l.is_xyz() && crate::services::catalogue::FEATURED.contains(&l.id.as_str())
+            }) {
                 let (lo, hi) = l.zoom_range().unwrap_or((0, 19));
                 xml.push_str(&format!(
                     "  <xyztiles name=\"{} (IGN)\" url=\"{}\" zmin=\"{lo}\" zmax=\"{hi}\" authcfg=\"\" username=\"\" password=\"\" referer=\"\" tilePixelRatio=\"0\"/>\n",
@@ -403,7 +398,7 @@ const QGIS_URI_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 
 /// How a layer is added to QGIS through the gateway: XYZ tiles, else the WMS, else the OGC API
 /// collection. `(provider, layer type, data source, CRS)`.
-fn qlr_source(
+pub(crate) fn qlr_source(
     base: &BaseUrl,
     e: &Entry,
 ) -> Option<(&'static str, &'static str, String, &'static str)> {
@@ -474,6 +469,9 @@ pub async fn catalog_entry(
             .map(|(_, v)| v.to_ascii_lowercase())
             .unwrap_or_default();
         return connections_xml(&state, &base, &kind);
+    }
+    if id == "metasearch-connections.xml" {
+        return Ok(super::records::metasearch_connections(&base));
     }
     let (id, as_qlr) = match id.strip_suffix(".qlr") {
         Some(i) => (i.to_string(), true),

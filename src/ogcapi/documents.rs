@@ -34,6 +34,7 @@ pub struct Collection<'a> {
     pub title: &'a str,
     pub description: &'a str,
     pub keywords: Vec<&'a str>,
+    /// `feature`, or `record` for a catalogue.
     pub item_type: &'static str,
     pub crs: Vec<&'a str>,
     pub storage_crs: &'a str,

@@ -80,13 +80,71 @@ impl Entry {
             .and_then(|s| s.legend_url.clone())
     }
 
+    /// How well the layer answers `words` (lower case): a featured basemap first, then, word by
+    /// word, a whole part of the identifier, the start of one, the theme's name, a word of the
+    /// title, the title, the keywords, and last the abstract. Higher is better.
+    pub fn score(&self, words: &[String]) -> u32 {
+        let featured = if FEATURED.contains(&self.id.as_str()) {
+            1000
+        } else {
+            0
+        };
+        let id = self.id.to_lowercase();
+        let parts: Vec<&str> = id.split(['.', '_', ':', '-', ' ']).collect();
+        let title = self.title.to_lowercase();
+        let title_words: Vec<&str> = title.split(|c: char| !c.is_alphanumeric()).collect();
+        words
+            .iter()
+            .map(|w| {
+                let w = w.as_str();
+                if parts.contains(&w) {
+                    100
+                } else if parts.iter().any(|p| p.starts_with(w)) {
+                    60
+                } else if self.theme == w {
+                    50
+                } else if title_words.contains(&w) {
+                    40
+                } else if title.contains(w) {
+                    20
+                } else if self.keywords.iter().any(|k| k.to_lowercase().contains(w)) {
+                    10
+                } else {
+                    1
+                }
+            })
+            .sum::<u32>()
+            + featured
+    }
+
     /// Every word of `words` (lower case) in the text, and the theme and service asked for.
     pub fn matches(&self, words: &[String], theme: Option<&str>, service: Option<&str>) -> bool {
         theme.is_none_or(|t| self.theme == t)
             && service.is_none_or(|s| self.services().contains(&s))
-            && words.iter().all(|w| self.text.contains(w.as_str()))
+            && words
+                .iter()
+                .all(|w| self.text.contains(w.as_str()) || self.theme == w)
     }
 }
+
+/// The entries matching `words`, best first: by [`Entry::score`], then the shorter identifier
+/// (the main layer before its variants: ORTHOIMAGERY.ORTHOPHOTOS before
+/// ORTHOIMAGERY.ORTHOPHOTOS.BDORTHO), then the catalogue's order.
+pub fn ranked<'a>(entries: impl Iterator<Item = &'a Entry>, words: &[String]) -> Vec<&'a Entry> {
+    let mut found: Vec<(u32, &Entry)> = entries.map(|e| (e.score(words), e)).collect();
+    if !words.is_empty() {
+        found.sort_by(|(a, ea), (b, eb)| b.cmp(a).then(ea.id.len().cmp(&eb.id.len())));
+    }
+    found.into_iter().map(|(_, e)| e).collect()
+}
+
+/// The most used basemaps: offered as XYZ connections by default, and first in a search they
+/// match.
+pub const FEATURED: [&str; 3] = [
+    "GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2",
+    "ORTHOIMAGERY.ORTHOPHOTOS",
+    "CADASTRALPARCELS.PARCELLAIRE_EXPRESS",
+];
 
 /// Every theme a layer can have.
 pub const THEMES: [&str; 12] = [
