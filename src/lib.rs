@@ -58,6 +58,7 @@ pub struct Services {
     pub wfs: Arc<services::wfs::WfsService>,
     pub basemaps: Arc<services::basemaps::Basemaps>,
     pub wms: Arc<services::wms::WmsService>,
+    pub tms: Arc<services::tms::TmsService>,
     pub catalogue: Arc<services::catalogue::Catalogue>,
     pub mirror: Arc<services::mirror::Mirror>,
     pub jobs: Arc<JobStore>,
@@ -135,11 +136,13 @@ impl AppState {
             images.clone(),
             config.mirror.prefixes.clone(),
         ));
-        let wms = Arc::new(services::wms::WmsService::new(images, snapshots));
+        let wms = Arc::new(services::wms::WmsService::new(images, snapshots.clone()));
+        let tms = Arc::new(services::tms::TmsService::new(upstream.clone(), snapshots));
         let catalogue = Arc::new(services::catalogue::Catalogue::new(
             basemaps.clone(),
             wms.clone(),
             wfs.clone(),
+            tms.clone(),
         ));
         let jobs = Arc::new(JobStore::new(
             config.jobs.max_jobs,
@@ -173,6 +176,7 @@ impl AppState {
             wfs,
             basemaps,
             wms,
+            tms,
             catalogue,
             mirror,
             jobs,
@@ -224,6 +228,7 @@ fn spawn_background(state: &AppState) {
     state.wfs.spawn_refresh(every);
     state.basemaps.spawn_refresh(every);
     state.wms.spawn_refresh(every);
+    state.tms.spawn_refresh(every);
     spawn_reload_on_hangup(state.adapters.clone());
 }
 

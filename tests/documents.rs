@@ -26,6 +26,20 @@ fn stable(app: &TestApp, doc: &Value) -> Value {
     doc
 }
 
+/// A time with its fraction of a second without trailing zeros (`…:55.93583885Z` and
+/// `…:55.935838850Z` are one instant); any other value as it is.
+fn same_instant(v: &Value) -> Value {
+    match v.as_str() {
+        Some(t) if t.ends_with('Z') && t.contains('.') && t.contains('T') => {
+            let (whole, fraction) = t.trim_end_matches('Z').split_once('.').unwrap();
+            let fraction = fraction.trim_end_matches('0');
+            let sep = if fraction.is_empty() { "" } else { "." };
+            Value::String(format!("{whole}{sep}{fraction}Z"))
+        }
+        _ => v.clone(),
+    }
+}
+
 /// `doc` read as `T` and written again keeps every field `T` knows, unchanged.
 fn round_trips<T: serde::de::DeserializeOwned + serde::Serialize>(doc: &Value) {
     let typed: T = serde_json::from_value(doc.clone()).unwrap_or_else(|e| {
@@ -38,8 +52,8 @@ fn round_trips<T: serde::de::DeserializeOwned + serde::Serialize>(doc: &Value) {
     for (key, value) in again.as_object().unwrap() {
         if !value.is_null() {
             assert_eq!(
-                Some(value),
-                doc.get(key),
+                Some(same_instant(value)),
+                doc.get(key).map(same_instant),
                 "{key} changed in {}",
                 std::any::type_name::<T>()
             );

@@ -20,8 +20,12 @@ async fn app() -> TestApp {
         let (_, _, wfs) = app
             .get_json("/collections/catalog/items?type=wfs&limit=1")
             .await;
+        let (_, _, tms) = app
+            .get_json("/collections/catalog/items?type=tms&limit=1")
+            .await;
         if ortho["properties"]["formats"] == serde_json::json!(["WMTS", "WMS"])
             && wfs["numberMatched"].as_u64().unwrap_or(0) > 0
+            && tms["numberMatched"].as_u64().unwrap_or(0) > 0
         {
             return app;
         }
@@ -64,7 +68,7 @@ async fn the_catalogue_is_a_records_collection_beside_the_feature_collections() 
     let (_, _, q) = app.get_json("/collections/catalog/queryables").await;
     assert_eq!(
         q["properties"]["type"]["enum"],
-        serde_json::json!(["wmts", "wms", "wfs"])
+        serde_json::json!(["wmts", "wms", "wfs", "tms"])
     );
 }
 
@@ -100,8 +104,18 @@ async fn a_search_ranks_the_main_layer_first_with_links_a_client_can_add() {
     // The theme is searched too: the cadastral parcels answer "cadastre", the featured one first.
     let (_, _, page) = app.get_json("/collections/catalog/items?q=cadastre").await;
     assert_eq!(ids(&page)[0], "CADASTRALPARCELS.PARCELLAIRE_EXPRESS");
+    // The raster Plan IGN and the vector one (TMS), with the vector tiles' TileJSON.
     let (_, _, page) = app.get_json("/collections/catalog/items?q=plan,ign").await;
-    assert_eq!(ids(&page)[0], "GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2");
+    assert_eq!(
+        ids(&page)[..2],
+        ["GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2", "PLAN.IGN"]
+    );
+    let vector = &page["features"][1];
+    assert_eq!(vector["properties"]["formats"], serde_json::json!(["TMS"]));
+    assert!(vector["links"].as_array().unwrap().iter().any(|l| l["href"]
+        .as_str()
+        .unwrap()
+        .ends_with("/geopf/tms/1.0.0/PLAN.IGN/metadata.json")));
 }
 
 #[tokio::test]

@@ -172,10 +172,10 @@ pub async fn catalog_json(
             }
             "service" => {
                 let s = v.to_ascii_lowercase();
-                if !["wmts", "wms", "wfs"].contains(&s.as_str()) {
+                if !["wmts", "wms", "wfs", "tms"].contains(&s.as_str()) {
                     return Err(ApiError::bad_parameter(
                         "service",
-                        format!("{v:?} is not wmts, wms or wfs"),
+                        format!("{v:?} is not wmts, wms, wfs or tms"),
                     ));
                 }
                 service = Some(s);

@@ -278,6 +278,7 @@ pub async fn ready(
             "wfs": state.wfs.capabilities().status(),
             "wmts": state.basemaps.capabilities().status(),
             "wms": state.wms.capabilities().status(),
+            "tms": state.tms.capabilities().status(),
             "base_url": state.config.upstream.base_url,
             "geocoding": geocoding,
             "navigation": navigation,

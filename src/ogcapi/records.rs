@@ -31,7 +31,7 @@ use crate::{
 pub const ID: &str = "catalog";
 const TITLE: &str = "Géoplateforme layers (catalogue records)";
 const DESCRIPTION: &str = "One record per layer the gateway serves (WMTS, WMS, WFS): title, description, keywords, theme, extent, and links to add it to QGIS. Search with q, bbox, type and theme.";
-const SERVICES: [&str; 3] = ["wmts", "wms", "wfs"];
+const SERVICES: [&str; 4] = ["wmts", "wms", "wfs", "tms"];
 /// The record core requirements class a record conforms to.
 const RECORD_CORE: &str = "http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core";
 
@@ -54,8 +54,9 @@ pub fn metasearch_connections(base: &BaseUrl) -> Response {
     ))
 }
 
-/// One layer as a record (GeoJSON encoding).
-fn record(base: &BaseUrl, e: &Entry) -> Value {
+/// One layer as a record (GeoJSON encoding). `mirrored`: the mirror's prefixes (vector tile
+/// layers are linked through it until the gateway serves them itself).
+fn record(base: &BaseUrl, e: &Entry, mirrored: &[String]) -> Value {
     let path = format!("/collections/{ID}/items/{}", urlencode(&e.id));
     let mut l = vec![
         Link::new(base.join(&path), "self", links::GEOJSON, "This record"),
@@ -104,6 +105,29 @@ fn record(base: &BaseUrl, e: &Entry) -> Value {
             "The features (OGC API – Features)",
         ));
     }
+    if let Some(tms) = e
+        .tms
+        .as_ref()
+        .filter(|_| mirrored.iter().any(|p| p == "tms"))
+    {
+        let path = format!("/geopf/tms/1.0.0/{}", urlencode(&tms.id));
+        l.push(Link::new(
+            base.join(&format!("{path}/metadata.json")),
+            "item",
+            links::JSON,
+            "TileJSON of the vector tiles (through the gateway's mirror)",
+        ));
+        l.push(Link::new(
+            base.join(&path),
+            "item",
+            "application/xml",
+            "TMS TileMap (through the gateway's mirror)",
+        ));
+    }
+    if e.tms.is_some() && e.wmts.is_none() && e.wms.is_none() && e.wfs.is_none() {
+        // Nothing in the kiosk for a vector-only layer yet: no kiosk or .qlr links.
+        return finish(base, e, l);
+    }
     let detail = detail_url(base, e);
     l.push(Link::new(
         format!("{detail}?f=html"),
@@ -122,6 +146,11 @@ fn record(base: &BaseUrl, e: &Entry) -> Value {
     if let Some(legend) = e.legend_url() {
         l.push(Link::new(legend, "describedby", "image/png", "Legend"));
     }
+    finish(base, e, l)
+}
+
+/// The record of `e` with its links `l`, and its XYZ template where it has one.
+fn finish(base: &BaseUrl, e: &Entry, l: Vec<Link>) -> Value {
     let mut links_json = links::to_value(&l);
     if let (Some(layer), Some(all)) = (e.xyz(), links_json.as_array_mut()) {
         let jpeg = !layer.formats.iter().any(|f| f == "image/png");
@@ -291,7 +320,7 @@ async fn items_page(
         .iter()
         .skip(s.offset)
         .take(s.limit)
-        .map(|e| record(base, e))
+        .map(|e| record(base, e, &state.config.mirror.prefixes))
         .collect();
     let path = format!("/collections/{ID}/items");
     let query = encode_query(pairs);
@@ -410,7 +439,7 @@ impl CollectionProvider for CatalogRecords {
             let entry = state.catalogue.get(feature_id).ok_or_else(|| {
                 ApiError::not_found(format!("there is no layer {feature_id:?} in the catalogue"))
             })?;
-            let doc = record(base, &entry);
+            let doc = record(base, &entry, &state.config.mirror.prefixes);
             // As JSON, the record with its own links; as HTML, the page of any feature.
             Ok(match format {
                 Format::Html => feature_response(base, format, doc, ID, TITLE, feature_id),

@@ -1,12 +1,13 @@
 //! The catalogue: every layer the Géoplateforme offers through the gateway in one searchable
 //! list — the WMTS basemaps (merged with the WMS-R layer of the same identifier), the WMS-R-only
-//! layers, the WFS feature types — rebuilt only when one of the capabilities documents changes.
+//! layers, the WFS feature types, the TMS vector tile layers — rebuilt only when one of the
+//! capabilities documents changes.
 
 use std::sync::{Arc, RwLock};
 
-use super::{basemaps::Basemaps, wfs::WfsService, wms::WmsService};
+use super::{basemaps::Basemaps, tms::TmsService, wfs::WfsService, wms::WmsService};
 use crate::{
-    catalog::{wfs::FeatureType, wms::WmsLayer, wmts::WmtsLayer},
+    catalog::{tms::TmsLayer, wfs::FeatureType, wms::WmsLayer, wmts::WmtsLayer},
     geo::Bbox,
 };
 
@@ -22,6 +23,7 @@ pub struct Entry {
     pub wmts: Option<WmtsLayer>,
     pub wms: Option<WmsLayer>,
     pub wfs: Option<FeatureType>,
+    pub tms: Option<TmsLayer>,
     /// Lower-case id, title, abstract and keywords, for search.
     text: String,
 }
@@ -45,16 +47,18 @@ impl Entry {
             wmts: None,
             wms: None,
             wfs: None,
+            tms: None,
             text,
         }
     }
 
-    /// `wmts`, `wms`, `wfs`: the services offering this layer through the gateway.
+    /// `wmts`, `wms`, `wfs`, `tms`: the services offering this layer.
     pub fn services(&self) -> Vec<&'static str> {
         [
             (self.wmts.is_some(), "wmts"),
             (self.wms.is_some(), "wms"),
             (self.wfs.is_some(), "wfs"),
+            (self.tms.is_some(), "tms"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -237,36 +241,54 @@ type Sources = (
     Arc<Vec<WmtsLayer>>,
     Arc<Vec<WmsLayer>>,
     Arc<Vec<FeatureType>>,
+    Arc<Vec<TmsLayer>>,
 );
 
 pub struct Catalogue {
     basemaps: Arc<Basemaps>,
     wms: Arc<WmsService>,
     wfs: Arc<WfsService>,
+    tms: Arc<TmsService>,
     built: RwLock<Option<(Sources, Arc<Vec<Entry>>)>>,
 }
 
 impl Catalogue {
-    pub fn new(basemaps: Arc<Basemaps>, wms: Arc<WmsService>, wfs: Arc<WfsService>) -> Self {
+    pub fn new(
+        basemaps: Arc<Basemaps>,
+        wms: Arc<WmsService>,
+        wfs: Arc<WfsService>,
+        tms: Arc<TmsService>,
+    ) -> Self {
         Catalogue {
             basemaps,
             wms,
             wfs,
+            tms,
             built: RwLock::new(None),
         }
     }
 
-    /// Every entry: WMTS layers in document order, then WMS-only layers, then WFS types.
+    /// Every entry: WMTS layers in document order, then WMS-only layers, WFS types, TMS layers.
     pub fn entries(&self) -> Arc<Vec<Entry>> {
-        let (wmts, wms, wfs) = (self.basemaps.layers(), self.wms.layers(), self.wfs.types());
-        if let Some(((a, b, c), entries)) = &*self.built.read().unwrap_or_else(|e| e.into_inner()) {
-            if Arc::ptr_eq(a, &wmts) && Arc::ptr_eq(b, &wms) && Arc::ptr_eq(c, &wfs) {
+        let sources = (
+            self.basemaps.layers(),
+            self.wms.layers(),
+            self.wfs.types(),
+            self.tms.layers(),
+        );
+        if let Some(((a, b, c, d), entries)) =
+            &*self.built.read().unwrap_or_else(|e| e.into_inner())
+        {
+            if Arc::ptr_eq(a, &sources.0)
+                && Arc::ptr_eq(b, &sources.1)
+                && Arc::ptr_eq(c, &sources.2)
+                && Arc::ptr_eq(d, &sources.3)
+            {
                 return entries.clone();
             }
         }
-        let entries = Arc::new(build(&wmts, &wms, &wfs));
-        *self.built.write().unwrap_or_else(|e| e.into_inner()) =
-            Some(((wmts, wms, wfs), entries.clone()));
+        let entries = Arc::new(build(&sources.0, &sources.1, &sources.2, &sources.3));
+        *self.built.write().unwrap_or_else(|e| e.into_inner()) = Some((sources, entries.clone()));
         entries
     }
 
@@ -275,7 +297,12 @@ impl Catalogue {
     }
 }
 
-fn build(wmts: &[WmtsLayer], wms: &[WmsLayer], wfs: &[FeatureType]) -> Vec<Entry> {
+fn build(
+    wmts: &[WmtsLayer],
+    wms: &[WmsLayer],
+    wfs: &[FeatureType],
+    tms: &[TmsLayer],
+) -> Vec<Entry> {
     let mut entries: Vec<Entry> = wmts
         .iter()
         .map(|l| {
@@ -303,6 +330,18 @@ fn build(wmts: &[WmtsLayer], wms: &[WmsLayer], wfs: &[FeatureType]) -> Vec<Entry
     for t in wfs {
         let mut e = Entry::new(&t.name, &t.title, &t.abstract_, &t.keywords, t.wgs84_bbox);
         e.wfs = Some(t.clone());
+        entries.push(e);
+    }
+    for l in tms {
+        let kind = if l.is_vector() {
+            "vector tiles"
+        } else {
+            "tiles"
+        };
+        let keywords = vec![kind.to_string(), "TMS".to_string()];
+        let about = format!("{} ({kind}, TMS)", l.title);
+        let mut e = Entry::new(&l.id, &l.title, &about, &keywords, None);
+        e.tms = Some(l.clone());
         entries.push(e);
     }
     entries
@@ -363,7 +402,7 @@ mod tests {
             default_crs: None,
             wgs84_bbox: None,
         }];
-        let all = build(&wmts, &wms, &wfs);
+        let all = build(&wmts, &wms, &wfs, &[]);
         assert_eq!(all.len(), 3);
         assert_eq!(all[0].services(), ["wmts", "wms"]);
         assert_eq!(all[1].services(), ["wms"]);

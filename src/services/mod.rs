@@ -12,6 +12,7 @@ pub mod inputs;
 pub mod mirror;
 pub mod navigation;
 pub mod process;
+pub mod tms;
 pub mod wfs;
 pub mod wms;
 

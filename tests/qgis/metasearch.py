@@ -1,7 +1,7 @@
 """QGIS's MetaSearch (its own OGC API - Records backend, `OARecSearch`) against the gateway's
 catalogue: the connection file imports, a search for "ortho" finds the orthophotos first with a link
-MetaSearch can add as a WMS/WMTS connection, "plan ign" finds the Plan IGN, and the layer that
-connection gives renders.
+MetaSearch can add as a WMS/WMTS connection, "plan ign" finds the raster and the vector Plan IGN,
+"cadastre" the cadastral parcels, and the layer that connection gives renders.
 
     GEOPF_URL=http://127.0.0.1:8080 OUT_DIR=out run.sh tests/qgis/metasearch.py
 """
@@ -63,7 +63,8 @@ check("ortho.link", bool(wms_links), [s.get("protocol") for s in services])
 check("ortho.bbox", ortho["bbox"] is not None, ortho["bbox"])
 
 plan = [r["identifier"] for r in search("plan ign")]
-check("search.plan-ign", "GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2" in plan[:3], plan[:5])
+check("search.plan-ign", {"GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2", "PLAN.IGN"} <= set(plan[:3]),
+      "raster and vector: %s" % plan[:5])
 
 cadastre = [r["identifier"] for r in search("cadastre")]
 check("search.cadastre", "CADASTRALPARCELS.PARCELLAIRE_EXPRESS" in cadastre[:3], cadastre[:5])

@@ -413,6 +413,10 @@ impl FakeUpstream {
         if path.starts_with("/wfs") {
             return wfs(query);
         }
+        if path == "/tms/1.0.0" {
+            let body = std::fs::read(fixtures().join("tms/capabilities.xml")).unwrap();
+            return (200, "text/xml".into(), body);
+        }
         if path == "/wmts" {
             return wmts(query);
         }
