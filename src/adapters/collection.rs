@@ -20,7 +20,7 @@ use crate::{
             queryables_response, urlencode, FRANCE, LIMIT_DEFAULT, STANDARD_PARAMS,
         },
         html::{cell_text, respond, with_cache_status, Cell, Form, FormField, Page, Table},
-        links::{self, encode_query, Link},
+        links::{self, Link},
     },
     services::inputs::Inputs,
     upstream::RequestContext,
@@ -202,18 +202,11 @@ impl AdapterSet {
                 .insert(self.known_key(a.id(), &fid), Arc::new(f.clone()));
         }
         let path = format!("/collections/{}/items", a.id());
-        let query = encode_query(pairs);
-        let here = if query.is_empty() {
-            path.clone()
-        } else {
-            format!("{path}?{query}")
-        };
         let more = match mapped.number_matched {
             Some(total) => offset + features.len() < total,
             None => features.len() == limit,
         };
-        let mut l = links::self_and_alternate(base, &here, format, links::GEOJSON);
-        l.extend(links::paging(
+        let l = links::items(
             base,
             &links::Page {
                 path: &path,
@@ -222,14 +215,9 @@ impl AdapterSet {
                 limit,
                 more,
             },
-            links::GEOJSON,
-        ));
-        l.push(Link::new(
-            base.join(&format!("/collections/{}", a.id())),
-            "collection",
-            links::JSON,
             &a.file.title,
-        ));
+            format,
+        );
         let mut doc = Map::new();
         doc.insert("type".into(), json!("FeatureCollection"));
         doc.insert("timeStamp".into(), json!(crate::rfc3339::now()));

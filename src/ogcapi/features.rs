@@ -13,7 +13,7 @@ use super::{
     collections::{CollectionProvider, Listed},
     documents,
     html::{cell_text, respond, with_cache_status, Cell, Form, FormField, Page, Table},
-    links::{self, encode_query, Link},
+    links::{self, Link},
 };
 use crate::{
     error::ApiError,
@@ -322,14 +322,7 @@ async fn items_page(
         )
         .await?;
     let path = format!("/collections/{}/items", c.id);
-    let query = encode_query(pairs);
-    let here = if query.is_empty() {
-        path.clone()
-    } else {
-        format!("{path}?{query}")
-    };
-    let mut l = links::self_and_alternate(base, &here, format, links::GEOJSON);
-    l.extend(links::paging(
+    let l = links::items(
         base,
         &links::Page {
             path: &path,
@@ -338,14 +331,9 @@ async fn items_page(
             limit: paging.limit,
             more: paging.offset + page.features.len() < page.number_matched,
         },
-        links::GEOJSON,
-    ));
-    l.push(Link::new(
-        base.join(&format!("/collections/{}", c.id)),
-        "collection",
-        links::JSON,
         c.title,
-    ));
+        format,
+    );
     let mut doc = Map::new();
     doc.insert("type".into(), json!("FeatureCollection"));
     doc.insert("timeStamp".into(), json!(crate::rfc3339::now()));

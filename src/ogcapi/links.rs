@@ -177,6 +177,22 @@ pub fn paging(base: &BaseUrl, page: &Page<'_>, media_type: &str) -> Vec<Link> {
     out
 }
 
+/// The links of a page of items (`page.path` is `/collections/{id}/items`): `self` and
+/// `alternate` with the request's query, `next`/`prev`, and the collection titled `title`.
+pub fn items(base: &BaseUrl, page: &Page<'_>, title: &str, format: Format) -> Vec<Link> {
+    let query = encode_query(page.query);
+    let here = if query.is_empty() {
+        page.path.to_string()
+    } else {
+        format!("{}?{query}", page.path)
+    };
+    let mut l = self_and_alternate(base, &here, format, GEOJSON);
+    l.extend(paging(base, page, GEOJSON));
+    let collection = page.path.trim_end_matches("/items");
+    l.push(Link::new(base.join(collection), "collection", JSON, title));
+    l
+}
+
 pub fn to_value(links: &[Link]) -> Value {
     serde_json::to_value(links).unwrap_or(Value::Array(Vec::new()))
 }

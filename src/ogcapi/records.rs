@@ -17,7 +17,7 @@ use super::{
         LIMIT_DEFAULT,
     },
     html::{cell_text, respond, Cell, Page, Table},
-    links::{self, encode_query, Link},
+    links::{self, Link},
 };
 use crate::{
     error::ApiError,
@@ -323,14 +323,7 @@ async fn items_page(
         .map(|e| record(base, e, &state.config.mirror.prefixes))
         .collect();
     let path = format!("/collections/{ID}/items");
-    let query = encode_query(pairs);
-    let here = if query.is_empty() {
-        path.clone()
-    } else {
-        format!("{path}?{query}")
-    };
-    let mut l = links::self_and_alternate(base, &here, format, links::GEOJSON);
-    l.extend(links::paging(
+    let l = links::items(
         base,
         &links::Page {
             path: &path,
@@ -339,14 +332,9 @@ async fn items_page(
             limit: s.limit,
             more: s.offset.saturating_add(records.len()) < found.len(),
         },
-        links::GEOJSON,
-    ));
-    l.push(Link::new(
-        base.join(&format!("/collections/{ID}")),
-        "collection",
-        links::JSON,
         TITLE,
-    ));
+        format,
+    );
     let doc = json!({
         "type": "FeatureCollection",
         "timeStamp": crate::rfc3339::now(),

@@ -13,7 +13,7 @@ use super::{
     documents,
     features::{feature_response, parse_bbox, parse_limit, parse_offset, urlencode, CRS84},
     html::{cell_text, respond, with_cache_status, Cell, Page, Table},
-    links::{self, encode_query, Link},
+    links::{self, Link},
 };
 use crate::{
     catalog::wfs::{FeatureType, PropertyType},
@@ -258,19 +258,12 @@ pub async fn items(
     }
     let page = state.wfs.items(&t.name, &query).await?;
     let path = format!("/collections/{}/items", urlencode(&t.name));
-    let query_string = encode_query(pairs);
-    let here = if query_string.is_empty() {
-        path.clone()
-    } else {
-        format!("{path}?{query_string}")
-    };
-    let mut l = links::self_and_alternate(base, &here, format, links::GEOJSON);
     let returned = page.features.len();
     let more = match page.number_matched {
         Some(m) => (query.offset + returned) < m as usize,
         None => returned == query.limit,
     };
-    l.extend(links::paging(
+    let l = links::items(
         base,
         &links::Page {
             path: &path,
@@ -279,8 +272,9 @@ pub async fn items(
             limit: query.limit,
             more,
         },
-        links::GEOJSON,
-    ));
+        &t.title,
+        format,
+    );
     let mut doc = Map::new();
     doc.insert("type".into(), json!("FeatureCollection"));
     doc.insert("timeStamp".into(), json!(crate::rfc3339::now()));
