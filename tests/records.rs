@@ -191,3 +191,27 @@ async fn a_metasearch_connection_file() {
     assert!(xml.contains("catalog-type=\"OGC API - Records\""));
     assert!(xml.contains(&format!("url=\"{}/collections/catalog\"", app.base)));
 }
+
+#[tokio::test]
+async fn the_kiosk_search_folds_accents_and_endings_best_first() {
+    let app = app().await;
+    let first = |doc: &Value| {
+        doc["layers"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (_, _, doc) = app
+        .get_json("/catalog.json?q=photographies%20aeriennes")
+        .await;
+    assert_eq!(first(&doc), "ORTHOIMAGERY.ORTHOPHOTOS", "{doc}");
+    let (_, _, doc) = app.get_json("/catalog.json?q=Cadastrales").await;
+    assert_eq!(first(&doc), "CADASTRALPARCELS.PARCELLAIRE_EXPRESS", "{doc}");
+    let (_, _, doc) = app.get_json("/catalog.json?q=ortho").await;
+    assert_eq!(first(&doc), "ORTHOIMAGERY.ORTHOPHOTOS");
+    // The records answer the same, in the same order.
+    let (_, _, records) = app
+        .get_json("/collections/catalog/items?q=photographies%20aeriennes")
+        .await;
+    assert_eq!(ids(&records)[0], "ORTHOIMAGERY.ORTHOPHOTOS");
+}

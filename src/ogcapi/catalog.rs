@@ -154,13 +154,7 @@ pub async fn catalog_json(
         (Vec::new(), None, None, usize::MAX, 0);
     for (k, v) in url::form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes()) {
         match k.as_ref() {
-            "q" => {
-                q = v
-                    .to_lowercase()
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect()
-            }
+            "q" => q = crate::services::catalogue::search_terms(&v),
             "theme" => {
                 if !THEMES.contains(&v.as_ref()) {
                     return Err(ApiError::bad_parameter(
@@ -277,14 +271,14 @@ fn card(base: &BaseUrl, e: &Entry) -> Card {
         services: e.services().join(" "),
         about,
         abstract_short: e.abstract_.chars().take(160).collect(),
-        search: format!(
-            "{} {} {} {}",
+        search: crate::services::catalogue::fold(&format!(
+            "{} {} {} {} {}",
             e.id,
             e.title,
             e.abstract_,
-            e.keywords.join(" ")
-        )
-        .to_lowercase(),
+            e.keywords.join(" "),
+            e.theme
+        )),
         preview: preview(base, e),
         copy_label,
         copy,

@@ -202,15 +202,8 @@ fn parse_search(pairs: &[(String, String)]) -> Result<Search, ApiError> {
     for (k, v) in pairs {
         match k.as_str() {
             "f" => {}
-            "q" => {
-                // Records' q is a comma-separated list; words of each count the same.
-                s.words = v
-                    .to_lowercase()
-                    .split([',', ' '])
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            }
+            // Records' q is a comma-separated list; each word counts.
+            "q" => s.words = crate::services::catalogue::search_terms(v),
             "bbox" => s.bbox = Some(parse_bbox(v)?),
             "type" => {
                 let t = v.to_ascii_lowercase();

@@ -24,7 +24,7 @@ pub struct Entry {
     pub wms: Option<WmsLayer>,
     pub wfs: Option<FeatureType>,
     pub tms: Option<TmsLayer>,
-    /// Lower-case id, title, abstract and keywords, for search.
+    /// Id, title, abstract and keywords folded (see [`fold`]), for search.
     text: String,
 }
 
@@ -36,7 +36,7 @@ impl Entry {
         keywords: &[String],
         bbox: Option<Bbox>,
     ) -> Self {
-        let text = format!("{id} {title} {abstract_} {}", keywords.join(" ")).to_lowercase();
+        let text = fold(&format!("{id} {title} {abstract_} {}", keywords.join(" ")));
         Entry {
             id: id.to_string(),
             title: title.to_string(),
@@ -93,9 +93,9 @@ impl Entry {
         } else {
             0
         };
-        let id = self.id.to_lowercase();
+        let id = fold(&self.id);
         let parts: Vec<&str> = id.split(['.', '_', ':', '-', ' ']).collect();
-        let title = self.title.to_lowercase();
+        let title = fold(&self.title);
         let title_words: Vec<&str> = title.split(|c: char| !c.is_alphanumeric()).collect();
         words
             .iter()
@@ -105,13 +105,13 @@ impl Entry {
                     100
                 } else if parts.iter().any(|p| p.starts_with(w)) {
                     60
-                } else if self.theme == w {
+                } else if self.theme.starts_with(w) {
                     50
-                } else if title_words.contains(&w) {
+                } else if title_words.iter().any(|t| t.starts_with(w)) {
                     40
                 } else if title.contains(w) {
                     20
-                } else if self.keywords.iter().any(|k| k.to_lowercase().contains(w)) {
+                } else if self.keywords.iter().any(|k| fold(k).contains(w)) {
                     10
                 } else {
                     1
@@ -127,8 +127,51 @@ impl Entry {
             && service.is_none_or(|s| self.services().contains(&s))
             && words
                 .iter()
-                .all(|w| self.text.contains(w.as_str()) || self.theme == w)
+                .all(|w| self.text.contains(w.as_str()) || self.theme.starts_with(w))
     }
+}
+
+/// `text` for search: lower case, French accents and ligatures taken off (`Aériennes` →
+/// `aeriennes`, `œ` → `oe`).
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        match c {
+            'à' | 'â' | 'ä' | 'á' | 'ã' | 'å' => out.push('a'),
+            'é' | 'è' | 'ê' | 'ë' => out.push('e'),
+            'î' | 'ï' | 'í' | 'ì' => out.push('i'),
+            'ô' | 'ö' | 'ó' | 'ò' | 'õ' => out.push('o'),
+            'ù' | 'û' | 'ü' | 'ú' => out.push('u'),
+            'ÿ' | 'ý' => out.push('y'),
+            'ç' => out.push('c'),
+            'ñ' => out.push('n'),
+            'œ' => out.push_str("oe"),
+            'æ' => out.push_str("ae"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The search terms of a query: its words (spaces or commas between them) folded, and reduced
+/// to a stem by a light French/English stemmer (plural and adjective endings), so that
+/// "cadastre" finds "cadastrales" and "parcelles" "parcellaire". A term matches a layer whose
+/// text holds it.
+pub fn search_terms(query: &str) -> Vec<String> {
+    const ENDINGS: [&str; 10] = [
+        "ements", "ement", "ations", "ation", "ales", "aux", "ale", "es", "e", "s",
+    ];
+    fold(query)
+        .split([' ', ',', '\t'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            ENDINGS
+                .iter()
+                .find_map(|end| w.strip_suffix(end).filter(|stem| stem.chars().count() >= 4))
+                .unwrap_or(w)
+                .to_string()
+        })
+        .collect()
 }
 
 /// The entries matching `words`, best first: by [`Entry::score`], then the shorter identifier
@@ -352,6 +395,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn search_terms_fold_accents_and_endings() {
+        assert_eq!(
+            search_terms("Photographies Aériennes"),
+            ["photographi", "aerienn"]
+        );
+        assert_eq!(search_terms("cadastre,parcelles"), ["cadastr", "parcell"]);
+        assert_eq!(search_terms("plan ign"), ["plan", "ign"]);
+        assert_eq!(fold("Œuvre Ça"), "oeuvre ca");
+    }
+
+    #[test]
     fn every_theme_given_is_listed() {
         for id in ["ORTHOIMAGERY.X", "BDTOPO_V3:x", "ENR.X", "NOTHING"] {
             assert!(THEMES.contains(&theme(id, &[])), "{id}");
@@ -407,7 +461,7 @@ mod tests {
         assert_eq!(all[0].services(), ["wmts", "wms"]);
         assert_eq!(all[1].services(), ["wms"]);
         assert_eq!(all[2].services(), ["wfs"]);
-        let words = vec!["bâtiments".to_string()];
+        let words = search_terms("Bâtiments");
         assert!(all[2].matches(&words, Some("topography"), Some("wfs")));
         assert!(!all[2].matches(&words, None, Some("wmts")));
     }
