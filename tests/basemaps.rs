@@ -404,11 +404,10 @@ async fn tiles_outside_a_layer_are_404_problems() {
         404,
         "outside",
     );
-    assert_problem(
-        &app.get_json(&format!("/tiles/{PLAN}/6/32/22.jpeg")).await,
-        404,
-        "image/png",
-    );
+    // Whatever the extension asked, the layer's own format (as the upstream answers).
+    let other_extension = app.get(&format!("/tiles/{PLAN}/6/32/22.jpeg")).await;
+    assert_eq!(other_extension.status(), 200);
+    assert_eq!(other_extension.headers()["content-type"], "image/png");
     assert_problem(
         &app.get_json("/tiles/ELEVATION.LAMB93/3/1/1.png").await,
         404,
@@ -699,7 +698,28 @@ async fn the_wmts_is_republished_with_the_gateway_urls_kvp_and_rest() {
         .await;
     assert_eq!(rest.status(), 200);
     assert!(rest.bytes().await.unwrap().ends_with(b"6 22 32"));
-    assert_problem(&app.get_json(&format!("/wmts?REQUEST=GetTile&LAYER={PLAN}&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM&TILEMATRIX=6&TILEROW=22&TILECOL=32")).await, 400, "PM_0_19");
+    // "PM", as maps and scripts send it to data.geopf.fr, is the layer's WebMercator set: the
+    // same tile, from the cache.
+    let pm = app.get(&format!("/wmts?REQUEST=GetTile&LAYER={PLAN}&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM&TILEMATRIX=6&TILEROW=22&TILECOL=32")).await;
+    assert_eq!(pm.status(), 200);
+    assert_eq!(pm.headers()["cache-status"], "geopf-gateway; hit");
+    assert_problem(&app.get_json(&format!("/wmts?REQUEST=GetTile&LAYER={PLAN}&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=LAMB93&TILEMATRIX=6&TILEROW=22&TILECOL=32")).await, 400, "PM_0_19");
+    // A layer on another matrix set (Lambert-93) is served on it, through the cache.
+    let lamb93 = app
+        .get("/wmts?REQUEST=GetTile&LAYER=ELEVATION.LAMB93&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=LAMB93_5cm_EPSG&TILEMATRIX=1&TILEROW=0&TILECOL=0")
+        .await;
+    assert_eq!(lamb93.status(), 200);
+    let sent = app
+        .fake
+        .log()
+        .into_iter()
+        .rfind(|r| r.query.get("LAYER").map(String::as_str) == Some("ELEVATION.LAMB93"))
+        .unwrap();
+    assert_eq!(sent.query["TILEMATRIXSET"], "LAMB93_5cm_EPSG");
+    // A `.png` asked of a JPEG layer is its JPEG tile, as the upstream answers.
+    let jpeg = app.get("/tiles/ORTHOIMAGERY.ORTHOPHOTOS/6/32/22.png").await;
+    assert_eq!(jpeg.status(), 200);
+    assert_eq!(jpeg.headers()["content-type"], "image/jpeg");
     assert_problem(
         &app.get_json("/wmts?REQUEST=GetFeatureInfo").await,
         400,

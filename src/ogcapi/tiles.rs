@@ -78,7 +78,10 @@ async fn tile_response(
     let l = state.basemaps.layer(layer).ok_or_else(|| {
         ApiError::bad_parameter("LAYER", format!("{layer:?} is not a layer of this WMTS"))
     })?;
-    if tms != l.tile_matrix_set {
+    // "PM", the name countless maps and scripts send to data.geopf.fr (which accepts it), means
+    // the layer's WebMercator set (PM_0_19, PM_6_18…).
+    let same_set = tms == l.tile_matrix_set || (tms == "PM" && l.is_xyz());
+    if !same_set {
         return Err(ApiError::bad_parameter(
             "TILEMATRIXSET",
             format!("{layer} is published on {}, not {tms:?}", l.tile_matrix_set),
@@ -90,23 +93,23 @@ async fn tile_response(
             format!("{style:?} is not a style of {layer}"),
         ));
     }
-    let ext = match format {
-        "image/png" | "png" => "png",
-        "image/jpeg" | "jpeg" | "jpg" => "jpeg",
-        other => {
-            return Err(ApiError::bad_parameter(
-                "FORMAT",
-                format!("{other:?} is not image/png or image/jpeg"),
-            ))
-        }
-    };
-    let path = Path((
-        layer.to_string(),
-        z.to_string(),
-        col.to_string(),
-        format!("{row}.{ext}"),
-    ));
-    tile(State(state.clone()), path, headers.clone()).await
+    if !matches!(format, "image/png" | "png" | "image/jpeg" | "jpeg" | "jpg") {
+        return Err(ApiError::bad_parameter(
+            "FORMAT",
+            format!("{format:?} is not image/png or image/jpeg"),
+        ));
+    }
+    // Every matrix set of the layer (WebMercator, LAMB93, WGS84G…) through the tile caches.
+    let (tile, origin) = state
+        .basemaps
+        .matrix_tile(layer, z, col, row, format)
+        .await?;
+    Ok(ows::image(
+        headers,
+        &tile,
+        origin.cache_status,
+        origin.stale,
+    ))
 }
 
 /// `GET /wmts?SERVICE=WMTS&REQUEST=GetCapabilities|GetTile…` (keys in any case).

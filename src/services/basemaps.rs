@@ -132,9 +132,41 @@ impl Basemaps {
                 layer.tile_matrix_set
             )));
         }
-        let media = match format {
-            "png" => "image/png",
-            "jpeg" | "jpg" => "image/jpeg",
+        self.tile_of(layer, z, x, y, format).await
+    }
+
+    /// Tile `x` (column), `y` (row) of level `z` of `layer_id` on its own tile matrix set, in
+    /// `format` (`png`, `jpeg`, or a media type) — or in the layer's own format when it has not
+    /// that one, as the upstream answers (a `.png` asked of a JPEG layer is its JPEG tile, with
+    /// its own `Content-Type`).
+    pub async fn matrix_tile(
+        &self,
+        layer_id: &str,
+        z: u32,
+        x: u64,
+        y: u64,
+        format: &str,
+    ) -> Result<(Tile, TileOrigin), ServiceError> {
+        let layer = self.layer(layer_id).ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "there is no basemap {layer_id:?} (see /catalog.json)"
+            ))
+        })?;
+        self.tile_of(layer, z, x, y, format).await
+    }
+
+    async fn tile_of(
+        &self,
+        layer: Item<WmtsLayer>,
+        z: u32,
+        x: u64,
+        y: u64,
+        format: &str,
+    ) -> Result<(Tile, TileOrigin), ServiceError> {
+        let layer_id = layer.id.as_str();
+        let asked = match format {
+            "png" | "image/png" => "image/png",
+            "jpeg" | "jpg" | "image/jpeg" => "image/jpeg",
             other => {
                 return Err(ServiceError::invalid(
                     "format",
@@ -142,12 +174,14 @@ impl Basemaps {
                 ))
             }
         };
-        if !layer.formats.iter().any(|f| f == media) {
-            return Err(ServiceError::NotFound(format!(
-                "{layer_id} is published as {}, not {media}",
-                layer.formats.join(", ")
-            )));
-        }
+        let media = if layer.formats.iter().any(|f| f == asked) {
+            asked
+        } else {
+            match layer.formats.first() {
+                Some(own) => own.as_str(),
+                None => asked,
+            }
+        };
         if !layer.has_tile(z, x, y) {
             let (lo, hi) = layer.zoom_range().unwrap_or((0, 0));
             return Err(ServiceError::NotFound(format!(
