@@ -572,6 +572,15 @@ async fn the_catalogue_joins_wmts_wms_and_wfs() {
         wfs_qlr.contains(&format!("typename=&apos;{COMMUNE}&apos;")),
         "{wfs_qlr}"
     );
+    // Only the visible extent is asked, and the CRS is one QGIS can rebuild (not an authid alone).
+    assert!(
+        wfs_qlr.contains("restrictToRequestBBOX=&apos;1&apos;"),
+        "{wfs_qlr}"
+    );
+    assert!(wfs_qlr.contains("<proj4>+proj=longlat +datum=WGS84 +no_defs</proj4>"));
+    assert!(
+        wms_qlr.contains("<authid>EPSG:3857</authid>") && wms_qlr.contains("<proj4>+proj=merc")
+    );
 
     // The kiosk has a card for each, and a filter by service.
     let html = app.get("/catalog").await.text().await.unwrap();

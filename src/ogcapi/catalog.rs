@@ -414,8 +414,9 @@ pub(crate) fn qlr_source(
         return Some(("wms", "raster", source, "EPSG:3857"));
     }
     e.wfs.as_ref().map(|t| {
+        // Only the visible extent is asked (else QGIS pages through the whole collection).
         let source = format!(
-            "url='{}' typename='{}'",
+            "url='{}' typename='{}' restrictToRequestBBOX='1'",
             base.join("/").replace('\'', "%27"),
             t.name.replace('\'', "\\'")
         );
@@ -438,7 +439,7 @@ fn qlr(base: &BaseUrl, e: &Entry) -> Option<String> {
       <id>{id}</id>
       <datasource>{source}</datasource>
       <layername>{title}</layername>
-      <srs><spatialrefsys><authid>{crs}</authid></spatialrefsys></srs>
+      <srs>{srs}</srs>
       <provider>{provider}</provider>
     </maplayer>
   </maplayers>
@@ -447,7 +448,26 @@ fn qlr(base: &BaseUrl, e: &Entry) -> Option<String> {
         id = esc(&e.id),
         title = esc(&e.title),
         source = esc(&source),
+        srs = spatialrefsys(crs),
     ))
+}
+
+/// A `<spatialrefsys>` QGIS 3.22 and 3.40 read as a valid CRS: an `authid` alone is not enough
+/// (the layer loads with an invalid CRS and its tiles land in the wrong place in a Lambert-93
+/// project); the PROJ string is what they rebuild it from.
+fn spatialrefsys(authid: &str) -> String {
+    let (srid, proj4, description, geographic) = match authid {
+        "EPSG:4326" => (4326, "+proj=longlat +datum=WGS84 +no_defs", "WGS 84", true),
+        _ => (
+            3857,
+            "+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext +no_defs",
+            "WGS 84 / Pseudo-Mercator",
+            false,
+        ),
+    };
+    format!(
+        "<spatialrefsys><proj4>{proj4}</proj4><srid>{srid}</srid><authid>EPSG:{srid}</authid><description>{description}</description><geographicflag>{geographic}</geographicflag></spatialrefsys>"
+    )
 }
 
 pub async fn catalog_entry(

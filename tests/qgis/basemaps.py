@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from qgis.core import (Qgis, QgsApplication, QgsDataSourceUri, QgsLayerDefinition, QgsMapRendererParallelJob,  # noqa: E402
+from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsDataSourceUri, QgsLayerDefinition, QgsMapRendererParallelJob,  # noqa: E402
                        QgsMapSettings, QgsOwsConnection, QgsProject, QgsRasterLayer, QgsRectangle,
                        QgsSettings, QgsVectorLayer)
 from qgis.PyQt.QtCore import QSize  # noqa: E402
@@ -127,11 +127,12 @@ def main():
     oapif = QgsVectorLayer("url='%s' typename='addresses'" % oapif_url, "addresses", "OAPIF")
     report(oapif.isValid(), "qgis.connection.oapif", "addresses from %s" % oapif_url)
 
-    # A .qlr from the kiosk for each kind of layer, dropped into the project: XYZ tiles, a WMS-only
-    # layer, a WFS feature type (as an OGC API collection).
+    # A .qlr from the kiosk for each kind of layer, dropped into a Lambert-93 project: XYZ tiles, a
+    # WMS-only layer, a WFS feature type (as an OGC API collection), each with a valid CRS.
     project = QgsProject.instance()
     for layer_id, kind in [(PLAN, "xyz"), (WMS_ONLY, "wms"), (COMMUNE, "oapif")]:
         project.clear()
+        project.setCrs(QgsCoordinateReferenceSystem("EPSG:2154"))
         qlr = download("%s/catalog/%s.qlr" % (base, urllib.parse.quote(layer_id)), ".qlr")
         ok, message = QgsLayerDefinition.loadLayerDefinition(qlr, project, project.layerTreeRoot())
         layers = list(project.mapLayers().values())
@@ -140,7 +141,11 @@ def main():
             layer_id, message or "loaded", [(layer.name(), layer.providerType(), layer.isValid()) for layer in layers]))
         if not valid:
             continue
+        crs = valid[0].crs()
+        report(crs.isValid(), "qgis.qlr.%s.crs" % kind, "%s valid in an EPSG:2154 project" % crs.authid())
         if kind == "oapif":
+            report("restrictToRequestBBOX='1'" in valid[0].source(), "qgis.qlr.oapif.bbox",
+                   "asks for the visible extent only")
             count = sum(1 for _ in valid[0].getFeatures())
             report(count > 0, "qgis.qlr.oapif.features", "%d feature(s)" % count)
         else:
