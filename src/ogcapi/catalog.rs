@@ -47,8 +47,27 @@ fn preview_zoom(layer: &WmtsLayer) -> u32 {
     6u32.clamp(lo, hi.max(lo))
 }
 
+/// Metropolitan France, west, south, east, north.
+const METROPOLE: [f64; 4] = [-5.2, 41.3, 9.6, 51.1];
+
+/// Where a preview looks: the middle of the part of the layer's extent over metropolitan France
+/// when it has one (a world-wide layer shows France, not 0°,0°), else the middle of its extent.
 fn centre(e: &Entry) -> (f64, f64) {
-    e.bbox.map(|b| b.center()).unwrap_or((2.35, 46.6))
+    let Some(b) = e.bbox else {
+        return (2.35, 46.6);
+    };
+    let [w, s, east, n] = METROPOLE;
+    let (w, s, east, n) = (
+        b.min_lon.max(w),
+        b.min_lat.max(s),
+        b.max_lon.min(east),
+        b.max_lat.min(n),
+    );
+    if w < east && s < n {
+        ((w + east) / 2.0, (s + n) / 2.0)
+    } else {
+        b.center()
+    }
 }
 
 /// The tile `dx`,`dy` away from the one over the middle of the layer's extent.
@@ -252,7 +271,8 @@ fn card(base: &BaseUrl, e: &Entry) -> Card {
             (Some(lo), Some(hi)) => format!("1:{lo:.0} to 1:{hi:.0}"),
             _ => "all scales".into(),
         };
-        ("Copy WMS URL", base.join("/wms"), about)
+        // A complete map request, layer included, not just the service's address.
+        ("Copy WMS URL", wms_map(base, e, l, 1024), about)
     } else {
         let crs = e.wfs.as_ref().and_then(|t| t.default_crs.clone());
         (
