@@ -63,6 +63,24 @@ def main():
     else:
         print("INFO qgis-wfs.filter: QGIS %s sent %d filter request(s): %s" % (
             Qgis.QGIS_VERSION, len(filters), filters[:1]), flush=True)
+    # The advanced comparison operators and IS NULL, each pushed whole to the WFS (QGIS >= 3.30 does
+    # when the gateway declares them), and alone or beside another condition.
+    if Qgis.QGIS_VERSION_INT >= 33000:
+        for name, expr, needle in [
+            ("like", "\"nom_officiel\" LIKE 'Penm%'", "LIKE 'Penm%'"),
+            ("like-and", "\"nom_officiel\" LIKE 'Penm%' AND \"population\" > 1000", "LIKE 'Penm%'"),
+            ("in", "\"code_insee\" IN ('29158', '29001')", "IN ('29158', '29001')"),
+            ("between", "\"population\" BETWEEN 1000 AND 10000", "BETWEEN 1000 AND 10000"),
+            ("is-null", "\"code_postal\" IS NOT NULL", "IS NOT NULL"),
+        ]:
+            urllib.request.urlopen(urllib.request.Request(fake + "/__fake/log", method="DELETE"), timeout=10)
+            layer.setSubsetString(expr)
+            got = list(layer.getFeatures(QgsFeatureRequest().setLimit(100)))
+            received = [urllib.parse.unquote_plus(r["query"]) for r in fake_log(fake) if "cql_filter" in r["query"].lower()]
+            pushed = [q.split("CQL_FILTER=", 1)[-1].split("&")[0] for q in received]
+            report(any(needle in q for q in pushed) and len(got) == 1, "qgis-wfs.push.%s" % name,
+                   "%s -> CQL_FILTER %s, %d feature(s)" % (expr, pushed[:1], len(got)))
+        layer.setSubsetString(subset)
     ext = QgsRectangle()
     for f in feats:
         ext.combineExtentWith(f.geometry().boundingBox())
