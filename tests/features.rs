@@ -178,14 +178,27 @@ async fn a_large_bbox_is_not_an_error_but_a_note() {
 }
 
 #[tokio::test]
-async fn without_q_or_bbox_the_known_features_are_listed() {
+async fn a_fresh_gateway_answers_the_first_page_with_examples_and_their_fields() {
     let app = TestApp::start().await;
-    // QGIS's first probe: answered at once, without the upstream.
+    // QGIS's first probe learns the columns from it: real features, not an empty page.
     let (status, ctype, fc) = app.get_json("/collections/addresses/items?limit=10").await;
     assert_eq!((status, ctype.as_str()), (200, GEOJSON));
-    assert_eq!(fc["features"], json!([]));
-    assert_eq!(app.fake.count("/geocodage"), 0);
+    let features = fc["features"].as_array().unwrap();
+    assert!(!features.is_empty(), "{fc}");
+    assert!(features[0]["properties"]["label"].is_string(), "{fc}");
+    assert!(fc["note"].as_str().unwrap().contains("Hôtel de Ville"));
+    let sent = app.fake.first_to("/geocodage/reverse");
+    assert_eq!(sent.query["index"], "address");
+    assert_eq!(sent.query["lon"], "2.3522");
+    // Asked again, they are the known features: no second upstream call.
+    let (_, _, again) = app.get_json("/collections/addresses/items?limit=10").await;
+    assert_eq!(again["numberReturned"], fc["numberReturned"]);
+    assert_eq!(app.fake.count("/geocodage/reverse"), 1);
+}
 
+#[tokio::test]
+async fn without_q_or_bbox_the_known_features_are_listed() {
+    let app = TestApp::start().await;
     app.get_json("/collections/addresses/items?q=1%20place%20Georges%20Freche")
         .await;
     app.get_json(&format!("/collections/addresses/items?bbox={MONTPELLIER}"))
@@ -204,9 +217,13 @@ async fn without_q_or_bbox_the_known_features_are_listed() {
         ["34172_2130_00001", "34172_2580_00001", "34172_9999_00002"],
         "filters apply to the known features too"
     );
-    // Other collections are separate.
+    // Other collections are separate: the places list places (here, examples), not addresses.
     let (_, _, poi) = app.get_json("/collections/poi/items").await;
-    assert_eq!(poi["numberMatched"], 0);
+    let known_addresses = ids(&fc);
+    assert!(
+        ids(&poi).iter().all(|id| !known_addresses.contains(id)),
+        "{poi}"
+    );
     // The extent of the collection follows what is known.
     let (_, _, c) = app.get_json("/collections/addresses").await;
     let bbox = &c["extent"]["spatial"]["bbox"][0];

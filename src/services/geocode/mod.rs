@@ -229,7 +229,13 @@ impl GeocodeService {
                     .param("limit", MAX_CANDIDATES),
             )
         } else {
-            return Ok(known_page(None));
+            let page = known_page(None);
+            // Nothing looked up yet: a first page of real features, so that a client learning the
+            // collection's fields from its first items (QGIS reads `items?limit=10`) sees them all.
+            if page.features.is_empty() && query.offset == 0 && params.names().next().is_none() {
+                return self.sample(index, query.limit).await;
+            }
+            return Ok(page);
         };
         let (candidates, status) = self.run(request).await?;
         let matched: Vec<Value> = candidates.into_iter().filter(in_bbox).collect();
@@ -241,6 +247,28 @@ impl GeocodeService {
                 .take(query.limit)
                 .collect(),
             note: None,
+            cache_status: Some(status),
+        })
+    }
+
+    /// The features of `index` nearest to Paris's Hôtel de Ville (at most `limit`, 10 at most):
+    /// examples of the collection before anything has been looked up.
+    async fn sample(&self, index: Index, limit: usize) -> Result<ItemsPage, ServiceError> {
+        const HOTEL_DE_VILLE: (f64, f64) = (2.352_2, 48.856_6);
+        let request = UpstreamRequest::new(Api::Geocoding, "/geocodage/reverse")
+            .param("lon", HOTEL_DE_VILLE.0)
+            .param("lat", HOTEL_DE_VILLE.1)
+            .param("index", index.upstream_name())
+            .param("limit", limit.min(10));
+        let (features, status) = self.run(request).await?;
+        Ok(ItemsPage {
+            number_matched: features.len(),
+            features,
+            note: Some(
+                "Nothing has been looked up yet: these are the features nearest to the Hôtel de Ville \
+                 of Paris, as examples. Search with q=… or bbox=…"
+                    .into(),
+            ),
             cache_status: Some(status),
         })
     }
