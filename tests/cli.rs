@@ -107,6 +107,11 @@ fn serve_listens_at_once_without_the_upstream() {
     while started.elapsed() < Duration::from_secs(20) {
         match lines.next() {
             Some(Ok(line)) if line.contains("listening") => {
+                // stderr is a pipe here, not a terminal: plain text, no colour codes.
+                assert!(
+                    !line.contains('\u{1b}'),
+                    "colour codes in a log file: {line:?}"
+                );
                 listening = true;
                 break;
             }

@@ -83,7 +83,7 @@ class GeopfGatewayPlugin:
                 return None
         self.tell(
             "No geopf-gateway answers at %s. Start one (geopf-gateway serve), or set its URL or "
-            "binary in Plugins → Géoplateforme → Settings." % gateway.url,
+            "binary in Web → Géoplateforme → Settings." % gateway.url,
             Qgis.Warning,
         )
         return None

@@ -127,6 +127,7 @@ def test_without_a_gateway_a_message_says_what_to_do(iface, monkeypatch):
         assert plugin.connect_gateway() is None
         message = iface.messageBar().pushMessage.call_args[0][1]
         assert "geopf-gateway serve" in message
+        assert "Web → Géoplateforme" in message, message  # the menu the plugin is in
     finally:
         QgsSettings().remove("geopf_gateway/autostart")
 

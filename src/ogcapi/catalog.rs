@@ -340,7 +340,8 @@ pub async fn kiosk(State(state): State<AppState>, base: BaseUrl) -> Response {
 }
 
 /// QGIS's "Load connections" files (Data Source Manager → a provider's tab → Load), through the
-/// gateway. QGIS reads one kind of connection per file, chosen by `type`: `xyz` (the default: the
+/// gateway, named as the QGIS plugin names the same connections (doing both makes no duplicates).
+/// QGIS reads one kind of connection per file, chosen by `type`: `xyz` (the default: the
 /// featured basemaps as XYZ), `wms` (the WMTS and the WMS, both in QGIS's WMS/WMTS tab), `wfs` (the
 /// OGC API – Features connection, in QGIS's WFS / OGC API – Features tab).
 fn connections_xml(state: &AppState, base: &BaseUrl, kind: &str) -> Result<Response, ApiError> {
@@ -355,7 +356,7 @@ fn connections_xml(state: &AppState, base: &BaseUrl, kind: &str) -> Result<Respo
             }) {
                 let (lo, hi) = l.zoom_range().unwrap_or((0, 19));
                 xml.push_str(&format!(
-                    "  <xyztiles name=\"{} (IGN)\" url=\"{}\" zmin=\"{lo}\" zmax=\"{hi}\" authcfg=\"\" username=\"\" password=\"\" referer=\"\" tilePixelRatio=\"0\"/>\n",
+                    "  <xyztiles name=\"{} — IGN\" url=\"{}\" zmin=\"{lo}\" zmax=\"{hi}\" authcfg=\"\" username=\"\" password=\"\" referer=\"\" tilePixelRatio=\"0\"/>\n",
                     esc(&l.title),
                     esc(&xyz_url(base, l)),
                 ));
@@ -366,10 +367,13 @@ fn connections_xml(state: &AppState, base: &BaseUrl, kind: &str) -> Result<Respo
             xml.push_str("<qgsWMSConnections version=\"1.0\">\n");
             for (name, url) in [
                 (
-                    "IGN basemaps, WMTS (geopf-gateway)",
+                    "Géoplateforme (geopf-gateway)",
                     base.join("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"),
                 ),
-                ("IGN WMS-Raster (geopf-gateway)", base.join("/wms")),
+                (
+                    "Géoplateforme WMS-Raster (geopf-gateway)",
+                    base.join("/wms"),
+                ),
             ] {
                 xml.push_str(&format!(
                     "  <wms name=\"{}\" url=\"{}\" ignoreGetMapURI=\"false\" ignoreGetFeatureInfoURI=\"false\" ignoreAxisOrientation=\"false\" invertAxisOrientation=\"false\" smoothPixmapTransform=\"false\" dpiMode=\"7\" username=\"\" password=\"\"/>\n",

@@ -108,6 +108,12 @@ def main():
     report(any(u.startswith(base + "/wmts") for u in wms.values()) and base + "/wms" in wms.values(),
            "qgis.import.wms", "WMS/WMTS connections: %s" % wms)
 
+    # The files name the connections as the plugin does: loading both makes no duplicates.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "plugin-stub"))
+    from geopf_gateway import connections as plugin_connections
+    report({plugin_connections.NAME, plugin_connections.NAME_WMS} <= set(wms), "qgis.import.names",
+           "the plugin's names %s among %s" % ([plugin_connections.NAME, plugin_connections.NAME_WMS], sorted(wms)))
+
     import_connections(base, "wfs", QgsManageConnectionsDialog.WFS)
     wfs = {n: QgsOwsConnection("wfs", n).uri().param("url") for n in QgsOwsConnection.connectionList("wfs")}
     report(any(u.rstrip("/") == base for u in wfs.values()), "qgis.import.wfs", "WFS/OAPIF connections: %s" % wfs)
