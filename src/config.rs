@@ -115,6 +115,8 @@ pub struct GeocodingConfig {
 #[serde(deny_unknown_fields)]
 pub struct CatalogConfig {
     pub refresh_s: u64,
+    /// Start from the catalogue embedded in the binary when the cache folder has none.
+    pub embedded: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

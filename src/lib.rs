@@ -138,6 +138,13 @@ impl AppState {
         ));
         let wms = Arc::new(services::wms::WmsService::new(images, snapshots.clone()));
         let tms = Arc::new(services::tms::TmsService::new(upstream.clone(), snapshots));
+        if config.catalog.embedded {
+            use catalog::embedded;
+            basemaps.capabilities().start_from_embedded(&embedded::WMTS);
+            wms.capabilities()
+                .start_from_embedded(&embedded::WMS_RASTER);
+            wfs.capabilities().start_from_embedded(&embedded::WFS);
+        }
         let catalogue = Arc::new(services::catalogue::Catalogue::new(
             basemaps.clone(),
             wms.clone(),

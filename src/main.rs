@@ -31,7 +31,8 @@ enum Command {
     /// Fill the disk tile cache with basemap tiles over an area, before going offline. Resumable:
     /// tiles already fresh on disk are skipped.
     Seed(SeedArgs),
-    /// Print the catalogue (WMTS, WMS and WFS layers): from the snapshot on disk, else the upstream.
+    /// Print the catalogue (WMTS, WMS and WFS layers): from the snapshot on disk, else the upstream,
+    /// else the catalogue embedded in the binary.
     Catalog(CatalogArgs),
     /// Print the effective configuration (secrets masked); exit non-zero if it is invalid.
     CheckConfig(ConfigArgs),

@@ -756,3 +756,36 @@ async fn path_traversal_and_absurd_ids_are_plain_404s() {
     }
     assert_eq!(get_tiles(&app), 0, "nothing reached the upstream");
 }
+
+/// A first start with no snapshot and no upstream: the catalogue embedded in the binary serves
+/// at once, and says so.
+#[tokio::test]
+async fn offline_the_embedded_catalogue_is_complete_at_once() {
+    let app = TestApp::start_with(|c| {
+        c.catalog.embedded = true;
+        c.upstream.base_url = "http://127.0.0.1:9".into();
+        c.upstream.retries = 0;
+    })
+    .await;
+    let (status, _, catalog) = app.get_json("/catalog.json").await;
+    assert_eq!(status, 200);
+    assert!(
+        catalog["numberMatched"].as_u64().unwrap() > 1000,
+        "{}",
+        catalog["numberMatched"]
+    );
+    let (_, _, ortho) = app.get_json("/catalog/ORTHOIMAGERY.ORTHOPHOTOS").await;
+    assert_eq!(ortho["id"], "ORTHOIMAGERY.ORTHOPHOTOS");
+    let (_, _, ready) = app.get_json("/ready").await;
+    for doc in ["wmts", "wms", "wfs"] {
+        assert_eq!(
+            ready["upstream"][doc]["source"], "embedded snapshot",
+            "{doc}: {ready}"
+        );
+    }
+    let html = app.get("/catalog").await.text().await.unwrap();
+    assert!(
+        html.contains("(built in), refreshing"),
+        "the kiosk says where its layers come from"
+    );
+}

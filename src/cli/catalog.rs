@@ -36,17 +36,17 @@ fn run(args: CatalogArgs) -> Result<(), String> {
     super::runtime()?.block_on(async move {
         let state = AppState::new(config).map_err(|e| e.to_string())?;
         let mut errors = Vec::new();
-        if args.refresh || state.basemaps.layers().is_empty() {
+        if args.refresh || state.basemaps.capabilities().wants_upstream() {
             if let Err(e) = state.basemaps.refresh().await {
                 errors.push(format!("WMTS: {e}"));
             }
         }
-        if args.refresh || state.wms.layers().is_empty() {
+        if args.refresh || state.wms.capabilities().wants_upstream() {
             if let Err(e) = state.wms.refresh().await {
                 errors.push(format!("WMS: {e}"));
             }
         }
-        if args.refresh || state.wfs.types().is_empty() {
+        if args.refresh || state.wfs.capabilities().wants_upstream() {
             if let Err(e) = state.wfs.refresh().await {
                 errors.push(format!("WFS: {e}"));
             }

@@ -32,11 +32,13 @@ fn run(args: SeedArgs) -> Result<ExitCode, String> {
     super::runtime()?.block_on(async move {
         let state = AppState::new(config).map_err(|e| e.to_string())?;
         let basemaps = &state.basemaps;
-        if basemaps.layers().is_empty() {
-            basemaps
-                .refresh()
-                .await
-                .map_err(|e| format!("the WMTS capabilities could not be read: {e}"))?;
+        if basemaps.capabilities().wants_upstream() {
+            if let Err(e) = basemaps.refresh().await {
+                if basemaps.layers().is_empty() {
+                    return Err(format!("the WMTS capabilities could not be read: {e}"));
+                }
+                eprintln!("geopf-gateway seed: the WMTS capabilities could not be read ({e}); the embedded catalogue is used");
+            }
         }
         let mut failed = false;
         for id in &args.layers {

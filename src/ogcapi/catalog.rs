@@ -260,6 +260,8 @@ struct Kiosk {
     layers: Vec<Card>,
     /// The processes (built-in and adapters), as title and page.
     tools: Vec<(String, String)>,
+    /// Where the layers come from when it is not the upstream's current answer.
+    provenance: Option<String>,
 }
 
 fn card(base: &BaseUrl, e: &Entry) -> Card {
@@ -327,11 +329,22 @@ pub async fn kiosk(State(state): State<AppState>, base: BaseUrl) -> Response {
             (p.title.to_string(), href)
         })
         .collect();
+    let wmts = state.basemaps.capabilities().current();
+    let provenance = (wmts.source == crate::services::capabilities::Source::Embedded).then(|| {
+        format!(
+            "catalogue of {} (built in), refreshing from the Géoplateforme…",
+            wmts.fetched_at
+                .map(crate::rfc3339::format)
+                .map(|t| t[..10].to_string())
+                .unwrap_or_default()
+        )
+    });
     let page = Kiosk {
         home: base.join("/"),
         themes,
         layers: cards,
         tools,
+        provenance,
     };
     match page.render() {
         Ok(html) => Html(html).into_response(),

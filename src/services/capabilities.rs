@@ -27,6 +27,8 @@ pub enum Source {
     None,
     /// The snapshot on disk a previous run kept.
     Snapshot,
+    /// The snapshot embedded in the binary (no snapshot on disk, the upstream not answered yet).
+    Embedded,
     /// The upstream, during this run.
     Upstream,
 }
@@ -36,6 +38,7 @@ impl Source {
         match self {
             Source::None => "none",
             Source::Snapshot => "disk snapshot",
+            Source::Embedded => "embedded snapshot",
             Source::Upstream => "upstream",
         }
     }
@@ -209,6 +212,50 @@ impl<T> Capabilities<T> {
             state: RwLock::new(current),
             republished: Mutex::new(None),
         }
+    }
+
+    /// Starts from the snapshot embedded in the binary, when nothing better is in use (no disk
+    /// snapshot, no upstream answer yet).
+    pub fn start_from_embedded(&self, embedded: &crate::catalog::embedded::Embedded) {
+        if self.current().source != Source::None {
+            return;
+        }
+        let parsed = embedded
+            .text()
+            .and_then(|text| Ok(((self.parse)(&text)?, text)));
+        match parsed {
+            Ok((items, text)) => {
+                tracing::info!(
+                    document = self.name,
+                    items = items.len(),
+                    recorded = embedded.recorded,
+                    "capabilities taken from the embedded snapshot until the upstream answers"
+                );
+                let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+                if state.source == Source::None {
+                    *state = Current {
+                        index: index_of(&items, self.id),
+                        items: Arc::new(items),
+                        text: Arc::new(text),
+                        validators: Validators::default(),
+                        fetched_at: embedded.recorded_at(),
+                        source: Source::Embedded,
+                        confirmed: false,
+                        changes: None,
+                        last_error: None,
+                    };
+                }
+            }
+            Err(e) => {
+                tracing::warn!(document = self.name, error = %e, "embedded snapshot unusable")
+            }
+        }
+    }
+
+    /// Whether the copy in use is not one the upstream gave (none, or the embedded one): worth
+    /// asking the upstream now.
+    pub fn wants_upstream(&self) -> bool {
+        matches!(self.current().source, Source::None | Source::Embedded)
     }
 
     pub fn current(&self) -> Current<T> {

@@ -43,6 +43,8 @@ pub fn test_config(fake: &FakeUpstream) -> Config {
     c.upstream.retry_backoff_ms = 10;
     c.upstream.queue_timeout_ms = 10_000;
     c.server.shutdown_grace_s = 1;
+    // The catalogue is the fake's: tests start from nothing, not from the embedded snapshot.
+    c.catalog.embedded = false;
     // Each gateway its own cache folder: nothing lands in the user's, no test sees another's.
     c.cache.dir = std::env::temp_dir()
         .join(format!("geopf-test-{}", uuid::Uuid::new_v4()))
