@@ -150,6 +150,7 @@ impl AppState {
             wms.clone(),
             wfs.clone(),
             tms.clone(),
+            config.mirror.prefixes.iter().any(|p| p == "annexes"),
         ));
         let jobs = Arc::new(JobStore::new(
             config.jobs.max_jobs,

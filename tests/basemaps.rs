@@ -482,11 +482,22 @@ async fn the_kiosk_is_one_page_that_works_offline() {
             &src[..60.min(src.len())]
         );
     }
+    // The legend through the gateway's mirror (its cache; offline once seen), not data.geopf.fr.
     let (_, _, detail) = app.get_json(&format!("/catalog/{PLAN}")).await;
+    let legend = detail["legend_url"].as_str().unwrap().to_string();
     assert_eq!(
-        detail["legend_url"],
-        format!("https://data.geopf.fr/annexes/ressources/legendes/{PLAN}-legend.png")
+        legend,
+        format!(
+            "{}/geopf/annexes/ressources/legendes/{PLAN}-legend.png",
+            app.base
+        )
     );
+    let path = format!("/annexes/ressources/legendes/{PLAN}-legend.png");
+    app.fake
+        .set_body(&path, 200, "image/png", b"\x89PNG\r\n\x1a\nlegend".to_vec());
+    let r = app.http.get(&legend).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.fake.first_to(&path).path, path);
 }
 
 const COMMUNE: &str = "LIMITES_ADMINISTRATIVES_EXPRESS.LATEST:commune";

@@ -120,6 +120,14 @@ fn preview(base: &BaseUrl, e: &Entry) -> Option<String> {
     e.wms.as_ref().map(|l| wms_map(base, e, l, 256))
 }
 
+/// The layer's legend: through the gateway (cached, offline once seen) when it can, else where
+/// the upstream publishes it.
+pub(crate) fn legend(base: &BaseUrl, e: &Entry) -> Option<String> {
+    e.legend_gateway_path()
+        .map(|path| base.join(&path))
+        .or_else(|| e.legend_url())
+}
+
 pub(crate) fn detail_url(base: &BaseUrl, e: &Entry) -> String {
     base.join(&format!("/catalog/{}", urlencode(&e.id)))
 }
@@ -150,7 +158,7 @@ pub fn entry(base: &BaseUrl, e: &Entry) -> Value {
         "min_scale_denominator": e.wms.as_ref().and_then(|l| l.min_scale),
         "max_scale_denominator": e.wms.as_ref().and_then(|l| l.max_scale),
         "default_crs": e.wfs.as_ref().and_then(|t| t.default_crs.clone()),
-        "legend_url": e.legend_url(),
+        "legend_url": legend(base, e),
         "metadata_urls": e.wms.as_ref().map(|l| l.metadata_urls.clone()).unwrap_or_default(),
         "links": {
             "tiles": e.xyz().map(|l| xyz_url(base, l)),
@@ -305,7 +313,7 @@ fn card(base: &BaseUrl, e: &Entry) -> Card {
         copy_label,
         copy,
         qlr: qlr_source(base, e).map(|_| format!("{}.qlr", detail_url(base, e))),
-        legend: e.legend_url(),
+        legend: legend(base, e),
         detail: format!("{}?f=html", detail_url(base, e)),
     }
 }
@@ -605,7 +613,7 @@ fn detail_page(base: &BaseUrl, e: &Entry) -> Page {
             Cell::link(url.clone(), format!("{url}?f=html")),
         ]);
     }
-    if let Some(legend) = e.legend_url() {
+    if let Some(legend) = legend(base, e) {
         t.rows
             .push(vec![Cell::text("legend"), Cell::link("legend", legend)]);
     }

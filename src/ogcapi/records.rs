@@ -143,7 +143,7 @@ fn record(base: &BaseUrl, e: &Entry, mirrored: &[String]) -> Value {
             "QGIS layer definition (.qlr)",
         ));
     }
-    if let Some(legend) = e.legend_url() {
+    if let Some(legend) = super::catalog::legend(base, e) {
         l.push(Link::new(legend, "describedby", "image/png", "Legend"));
     }
     finish(base, e, l)

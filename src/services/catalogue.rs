@@ -24,6 +24,8 @@ pub struct Entry {
     pub wms: Option<WmsLayer>,
     pub wfs: Option<FeatureType>,
     pub tms: Option<TmsLayer>,
+    /// Legends are served through the gateway's mirror (`/geopf/annexes/…`).
+    legends_mirrored: bool,
     /// Id, title, abstract and keywords folded (see [`fold`]), for search.
     text: String,
 }
@@ -48,6 +50,7 @@ impl Entry {
             wms: None,
             wfs: None,
             tms: None,
+            legends_mirrored: false,
             text,
         }
     }
@@ -119,6 +122,17 @@ impl Entry {
             })
             .sum::<u32>()
             + featured
+    }
+
+    /// The legend's path through the gateway (its cache, available offline once seen), when the
+    /// mirror leads to the Géoplateforme's annexes where legends are published.
+    pub fn legend_gateway_path(&self) -> Option<String> {
+        const PUBLISHED: &str = "https://data.geopf.fr/annexes/";
+        let url = self.legend_url()?;
+        let rest = url
+            .strip_prefix(PUBLISHED)
+            .filter(|_| self.legends_mirrored)?;
+        Some(format!("/geopf/annexes/{rest}"))
     }
 
     /// Every word of `words` (lower case) in the text, and the theme and service asked for.
@@ -292,6 +306,8 @@ pub struct Catalogue {
     wms: Arc<WmsService>,
     wfs: Arc<WfsService>,
     tms: Arc<TmsService>,
+    /// The mirror leads to `annexes` (where the legends are).
+    legends_mirrored: bool,
     built: RwLock<Option<(Sources, Arc<Vec<Entry>>)>>,
 }
 
@@ -301,12 +317,14 @@ impl Catalogue {
         wms: Arc<WmsService>,
         wfs: Arc<WfsService>,
         tms: Arc<TmsService>,
+        legends_mirrored: bool,
     ) -> Self {
         Catalogue {
             basemaps,
             wms,
             wfs,
             tms,
+            legends_mirrored,
             built: RwLock::new(None),
         }
     }
@@ -330,7 +348,11 @@ impl Catalogue {
                 return entries.clone();
             }
         }
-        let entries = Arc::new(build(&sources.0, &sources.1, &sources.2, &sources.3));
+        let mut entries = build(&sources.0, &sources.1, &sources.2, &sources.3);
+        for e in &mut entries {
+            e.legends_mirrored = self.legends_mirrored;
+        }
+        let entries = Arc::new(entries);
         *self.built.write().unwrap_or_else(|e| e.into_inner()) = Some((sources, entries.clone()));
         entries
     }
