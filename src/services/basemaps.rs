@@ -112,6 +112,15 @@ impl Basemaps {
         self.images.disk()
     }
 
+    /// Layer `layer_id`, or a 404 saying where the basemaps are listed.
+    fn find(&self, layer_id: &str) -> Result<Item<WmtsLayer>, ServiceError> {
+        self.layer(layer_id).ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "there is no basemap {layer_id:?} (see /catalog.json)"
+            ))
+        })
+    }
+
     /// The XYZ tile z/x/y of `layer_id` in `format` (`png` or `jpeg`).
     pub async fn tile(
         &self,
@@ -121,11 +130,7 @@ impl Basemaps {
         y: u64,
         format: &str,
     ) -> Result<(Tile, TileOrigin), ServiceError> {
-        let layer = self.layer(layer_id).ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "there is no basemap {layer_id:?} (see /catalog.json)"
-            ))
-        })?;
+        let layer = self.find(layer_id)?;
         if !layer.is_xyz() {
             return Err(ServiceError::NotFound(format!(
                 "{layer_id} is not published in WebMercator ({})",
@@ -147,11 +152,7 @@ impl Basemaps {
         y: u64,
         format: &str,
     ) -> Result<(Tile, TileOrigin), ServiceError> {
-        let layer = self.layer(layer_id).ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "there is no basemap {layer_id:?} (see /catalog.json)"
-            ))
-        })?;
+        let layer = self.find(layer_id)?;
         self.tile_of(layer, z, x, y, format).await
     }
 
