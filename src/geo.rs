@@ -27,6 +27,17 @@ impl Bbox {
         (w, h)
     }
 
+    /// The part shared with `other` (edges included), if any.
+    pub fn intersection(&self, other: &Bbox) -> Option<Bbox> {
+        let i = Bbox {
+            min_lon: self.min_lon.max(other.min_lon),
+            min_lat: self.min_lat.max(other.min_lat),
+            max_lon: self.max_lon.min(other.max_lon),
+            max_lat: self.max_lat.min(other.max_lat),
+        };
+        (i.min_lon <= i.max_lon && i.min_lat <= i.max_lat).then_some(i)
+    }
+
     pub fn center(&self) -> (f64, f64) {
         (
             (self.min_lon + self.max_lon) / 2.0,

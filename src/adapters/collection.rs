@@ -17,9 +17,10 @@ use crate::{
         documents,
         features::{
             check_crs, feature_response, parse_bbox, parse_limit, parse_offset,
-            queryables_response, urlencode, FRANCE, LIMIT_DEFAULT, STANDARD_PARAMS,
+            queryables_response, text_and_box_form, urlencode, FRANCE, LIMIT_DEFAULT,
+            STANDARD_PARAMS,
         },
-        html::{cell_text, respond, with_cache_status, Cell, Form, FormField, Page, Table},
+        html::{cell_text, respond, with_cache_status, Cell, Form, Page, Table},
         links::{self, Link},
     },
     services::inputs::Inputs,
@@ -95,32 +96,14 @@ impl Adapter {
     }
 
     fn search_form(&self, base: &BaseUrl, pairs: &[(String, String)]) -> Form {
-        let value = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
         let [w, s, e, n] = self.extent();
-        Form {
-            action: base.join(&format!("/collections/{}/items", self.file.id)),
-            submit: "Find".into(),
-            fields: vec![
-                FormField {
-                    name: "q".into(),
-                    label: "Search".into(),
-                    value: value("q"),
-                    placeholder: String::new(),
-                },
-                FormField {
-                    name: "bbox".into(),
-                    label: "Box (west,south,east,north)".into(),
-                    value: value("bbox"),
-                    placeholder: format!("{w},{s},{e},{n}"),
-                },
-            ],
-        }
+        text_and_box_form(
+            base,
+            &self.file.id,
+            pairs,
+            ("", "Box (west,south,east,north)"),
+            &format!("{w},{s},{e},{n}"),
+        )
     }
 
     /// The template variables of an items request, and its paging; unknown parameters are a 400.
@@ -218,16 +201,7 @@ impl AdapterSet {
             &a.file.title,
             format,
         );
-        let mut doc = Map::new();
-        doc.insert("type".into(), json!("FeatureCollection"));
-        doc.insert("timeStamp".into(), json!(crate::rfc3339::now()));
-        if let Some(total) = mapped.number_matched {
-            doc.insert("numberMatched".into(), json!(total));
-        }
-        doc.insert("numberReturned".into(), json!(features.len()));
-        doc.insert("features".into(), Value::Array(features));
-        doc.insert("links".into(), links::to_value(&l));
-        let doc = Value::Object(doc);
+        let doc = documents::items_page(features, mapped.number_matched, None, &l);
         let response = respond(format, &doc, links::GEOJSON, || {
             let mut p = Page::new(
                 base,

@@ -106,7 +106,8 @@ pub fn compile(source: &str, text: &str, checks: &Checks<'_>) -> Result<Adapter,
     };
     let file: AdapterFile = toml::from_str(text).map_err(|e| {
         let key = e.span().map_or(String::new(), |span| {
-            let line = text[..span.start.min(text.len())].lines().count().max(1);
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.lines().count().max(1);
             format!("line {line}")
         });
         problem(&key, e.message().to_string())

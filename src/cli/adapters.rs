@@ -31,6 +31,8 @@ pub fn check(dir: Option<PathBuf>, config_file: Option<PathBuf>) -> ExitCode {
     }
     // The report is the output: the load's own warnings would say it twice.
     config.log.level = "error".into();
+    // Checking files needs no catalogue: the embedded one is not unpacked for it.
+    config.catalog.embedded = false;
     crate::init_logging(&config);
     let state = match AppState::new(config) {
         Ok(s) => s,

@@ -47,8 +47,13 @@ fn preview_zoom(layer: &WmtsLayer) -> u32 {
     6u32.clamp(lo, hi.max(lo))
 }
 
-/// Metropolitan France, west, south, east, north.
-const METROPOLE: [f64; 4] = [-5.2, 41.3, 9.6, 51.1];
+/// Metropolitan France.
+const METROPOLE: crate::geo::Bbox = crate::geo::Bbox {
+    min_lon: -5.2,
+    min_lat: 41.3,
+    max_lon: 9.6,
+    max_lat: 51.1,
+};
 
 /// Where a preview looks: the middle of the part of the layer's extent over metropolitan France
 /// when it has one (a world-wide layer shows France, not 0°,0°), else the middle of its extent.
@@ -56,18 +61,10 @@ fn centre(e: &Entry) -> (f64, f64) {
     let Some(b) = e.bbox else {
         return (2.35, 46.6);
     };
-    let [w, s, east, n] = METROPOLE;
-    let (w, s, east, n) = (
-        b.min_lon.max(w),
-        b.min_lat.max(s),
-        b.max_lon.min(east),
-        b.max_lat.min(n),
-    );
-    if w < east && s < n {
-        ((w + east) / 2.0, (s + n) / 2.0)
-    } else {
-        b.center()
-    }
+    b.intersection(&METROPOLE)
+        .filter(|i| i.min_lon < i.max_lon && i.min_lat < i.max_lat)
+        .unwrap_or(b)
+        .center()
 }
 
 /// The tile `dx`,`dy` away from the one over the middle of the layer's extent.
@@ -343,7 +340,7 @@ pub async fn kiosk(State(state): State<AppState>, base: BaseUrl) -> Response {
             "catalogue of {} (built in), refreshing from the Géoplateforme…",
             wmts.fetched_at
                 .map(crate::rfc3339::format)
-                .map(|t| t[..10].to_string())
+                .map(|t| t.get(..10).unwrap_or(&t).to_string())
                 .unwrap_or_default()
         )
     });

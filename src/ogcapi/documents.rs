@@ -145,6 +145,30 @@ pub struct StatusInfo<'a> {
     pub links: Vec<Link>,
 }
 
+/// A page of items (`…/items`) as a GeoJSON FeatureCollection with the OGC API members:
+/// `timeStamp`, `numberMatched` (when known), `numberReturned`, a `note` when the page is not what
+/// one might expect, the features (moved in, not copied) and the links.
+pub fn items_page(
+    features: Vec<Value>,
+    number_matched: Option<usize>,
+    note: Option<&str>,
+    links: &[Link],
+) -> Value {
+    let mut doc = serde_json::Map::new();
+    doc.insert("type".into(), Value::from("FeatureCollection"));
+    doc.insert("timeStamp".into(), Value::from(crate::rfc3339::now()));
+    if let Some(matched) = number_matched {
+        doc.insert("numberMatched".into(), Value::from(matched));
+    }
+    doc.insert("numberReturned".into(), Value::from(features.len()));
+    if let Some(note) = note {
+        doc.insert("note".into(), Value::from(note));
+    }
+    doc.insert("features".into(), Value::Array(features));
+    doc.insert("links".into(), super::links::to_value(links));
+    Value::Object(doc)
+}
+
 /// A document as JSON (serializing these types cannot fail: their keys are strings).
 pub fn to_json(doc: &impl Serialize) -> Value {
     serde_json::to_value(doc).unwrap_or_default()

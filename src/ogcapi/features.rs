@@ -180,6 +180,27 @@ fn queryables_table(c: &CollectionSpec) -> Table {
 }
 
 fn search_form(base: &BaseUrl, c: &CollectionSpec, pairs: &[(String, String)]) -> Form {
+    text_and_box_form(
+        base,
+        c.id,
+        pairs,
+        (
+            "1 place Georges Frêche Montpellier",
+            "or a box (west,south,east,north)",
+        ),
+        "3.894,43.596,3.900,43.601",
+    )
+}
+
+/// The search form of a collection's items page: a text (`q`) and a box (`bbox`), filled with the
+/// request's values; `(text placeholder, box label)` and the box's placeholder as given.
+pub fn text_and_box_form(
+    base: &BaseUrl,
+    id: &str,
+    pairs: &[(String, String)],
+    (q_placeholder, bbox_label): (&str, &str),
+    bbox_placeholder: &str,
+) -> Form {
     let value = |name: &str| {
         pairs
             .iter()
@@ -187,22 +208,23 @@ fn search_form(base: &BaseUrl, c: &CollectionSpec, pairs: &[(String, String)]) -
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    let mut fields = vec![FormField {
-        name: "q".into(),
-        label: "Search".into(),
-        value: value("q"),
-        placeholder: "1 place Georges Frêche Montpellier".into(),
-    }];
-    fields.push(FormField {
-        name: "bbox".into(),
-        label: "or a box (west,south,east,north)".into(),
-        value: value("bbox"),
-        placeholder: "3.894,43.596,3.900,43.601".into(),
-    });
     Form {
-        action: base.join(&format!("/collections/{}/items", c.id)),
+        action: base.join(&format!("/collections/{id}/items")),
         submit: "Find".into(),
-        fields,
+        fields: vec![
+            FormField {
+                name: "q".into(),
+                label: "Search".into(),
+                value: value("q"),
+                placeholder: q_placeholder.into(),
+            },
+            FormField {
+                name: "bbox".into(),
+                label: bbox_label.into(),
+                value: value("bbox"),
+                placeholder: bbox_placeholder.into(),
+            },
+        ],
     }
 }
 
@@ -334,17 +356,12 @@ async fn items_page(
         c.title,
         format,
     );
-    let mut doc = Map::new();
-    doc.insert("type".into(), json!("FeatureCollection"));
-    doc.insert("timeStamp".into(), json!(crate::rfc3339::now()));
-    doc.insert("numberMatched".into(), json!(page.number_matched));
-    doc.insert("numberReturned".into(), json!(page.features.len()));
-    if let Some(note) = &page.note {
-        doc.insert("note".into(), json!(note));
-    }
-    doc.insert("features".into(), Value::Array(page.features));
-    doc.insert("links".into(), links::to_value(&l));
-    let doc = Value::Object(doc);
+    let doc = documents::items_page(
+        page.features,
+        Some(page.number_matched),
+        page.note.as_deref(),
+        &l,
+    );
     let response = respond(format, &doc, links::GEOJSON, || {
         let mut p = Page::new(base, format!("{} — items", c.title), c.description);
         p.note = page.note.clone();

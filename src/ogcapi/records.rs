@@ -238,13 +238,6 @@ fn parse_search(pairs: &[(String, String)]) -> Result<Search, ApiError> {
     Ok(s)
 }
 
-fn intersects(a: &Bbox, b: &Bbox) -> bool {
-    a.min_lon <= b.max_lon
-        && b.min_lon <= a.max_lon
-        && a.min_lat <= b.max_lat
-        && b.min_lat <= a.max_lat
-}
-
 fn queryables() -> Vec<(&'static str, &'static str, Value)> {
     vec![
         (
@@ -305,7 +298,7 @@ async fn items_page(
         entries.iter().filter(|e| {
             e.matches(&s.words, s.theme.as_deref(), s.service.as_deref())
                 && s.bbox
-                    .is_none_or(|b| e.bbox.is_none_or(|eb| intersects(&b, &eb)))
+                    .is_none_or(|b| e.bbox.is_none_or(|eb| b.intersection(&eb).is_some()))
         }),
         &s.words,
     );
@@ -328,14 +321,7 @@ async fn items_page(
         TITLE,
         format,
     );
-    let doc = json!({
-        "type": "FeatureCollection",
-        "timeStamp": crate::rfc3339::now(),
-        "numberMatched": found.len(),
-        "numberReturned": records.len(),
-        "features": records,
-        "links": links::to_value(&l),
-    });
+    let doc = documents::items_page(records, Some(found.len()), None, &l);
     Ok(respond(format, &doc, links::GEOJSON, || {
         let mut p = Page::new(base, format!("{TITLE} — records"), DESCRIPTION);
         let mut t = Table::new(

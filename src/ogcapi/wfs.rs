@@ -275,16 +275,12 @@ pub async fn items(
         &t.title,
         format,
     );
-    let mut doc = Map::new();
-    doc.insert("type".into(), json!("FeatureCollection"));
-    doc.insert("timeStamp".into(), json!(crate::rfc3339::now()));
-    if let Some(m) = page.number_matched {
-        doc.insert("numberMatched".into(), json!(m));
-    }
-    doc.insert("numberReturned".into(), json!(returned));
-    doc.insert("features".into(), Value::Array(page.features));
-    doc.insert("links".into(), links::to_value(&l));
-    let doc = Value::Object(doc);
+    let doc = documents::items_page(
+        page.features,
+        page.number_matched.map(|m| m as usize),
+        None,
+        &l,
+    );
     let mut response = respond(format, &doc, links::GEOJSON, || {
         let mut p = Page::new(base, format!("{} — items", t.title), t.abstract_.clone());
         let mut table = Table::new(&format!("{returned} feature(s)"), &["id", "properties"]);
