@@ -24,6 +24,7 @@ pub struct Config {
     pub mirror: MirrorConfig,
     pub adapters: AdaptersConfig,
     pub jobs: JobsConfig,
+    pub cluster: ClusterConfig,
     pub log: LogConfig,
 }
 
@@ -153,6 +154,35 @@ pub struct JobsConfig {
     pub batch_quota_share: f64,
 }
 
+/// Cluster mode (DESIGN §8): replicas sharing one Valkey/Redis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `redis://[:password@]host:port/db`; empty: everything stays in-process.
+    #[serde(serialize_with = "mask_url_password")]
+    pub redis_url: String,
+    /// Prefix of every key the gateway writes (gateways of unrelated teams can share one Redis).
+    pub key_prefix: String,
+    /// The longest one Redis call may take before the replica goes on alone, in milliseconds.
+    pub timeout_ms: u64,
+    /// Answers, documents and tiles larger than this stay local, in KiB.
+    pub max_value_kb: u64,
+    /// Tiles in Redis too (a second level shared by the replicas, expiring with `cache.ttl.tiles`).
+    pub tiles: bool,
+    /// How long a replica waits for another's upstream call for the same answer, in milliseconds.
+    pub lock_wait_ms: u64,
+    /// How long the replica running a job may stay silent before the job is reported failed, in
+    /// seconds.
+    pub job_lease_s: u64,
+}
+
+impl ClusterConfig {
+    /// Whether replicas share state (a Redis URL is set).
+    pub fn enabled(&self) -> bool {
+        !self.redis_url.trim().is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
@@ -186,6 +216,23 @@ pub enum ConfigError {
 
 fn mask_secret<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(if value.is_empty() { "" } else { "***" })
+}
+
+/// A URL with its password (if any) masked.
+pub fn masked_url(value: &str) -> String {
+    match url::Url::parse(value) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) if value.is_empty() => String::new(),
+        Err(_) => "***".into(),
+    }
+}
+
+fn mask_url_password<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&masked_url(value))
 }
 
 fn mask_opt_secret<S: serde::Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -248,6 +295,26 @@ impl Config {
         check_http_url("upstream.base_url", &self.upstream.base_url)?;
         if !self.server.public_url.is_empty() {
             check_http_url("server.public_url", &self.server.public_url)?;
+        }
+        if self.cluster.enabled() {
+            match url::Url::parse(self.cluster.redis_url.trim()) {
+                Ok(u) if matches!(u.scheme(), "redis" | "valkey") && u.host().is_some() => {}
+                _ => {
+                    return Err(invalid(
+                        "cluster.redis_url",
+                        format!(
+                            "must be a redis:// URL (TLS is not built in: keep Redis on the replicas' private network), got {:?}",
+                            masked_url(&self.cluster.redis_url)
+                        ),
+                    ))
+                }
+            }
+            if self.cluster.timeout_ms == 0 || self.cluster.job_lease_s == 0 {
+                return Err(invalid(
+                    "cluster.timeout_ms",
+                    "and cluster.job_lease_s must be above 0",
+                ));
+            }
         }
         for (key, value) in [
             ("upstream.timeout_ms", self.upstream.timeout_ms),

@@ -212,6 +212,12 @@ impl From<ServiceError> for ApiError {
                 "Adapter failed",
                 e.to_string(),
             ),
+            ServiceError::Elsewhere { status, detail } => ApiError::new(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                "job-failed",
+                "Job failed",
+                detail,
+            ),
         }
     }
 }
@@ -241,6 +247,16 @@ impl From<JobError> for ApiError {
                 err
             }
             JobError::Storage(..) => ApiError::internal(detail),
+            JobError::HeldElsewhere(_) => {
+                let mut err = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "job-results-elsewhere",
+                    "Results held by another replica",
+                    detail,
+                );
+                err.retry_after_s = Some(1);
+                err
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod adapters;
 pub mod cache;
 pub mod catalog;
+pub mod cluster;
 pub mod config;
 pub mod cql2;
 pub mod error;
@@ -64,6 +65,8 @@ pub struct Services {
     pub jobs: Arc<JobStore>,
     pub uploads: Arc<Uploads>,
     pub keys: Arc<http::auth::Keys>,
+    /// Cluster mode: the replicas' shared state (none: this process only).
+    pub cluster: Option<cluster::Cluster>,
     /// The memory cache (shared with the services), for its metrics.
     pub cache: MemoryCache<serde_json::Value>,
     /// The geocoding indexes' collections (served by [`ogcapi::features::GeocodingCollections`]).
@@ -80,10 +83,12 @@ pub struct Services {
 
 impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Self> {
-        let upstream: SharedUpstream = Arc::new(UpstreamClient::new(&config.upstream)?);
-        let cache = MemoryCache::new("answers", &config.cache);
-        let fetcher = Fetcher::new(upstream.clone(), cache.clone());
         http::observe::recorder();
+        let cluster = cluster::Cluster::from_config(&config.cluster)?;
+        let upstream: SharedUpstream =
+            Arc::new(UpstreamClient::new(&config.upstream, cluster.clone())?);
+        let cache = MemoryCache::new("answers", &config.cache);
+        let fetcher = Fetcher::new(upstream.clone(), cache.clone()).with_cluster(cluster.clone());
         let geocoding_quota = config
             .upstream
             .quotas
@@ -120,12 +125,15 @@ impl AppState {
             config.geocoding.known_features as u64,
         ));
         process_providers.push(adapters.clone());
-        let snapshots = Some(cache::snapshot::Snapshots::new(
-            config.cache_dir().join("catalog"),
-            &config.upstream.base_url,
-        ));
+        let snapshots = Some(
+            cache::snapshot::Snapshots::new(
+                config.cache_dir().join("catalog"),
+                &config.upstream.base_url,
+            )
+            .with_cluster(cluster.clone()),
+        );
         let wfs = Arc::new(services::wfs::WfsService::new(fetcher, snapshots.clone()));
-        let images = image_cache(&config, &upstream);
+        let images = image_cache(&config, &upstream).with_cluster(cluster.clone());
         let basemaps = Arc::new(services::basemaps::Basemaps::new(
             images.clone(),
             snapshots.clone(),
@@ -152,19 +160,22 @@ impl AppState {
             tms.clone(),
             config.mirror.prefixes.iter().any(|p| p == "annexes"),
         ));
-        let jobs = Arc::new(JobStore::new(
-            config.jobs.max_jobs,
-            // An open gateway has one user: the per-key share is for gateways with keys.
-            if config.auth.keys.is_empty() {
-                config.jobs.max_jobs
-            } else {
-                config.jobs.max_jobs_per_key
-            },
-            Duration::from_secs(config.jobs.max_age_s),
-            usize::try_from(config.jobs.memory_mb.saturating_mul(1024 * 1024))
-                .unwrap_or(usize::MAX),
-            config.cache_dir().join("jobs"),
-        ));
+        let jobs = Arc::new(
+            JobStore::new(
+                config.jobs.max_jobs,
+                // An open gateway has one user: the per-key share is for gateways with keys.
+                if config.auth.keys.is_empty() {
+                    config.jobs.max_jobs
+                } else {
+                    config.jobs.max_jobs_per_key
+                },
+                Duration::from_secs(config.jobs.max_age_s),
+                usize::try_from(config.jobs.memory_mb.saturating_mul(1024 * 1024))
+                    .unwrap_or(usize::MAX),
+                config.cache_dir().join("jobs"),
+            )
+            .with_cluster(cluster.clone()),
+        );
         let uploads = Arc::new(Uploads::new(
             config.server.body_limit_mb.saturating_mul(4 * 1024 * 1024),
             Duration::from_secs(3600),
@@ -173,7 +184,10 @@ impl AppState {
             trusted_proxies: http::base_url::TrustedProxies::from_config(
                 &config.server.trusted_proxies,
             ),
-            keys: Arc::new(http::auth::Keys::from_config(&config.auth)),
+            keys: Arc::new(
+                http::auth::Keys::from_config(&config.auth).with_cluster(cluster.clone()),
+            ),
+            cluster,
             cache,
             uploads,
             processes: Processes::new(process_providers),
@@ -238,6 +252,9 @@ fn spawn_background(state: &AppState) {
     state.wms.spawn_refresh(every);
     state.tms.spawn_refresh(every);
     spawn_reload_on_hangup(state.adapters.clone());
+    if let Some(cluster) = &state.cluster {
+        cluster.spawn_heartbeat();
+    }
 }
 
 /// Reads the adapter files again on each SIGHUP.

@@ -66,6 +66,8 @@ pub enum CacheStatus {
     Miss,
     /// Another identical request was already upstream; this one waited for its answer.
     Collapsed,
+    /// Another replica had it: served from the replicas' shared cache (cluster mode).
+    Shared,
 }
 
 impl fmt::Display for CacheStatus {
@@ -74,6 +76,7 @@ impl fmt::Display for CacheStatus {
             CacheStatus::Hit => "geopf-gateway; hit",
             CacheStatus::Miss => "geopf-gateway; fwd=miss; stored",
             CacheStatus::Collapsed => "geopf-gateway; fwd=miss; collapsed",
+            CacheStatus::Shared => "geopf-gateway; hit; detail=shared",
         })
     }
 }
@@ -110,9 +113,11 @@ pub struct Cached<V> {
     pub kind: CacheKind,
     pub weight: u32,
     pub value: V,
+    /// Taken from the replicas' shared cache rather than the upstream (cluster mode).
+    pub shared: bool,
 }
 
-struct PerKindExpiry(HashMap<CacheKind, Duration>);
+struct PerKindExpiry(Arc<HashMap<CacheKind, Duration>>);
 
 impl<V> Expiry<String, Arc<Cached<V>>> for PerKindExpiry {
     fn expire_after_create(
@@ -132,6 +137,7 @@ impl<V> Expiry<String, Arc<Cached<V>>> for PerKindExpiry {
 #[derive(Clone)]
 pub struct MemoryCache<V> {
     inner: Cache<String, Arc<Cached<V>>>,
+    ttls: Arc<HashMap<CacheKind, Duration>>,
     /// The `cache` label of its metrics (`answers`, `images`).
     name: &'static str,
 }
@@ -145,7 +151,8 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
                 let secs = config.ttl.get(kind.config_name()).copied().unwrap_or(300);
                 (kind, Duration::from_secs(secs))
             })
-            .collect();
+            .collect::<HashMap<_, _>>();
+        let ttls = Arc::new(ttls);
         let inner = Cache::builder()
             .max_capacity(config.memory_mb.saturating_mul(1024 * 1024))
             .weigher(|key: &String, value: &Arc<Cached<V>>| {
@@ -154,9 +161,21 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
                     .saturating_add(u32::try_from(key.capacity()).unwrap_or(u32::MAX))
                     .saturating_add(ENTRY_OVERHEAD)
             })
-            .expire_after(PerKindExpiry(ttls))
+            .expire_after(PerKindExpiry(ttls.clone()))
             .build();
-        MemoryCache { inner, name }
+        MemoryCache { inner, ttls, name }
+    }
+
+    /// How long an answer of `kind` is kept.
+    pub fn ttl(&self, kind: CacheKind) -> Duration {
+        match kind {
+            CacheKind::Seconds(secs) => Duration::from_secs(u64::from(secs)),
+            kind => self
+                .ttls
+                .get(&kind)
+                .copied()
+                .unwrap_or(Duration::from_secs(300)),
+        }
     }
 
     /// The cached value for `key`, if there is one (counted as a hit).
@@ -188,15 +207,17 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
             .entry(key)
             .or_try_insert_with(async { fetch.await.map(Arc::new) })
             .await?;
-        let status = if entry.is_fresh() {
+        let status = if entry.is_fresh() && entry.value().shared {
+            CacheStatus::Shared
+        } else if entry.is_fresh() {
             CacheStatus::Miss
         } else {
             CacheStatus::Collapsed
         };
-        let label = if status == CacheStatus::Miss {
-            "miss"
-        } else {
-            "collapsed"
+        let label = match status {
+            CacheStatus::Miss => "miss",
+            CacheStatus::Shared => "shared",
+            _ => "collapsed",
         };
         metrics::counter!("geopf_cache_lookups_total", "cache" => self.name, "result" => label)
             .increment(1);
@@ -223,6 +244,7 @@ mod tests {
             kind: CacheKind::Geocoding,
             weight: s.len() as u32,
             value: s.to_string(),
+            shared: false,
         }
     }
 

@@ -32,6 +32,8 @@ struct Header {
 pub struct Snapshots {
     dir: PathBuf,
     upstream: String,
+    /// Cluster mode: the replicas share the documents (one refresh at a time).
+    shared: Option<crate::cluster::Cluster>,
 }
 
 impl Snapshots {
@@ -39,7 +41,22 @@ impl Snapshots {
         Snapshots {
             dir,
             upstream: upstream.trim_end_matches('/').to_string(),
+            shared: None,
         }
+    }
+
+    /// Shares the documents with the other replicas through `cluster`.
+    pub fn with_cluster(mut self, cluster: Option<crate::cluster::Cluster>) -> Self {
+        self.shared = cluster;
+        self
+    }
+
+    /// The cluster and the key under which the replicas share the document `name` of this
+    /// upstream, in cluster mode.
+    pub fn shared(&self, name: &str) -> Option<(&crate::cluster::Cluster, String)> {
+        let cluster = self.shared.as_ref()?;
+        let key = cluster.value_key("capabilities", &format!("{} {name}", self.upstream));
+        Some((cluster, key))
     }
 
     fn path(&self, name: &str) -> PathBuf {

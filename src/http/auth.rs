@@ -2,7 +2,7 @@
 //! (`Authorization: Bearer …` or `?token=…`), compared in constant time, each with its own request
 //! budget. The `token` query parameter is removed before anything else sees the request.
 
-use std::{num::NonZeroU32, sync::Arc};
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use axum::{
     extract::{Request, State},
@@ -10,22 +10,34 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use governor::{clock::Clock, DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{
+    clock::{Clock, DefaultClock},
+    DefaultDirectRateLimiter, Quota, RateLimiter,
+};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{config::AuthConfig, error::ApiError, upstream::RequestContext};
+use crate::{
+    cluster::{rate::Rate, Cluster},
+    config::AuthConfig,
+    error::ApiError,
+    upstream::RequestContext,
+};
 
 struct Key {
     name: Arc<str>,
     admin: bool,
     sha256: [u8; 32],
     limiter: DefaultDirectRateLimiter,
+    /// The budget as the replicas share it (cluster mode).
+    rate: Rate,
 }
 
 /// The configured keys; none means an open gateway.
 pub struct Keys {
     keys: Vec<Key>,
+    /// Cluster mode: the budgets are the replicas' together.
+    shared: Option<Cluster>,
 }
 
 /// Who is calling (a request extension set once the key is checked).
@@ -60,10 +72,33 @@ impl Keys {
                     admin: k.admin,
                     sha256,
                     limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+                    rate: Rate {
+                        interval: Duration::from_secs(1) / rate.get(),
+                        burst: burst.get(),
+                    },
                 })
             })
             .collect();
-        Keys { keys }
+        Keys { keys, shared: None }
+    }
+
+    /// Shares the keys' budgets with the other replicas through `cluster`.
+    pub fn with_cluster(mut self, cluster: Option<Cluster>) -> Self {
+        self.shared = cluster;
+        self
+    }
+
+    /// Whether `key`'s budget has room for one more request: `Err` with the wait if not. The
+    /// shared budget in cluster mode, this replica's while Redis is unavailable.
+    async fn spend(&self, key: &Key) -> Result<(), Duration> {
+        if let Some(cluster) = &self.shared {
+            if let Some(answer) = cluster.allow(&format!("key:{}", key.name), key.rate).await {
+                return answer;
+            }
+        }
+        key.limiter
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     pub fn is_open(&self) -> bool {
@@ -181,8 +216,7 @@ pub async fn authenticate(
     let Some(key) = keys.find(&token) else {
         return unauthorized("the access key is not valid");
     };
-    if let Err(not_until) = key.limiter.check() {
-        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+    if let Err(wait) = keys.spend(key).await {
         let mut err = ApiError::too_many_requests(format!(
             "the requests of key {:?} exceed its budget; retry in {} ms",
             key.name,

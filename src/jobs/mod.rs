@@ -11,10 +11,12 @@ use std::{
 
 use indexmap::IndexMap;
 
+mod shared;
 pub mod uploads;
 
 pub use crate::services::process::Progress;
 use crate::{
+    cluster::Cluster,
     services::{process::ProcessOutput, ServiceError},
     upstream::RequestContext,
 };
@@ -123,6 +125,8 @@ pub enum JobError {
     Full(usize),
     #[error("the results of job {0:?} could not be read back: {1}")]
     Storage(String, String),
+    #[error("the results of job {0:?} are held only by the gateway replica that ran it (too large to share, or Redis was unavailable); retry, the load balancer may reach it")]
+    HeldElsewhere(String),
 }
 
 pub struct JobStore {
@@ -132,6 +136,8 @@ pub struct JobStore {
     max_age: Duration,
     memory_budget: usize,
     dir: PathBuf,
+    /// Cluster mode: jobs written through to Redis, where every replica finds them.
+    shared: Option<Cluster>,
 }
 
 impl JobStore {
@@ -149,7 +155,46 @@ impl JobStore {
             max_age,
             memory_budget,
             dir,
+            shared: None,
         }
+    }
+
+    /// Shares the jobs with the other replicas through `cluster` (none: this process only).
+    pub fn with_cluster(mut self, cluster: Option<Cluster>) -> Self {
+        self.shared = cluster;
+        self
+    }
+
+    /// How long a job's record is kept in Redis: a finished one as long as here, a running one
+    /// until it finishes (its replica rewrites it then) or its lease ends.
+    fn keep_for(&self, info: &JobInfo) -> Duration {
+        if info.status.is_finished() {
+            self.max_age
+        } else {
+            self.max_age.saturating_mul(2)
+        }
+    }
+
+    /// Writes the job's record for the other replicas (cluster mode).
+    async fn publish(&self, info: &JobInfo) {
+        if let Some(cluster) = &self.shared {
+            let record = shared::Record::of(info, cluster.replica());
+            if let Ok(json) = serde_json::to_vec(&record) {
+                cluster
+                    .put_job(
+                        &info.id,
+                        shared::millis(info.created),
+                        &json,
+                        self.keep_for(info),
+                    )
+                    .await;
+            }
+        }
+    }
+
+    /// The job's info as held here, to publish.
+    fn info_of(&self, id: &str) -> Option<JobInfo> {
+        self.lock().get(id).map(Job::info)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, IndexMap<String, Job>> {
@@ -158,7 +203,7 @@ impl JobStore {
 
     /// Starts `work` as a job of `process_id` for `owner`; `progress` is the handle the work
     /// reports through.
-    pub fn submit<F>(
+    pub async fn submit<F>(
         self: &Arc<Self>,
         owner: &Arc<str>,
         process_id: &str,
@@ -196,6 +241,11 @@ impl JobStore {
                 },
             );
         }
+        if let (Some(cluster), Some(info)) = (&self.shared, self.info_of(&id)) {
+            // Listed and leased before any replica can be asked about it.
+            cluster.renew_job(&id).await;
+            self.publish(&info).await;
+        }
         let store = Arc::clone(self);
         let job_id = id.clone();
         // The job keeps its caller: its upstream calls share the quota as the caller's.
@@ -206,7 +256,12 @@ impl JobStore {
                 j.info.message = "running".into();
                 j.info.started = Some(SystemTime::now());
             });
-            let outcome = work.await;
+            let Some(outcome) = store.run(&job_id, work).await else {
+                // Dismissed through another replica.
+                let mut jobs = store.lock();
+                store.remove(&mut jobs, &job_id);
+                return;
+            };
             store.finish(&job_id, outcome).await;
         }));
         let abort = handle.abort_handle();
@@ -260,6 +315,41 @@ impl JobStore {
         Ok(())
     }
 
+    /// Runs the job's work; in cluster mode also renews its lease, publishes its progress and
+    /// watches for a cancel from another replica (`None` then).
+    async fn run<F>(&self, id: &str, work: F) -> Option<Result<ProcessOutput, ServiceError>>
+    where
+        F: std::future::Future<Output = Result<ProcessOutput, ServiceError>>,
+    {
+        let Some(cluster) = &self.shared else {
+            return Some(work.await);
+        };
+        if let Some(info) = self.info_of(id) {
+            self.publish(&info).await;
+        }
+        let mut tick = tokio::time::interval(
+            (cluster.job_lease() / 3).clamp(Duration::from_millis(100), Duration::from_secs(1)),
+        );
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(work);
+        let mut published = 0;
+        loop {
+            tokio::select! {
+                outcome = &mut work => return Some(outcome),
+                _ = tick.tick() => {
+                    if cluster.renew_job(id).await {
+                        tracing::info!(job = id, "job dismissed through another replica: cancelled");
+                        return None;
+                    }
+                    if let Some(info) = self.info_of(id).filter(|i| i.progress != published) {
+                        published = info.progress;
+                        self.publish(&info).await;
+                    }
+                }
+            }
+        }
+    }
+
     fn update(&self, id: &str, change: impl FnOnce(&mut Job)) {
         if let Some(j) = self.lock().get_mut(id) {
             if j.info.status != JobStatus::Dismissed {
@@ -270,6 +360,10 @@ impl JobStore {
     }
 
     async fn finish(&self, id: &str, outcome: Result<ProcessOutput, ServiceError>) {
+        let shared_results = match (&self.shared, &outcome) {
+            (Some(_), Ok(output)) => serde_json::to_vec(&output.outputs).ok(),
+            _ => None,
+        };
         let stored = match outcome {
             Ok(output) => match self.store_result(id, output).await {
                 Ok(s) => Ok(s),
@@ -297,6 +391,16 @@ impl JobStore {
                 }
             }
         });
+        if let (Some(cluster), Some(info)) = (&self.shared, self.info_of(id)) {
+            // The results first: a replica that reads "successful" finds them.
+            if let Some(json) = shared_results {
+                if !cluster.put_job_results(id, &json, self.max_age).await {
+                    tracing::warn!(job = id, bytes = json.len(), "job results too large to share (cluster.max_value_kb) or Redis unavailable: only this replica answers them");
+                }
+            }
+            self.publish(&info).await;
+            cluster.release_job(id).await;
+        }
     }
 
     /// Keeps a result in memory while the budget allows, else writes it under the cache dir.
@@ -388,7 +492,150 @@ impl JobStore {
         (page, total)
     }
 
+    /// The job's record in Redis (cluster mode), if `viewer` sees it. A running job whose
+    /// replica stopped renewing its lease is marked failed, for every replica.
+    async fn shared_record(
+        &self,
+        id: &str,
+        viewer: &Viewer,
+    ) -> Result<(&Cluster, shared::Record), JobError> {
+        let no_such_job = || JobError::NoSuchJob(id.to_string());
+        let cluster = self.shared.as_ref().ok_or_else(no_such_job)?;
+        let found = cluster.job(id).await.ok_or_else(no_such_job)?;
+        let record: shared::Record =
+            serde_json::from_slice(&found.json).map_err(|_| no_such_job())?;
+        if !viewer.sees(record.owner()) {
+            return Err(no_such_job());
+        }
+        if record.is_finished() || found.leased {
+            return Ok((cluster, record));
+        }
+        let orphan = record.orphaned(cluster.job_lease());
+        let info = orphan.into_info();
+        tracing::warn!(
+            job = id,
+            "job lost with its replica (lease expired): marked failed"
+        );
+        self.publish(&info).await;
+        Ok((cluster, shared::Record::of(&info, "")))
+    }
+
+    /// Whether a job held here was dismissed through another replica (then forgotten here too).
+    async fn dismissed_elsewhere(&self, id: &str) -> bool {
+        let Some(cluster) = &self.shared else {
+            return false;
+        };
+        if cluster.job_dismissed(id).await != Some(true) {
+            return false;
+        }
+        let mut jobs = self.lock();
+        self.remove(&mut jobs, id);
+        true
+    }
+
+    /// The job, wherever it runs (here, or in cluster mode on another replica).
+    pub async fn status(&self, id: &str, viewer: &Viewer) -> Result<JobInfo, JobError> {
+        match self.get(id, viewer) {
+            Ok(_) if self.dismissed_elsewhere(id).await => Err(JobError::NoSuchJob(id.into())),
+            Err(JobError::NoSuchJob(_)) if self.shared.is_some() => {
+                Ok(self.shared_record(id, viewer).await?.1.into_info())
+            }
+            other => other,
+        }
+    }
+
+    /// A page of the jobs `viewer` sees on every replica (cluster mode) or here, newest first,
+    /// and how many it sees.
+    pub async fn page(
+        &self,
+        viewer: &Viewer,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<JobInfo>, usize) {
+        let records = match &self.shared {
+            Some(cluster) => cluster.jobs().await,
+            None => None,
+        };
+        let Some(records) = records else {
+            return self.list(viewer, offset, limit);
+        };
+        // Every job is listed in Redis when it starts; those held here read live progress.
+        let seen: Vec<JobInfo> = records
+            .iter()
+            .filter_map(|r| serde_json::from_slice::<shared::Record>(r).ok())
+            .filter(|r| viewer.sees(r.owner()))
+            .map(|r| {
+                let info = r.into_info();
+                self.get(&info.id, viewer).unwrap_or(info)
+            })
+            .collect();
+        let total = seen.len();
+        (seen.into_iter().skip(offset).take(limit).collect(), total)
+    }
+
+    /// Dismisses the job wherever it runs: here, or (cluster mode) through Redis, which cancels
+    /// it on its replica.
+    pub async fn cancel(&self, id: &str, viewer: &Viewer) -> Result<JobInfo, JobError> {
+        match self.dismiss(id, viewer) {
+            Ok(info) => {
+                if let Some(cluster) = &self.shared {
+                    cluster.dismiss_job(id, self.max_age).await;
+                }
+                Ok(info)
+            }
+            Err(JobError::NoSuchJob(_)) if self.shared.is_some() => {
+                let (cluster, record) = self.shared_record(id, viewer).await?;
+                if !cluster.dismiss_job(id, self.max_age).await {
+                    return Err(JobError::NoSuchJob(id.to_string()));
+                }
+                let mut info = record.into_info();
+                info.status = JobStatus::Dismissed;
+                info.message = "dismissed".into();
+                info.updated = SystemTime::now();
+                Ok(info)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The results of a successful job, wherever it ran.
     pub async fn results(&self, id: &str, viewer: &Viewer) -> Result<Arc<ProcessOutput>, JobError> {
+        match self.local_results(id, viewer).await {
+            Err(JobError::NoSuchJob(_)) if self.shared.is_some() => {}
+            Ok(_) if self.dismissed_elsewhere(id).await => {
+                return Err(JobError::NoSuchJob(id.into()))
+            }
+            other => return other,
+        }
+        let (cluster, record) = self.shared_record(id, viewer).await?;
+        let info = record.into_info();
+        match info.status {
+            JobStatus::Successful => {}
+            JobStatus::Failed => {
+                return Err(JobError::Failed(
+                    info.error
+                        .unwrap_or(ServiceError::NoResult("unknown failure".into())),
+                ))
+            }
+            status => return Err(JobError::NotReady(id.to_string(), status.as_str())),
+        }
+        let bytes = cluster
+            .job_results(id)
+            .await
+            .ok_or_else(|| JobError::HeldElsewhere(id.to_string()))?;
+        let outputs = serde_json::from_slice(&bytes)
+            .map_err(|e| JobError::Storage(id.into(), e.to_string()))?;
+        Ok(Arc::new(ProcessOutput {
+            outputs,
+            cache_status: None,
+        }))
+    }
+
+    async fn local_results(
+        &self,
+        id: &str,
+        viewer: &Viewer,
+    ) -> Result<Arc<ProcessOutput>, JobError> {
         let stored = {
             let jobs = self.lock();
             let job = jobs
@@ -473,19 +720,21 @@ mod tests {
         )
     }
 
-    fn done(s: &Arc<JobStore>, owner: &str) -> Result<JobInfo, JobError> {
+    async fn done(s: &Arc<JobStore>, owner: &str) -> Result<JobInfo, JobError> {
         s.submit(&Arc::from(owner), "p", Progress::default(), async {
             Ok(output(1))
         })
+        .await
     }
 
-    fn running(s: &Arc<JobStore>, owner: &str) -> Result<JobInfo, JobError> {
+    async fn running(s: &Arc<JobStore>, owner: &str) -> Result<JobInfo, JobError> {
         s.submit(
             &Arc::from(owner),
             "p",
             Progress::default(),
             std::future::pending(),
         )
+        .await
     }
 
     async fn wait(store: &JobStore, id: &str, owner: &str) -> JobInfo {
@@ -502,11 +751,12 @@ mod tests {
     #[tokio::test]
     async fn results_beyond_the_budget_go_to_disk_and_come_back() {
         let s = store(10, 10, 50);
-        let small = done(&s, "").unwrap();
+        let small = done(&s, "").await.unwrap();
         let big = s
             .submit(&Arc::from(""), "p", Progress::default(), async {
                 Ok(output(100))
             })
+            .await
             .unwrap();
         wait(&s, &small.id, "").await;
         assert_eq!(wait(&s, &big.id, "").await.status, JobStatus::Successful);
@@ -521,21 +771,21 @@ mod tests {
     #[tokio::test]
     async fn the_oldest_finished_job_makes_room_and_running_ones_are_kept() {
         let s = store(2, 2, 1 << 20);
-        let a = done(&s, "").unwrap();
+        let a = done(&s, "").await.unwrap();
         wait(&s, &a.id, "").await;
-        running(&s, "").unwrap();
-        running(&s, "").unwrap();
+        running(&s, "").await.unwrap();
+        running(&s, "").await.unwrap();
         assert!(matches!(
             s.get(&a.id, &viewer("")),
             Err(JobError::NoSuchJob(_))
         ));
-        assert!(matches!(done(&s, ""), Err(JobError::TooMany(2))));
+        assert!(matches!(done(&s, "").await, Err(JobError::TooMany(2))));
     }
 
     #[tokio::test]
     async fn a_job_is_its_owners_alone_and_an_admins() {
         let s = store(10, 10, 1 << 20);
-        let a = done(&s, "alice").unwrap();
+        let a = done(&s, "alice").await.unwrap();
         wait(&s, &a.id, "alice").await;
         let bob = viewer("bob");
         assert!(matches!(s.get(&a.id, &bob), Err(JobError::NoSuchJob(_))));
@@ -561,23 +811,26 @@ mod tests {
     async fn one_key_cannot_take_every_slot() {
         let s = store(6, 3, 1 << 20);
         for _ in 0..3 {
-            running(&s, "alice").unwrap();
+            running(&s, "alice").await.unwrap();
         }
-        assert!(matches!(running(&s, "alice"), Err(JobError::TooMany(3))));
+        assert!(matches!(
+            running(&s, "alice").await,
+            Err(JobError::TooMany(3))
+        ));
         // Bob still has his own slots.
         for _ in 0..3 {
-            running(&s, "bob").unwrap();
+            running(&s, "bob").await.unwrap();
         }
         // A full store makes room from the key holding the most finished jobs, not from bob's.
         let s = store(4, 3, 1 << 20);
-        let b = done(&s, "bob").unwrap();
+        let b = done(&s, "bob").await.unwrap();
         wait(&s, &b.id, "bob").await;
         for _ in 0..2 {
-            let a = done(&s, "alice").unwrap();
+            let a = done(&s, "alice").await.unwrap();
             wait(&s, &a.id, "alice").await;
         }
-        running(&s, "carol").unwrap();
-        done(&s, "carol").unwrap();
+        running(&s, "carol").await.unwrap();
+        done(&s, "carol").await.unwrap();
         assert!(
             s.get(&b.id, &viewer("bob")).is_ok(),
             "bob's only job was dropped"

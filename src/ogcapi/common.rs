@@ -251,10 +251,20 @@ pub async fn ready(
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    // Cluster mode: a replica without Redis still serves (alone), so it stays ready — a load
+    // balancer must not take every replica out when Redis goes — but says so.
+    let cluster = match &state.cluster {
+        Some(c) => {
+            c.ping().await;
+            Some(c.status())
+        }
+        None => None,
+    };
     if !state.keys.is_open() && caller.is_none() {
         // A team gateway tells anyone whether it is ready; what is wrong, only to its users.
         let body = json!({
             "status": if ok { "ready" } else { "degraded" },
+            "cluster": cluster.as_ref().map(|c| &c["mode"]),
             "detail": "send an access key for the state of each upstream service",
         });
         return (status, Json(body)).into_response();
@@ -289,6 +299,7 @@ pub async fn ready(
             "apis": apis,
         },
         "adapters": state.adapters.report(),
+        "cluster": cluster,
     });
     (status, Json(body)).into_response()
 }

@@ -81,7 +81,7 @@ pub async fn list(
             _ => {}
         }
     }
-    let (jobs, total) = state.jobs.list(&Viewer::current(), offset, limit);
+    let (jobs, total) = state.jobs.page(&Viewer::current(), offset, limit).await;
     let mut l = links::self_and_alternate(&base, "/jobs", format, links::JSON);
     l.extend(links::paging(
         &base,
@@ -120,7 +120,7 @@ pub async fn status(
     base: BaseUrl,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let job = state.jobs.get(&id, &Viewer::current())?;
+    let job = state.jobs.status(&id, &Viewer::current()).await?;
     let doc = status_document(&base, &job);
     Ok(respond(format, &doc, links::JSON, || {
         let mut p = Page::new(
@@ -190,6 +190,6 @@ pub async fn dismiss(
     Path(id): Path<String>,
     base: BaseUrl,
 ) -> Result<Response, ApiError> {
-    let job = state.jobs.dismiss(&id, &Viewer::current())?;
+    let job = state.jobs.cancel(&id, &Viewer::current()).await?;
     Ok(Json(status_document(&base, &job)).into_response())
 }

@@ -320,9 +320,12 @@ pub async fn execute_post(
         let processes = state.processes.clone();
         let (pid, inputs, p) = (id.clone(), request.inputs, progress.clone());
         let owner = crate::jobs::Viewer::current().name;
-        let job = state.jobs.submit(&owner, &id, progress, async move {
-            processes.execute_with_progress(&pid, &inputs, &p).await
-        })?;
+        let job = state
+            .jobs
+            .submit(&owner, &id, progress, async move {
+                processes.execute_with_progress(&pid, &inputs, &p).await
+            })
+            .await?;
         let location = base.join(&format!("/jobs/{}", job.id));
         let mut response =
             (StatusCode::CREATED, Json(status_document(&base, &job))).into_response();

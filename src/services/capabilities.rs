@@ -148,6 +148,17 @@ fn index_of<T>(items: &[T], id: Identifier<T>) -> Arc<HashMap<String, usize>> {
     Arc::new(index)
 }
 
+/// How long a refreshed document stays shared with the replicas (cluster mode): replicas that
+/// refresh at about the same time (they start together) read it instead of asking the upstream.
+const SHARED_REFRESH: Duration = Duration::from_secs(600);
+
+/// A capabilities document as the replicas share it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedDocument {
+    text: String,
+    validators: Validators,
+}
+
 /// One capabilities document of the upstream, kept current.
 pub struct Capabilities<T> {
     /// The snapshot's file name and the name in logs and `/ready` (`wmts`, `wms-r`, `wfs`).
@@ -309,21 +320,17 @@ impl<T> Capabilities<T> {
     /// Returns the number of items in use.
     pub async fn refresh(&self) -> Result<usize, ServiceError> {
         let held = self.current();
-        let request = self.request.clone().if_changed(held.validators.clone());
-        let result = match self.client.get(&request).await {
-            Ok(r) if r.not_modified() => Ok(None),
-            Ok(r) => {
-                let text = String::from_utf8_lossy(&r.body).into_owned();
-                (self.parse)(&text)
-                    .map(|items| Some((items, text, r.validators)))
-                    .map_err(|reason| {
-                        ServiceError::Upstream(UpstreamError::BadBody {
-                            api: self.request.api,
-                            reason,
-                        })
+        let result = match self.fetch(&held).await {
+            Ok(None) => Ok(None),
+            Ok(Some((text, validators))) => (self.parse)(&text)
+                .map(|items| Some((items, text, validators)))
+                .map_err(|reason| {
+                    ServiceError::Upstream(UpstreamError::BadBody {
+                        api: self.request.api,
+                        reason,
                     })
-            }
-            Err(e) => Err(e.into()),
+                }),
+            Err(e) => Err(e),
         };
         let now = SystemTime::now();
         // The snapshot is written before the state is locked (readers never wait on the disk). On
@@ -378,6 +385,49 @@ impl<T> Capabilities<T> {
                 Err(e)
             }
         }
+    }
+
+    /// The document if it changed since `held` (`None`: unchanged). In cluster mode one replica
+    /// at a time asks the upstream and the others read its copy (shared for
+    /// [`SHARED_REFRESH`]).
+    async fn fetch(&self, held: &Current<T>) -> Result<Option<(String, Validators)>, ServiceError> {
+        let Some((cluster, key)) = self.snapshots.as_ref().and_then(|s| s.shared(self.name)) else {
+            return self.fetch_upstream(held).await;
+        };
+        let decode = |bytes: &[u8]| serde_json::from_slice::<SharedDocument>(bytes).ok();
+        let (document, _) = cluster
+            .fetch_once(&key, SHARED_REFRESH, decode, || async {
+                let document = match self.fetch_upstream(held).await? {
+                    Some((text, validators)) => SharedDocument { text, validators },
+                    None => SharedDocument {
+                        text: held.text.to_string(),
+                        validators: held.validators.clone(),
+                    },
+                };
+                let bytes = serde_json::to_vec(&document).ok();
+                Ok::<_, ServiceError>((document, bytes))
+            })
+            .await?;
+        if document.text == *held.text {
+            return Ok(None);
+        }
+        Ok(Some((document.text, document.validators)))
+    }
+
+    /// The document from the upstream, conditionally on the copy in use (`None`: a 304).
+    async fn fetch_upstream(
+        &self,
+        held: &Current<T>,
+    ) -> Result<Option<(String, Validators)>, ServiceError> {
+        let request = self.request.clone().if_changed(held.validators.clone());
+        let r = self.client.get(&request).await?;
+        if r.not_modified() {
+            return Ok(None);
+        }
+        Ok(Some((
+            String::from_utf8_lossy(&r.body).into_owned(),
+            r.validators,
+        )))
     }
 
     /// Writes the document in use as the snapshot on disk.

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::ServiceError;
 use crate::{
     cache::{CacheKind, CacheStatus, Cached, MemoryCache},
+    cluster::{shared::Sharing, Cluster},
     upstream::{SharedUpstream, UpstreamError, UpstreamRequest},
 };
 
@@ -17,11 +18,23 @@ pub type CachedJson = Arc<Cached<Value>>;
 pub struct Fetcher {
     client: SharedUpstream,
     cache: MemoryCache<Value>,
+    /// Cluster mode: the replicas' shared second level (and their cross-replica lock).
+    shared: Option<Cluster>,
 }
 
 impl Fetcher {
     pub fn new(client: SharedUpstream, cache: MemoryCache<Value>) -> Self {
-        Fetcher { client, cache }
+        Fetcher {
+            client,
+            cache,
+            shared: None,
+        }
+    }
+
+    /// Shares answers with the other replicas through `cluster` (none: this process only).
+    pub fn with_cluster(mut self, cluster: Option<Cluster>) -> Self {
+        self.shared = cluster;
+        self
     }
 
     /// The upstream client behind the cache.
@@ -78,18 +91,41 @@ impl Fetcher {
     ) -> Result<(CachedJson, CacheStatus), ServiceError> {
         let client = &self.client;
         let api = request.api;
-        let fetch = async move {
+        let upstream = async move {
             let response = client.get(&request).await?;
             let value: Value =
                 serde_json::from_slice(&response.body).map_err(|e| UpstreamError::BadBody {
                     api,
                     reason: format!("not JSON ({e})"),
                 })?;
-            let value = prepare(value).map_err(|reason| UpstreamError::BadBody { api, reason })?;
+            prepare(value).map_err(|reason| UpstreamError::BadBody { api, reason })
+        };
+        let shared = self.shared.as_ref();
+        let ttl = self.cache.ttl(kind);
+        let shared_key = shared.map(|c| c.value_key("answer", &key));
+        let fetch = async move {
+            let (value, sharing) = match (shared, &shared_key) {
+                (Some(cluster), Some(shared_key)) => {
+                    cluster
+                        .fetch_once(
+                            shared_key,
+                            ttl,
+                            |bytes| serde_json::from_slice::<Value>(bytes).ok(),
+                            || async {
+                                let value = upstream.await?;
+                                let bytes = serde_json::to_vec(&value).ok();
+                                Ok::<_, UpstreamError>((value, bytes))
+                            },
+                        )
+                        .await?
+                }
+                _ => (upstream.await?, Sharing::Fetched),
+            };
             Ok::<_, UpstreamError>(Cached {
                 kind,
                 weight: u32::try_from(crate::cache::json_weight(&value)).unwrap_or(u32::MAX),
                 value,
+                shared: sharing == Sharing::Shared,
             })
         };
         self.cache

@@ -24,6 +24,7 @@ use crate::{
         disk::{DiskStore, Stored},
         CacheKind, CacheStatus, Cached, MemoryCache,
     },
+    cluster::Cluster,
     upstream::{SharedUpstream, UpstreamError, UpstreamRequest, UpstreamResponse},
 };
 
@@ -96,6 +97,27 @@ impl Tile {
             &stored.etag,
             Bytes::from(stored.body),
         ))
+    }
+
+    /// The tile as the replicas share it: media type and validator on a line each, then the
+    /// bytes.
+    fn to_shared(&self) -> Vec<u8> {
+        let (content_type, etag) = (self.content_type.as_bytes(), self.etag.as_bytes());
+        let mut bytes = Vec::with_capacity(content_type.len() + etag.len() + 2 + self.body.len());
+        for part in [content_type, b"\n", etag, b"\n", &self.body[..]] {
+            bytes.extend_from_slice(part);
+        }
+        bytes
+    }
+
+    /// A tile another replica shared, if it reads as one.
+    fn from_shared(bytes: &[u8]) -> Option<Self> {
+        let mut parts = bytes.splitn(3, |b| *b == b'\n');
+        let content_type = std::str::from_utf8(parts.next()?).ok()?;
+        let etag = std::str::from_utf8(parts.next()?).ok()?;
+        let body = parts.next()?;
+        sniff_image(body)?;
+        Some(Tile::new(content_type, etag, Bytes::copy_from_slice(body)))
     }
 
     fn to_disk(&self) -> Stored {
@@ -181,6 +203,8 @@ pub struct ImageCache {
     /// How long a copy on disk is fresh (`cache.ttl.tiles`); older ones serve only when the
     /// upstream fails.
     fresh_for: Duration,
+    /// Cluster mode with `cluster.tiles`: the replicas' shared level, behind memory and disk.
+    shared: Option<Cluster>,
 }
 
 fn origin(cache_status: CacheStatus, stale: bool) -> TileOrigin {
@@ -195,6 +219,7 @@ fn cached(tile: Tile) -> Cached<Tile> {
         kind: CacheKind::Tiles,
         weight: u32::try_from(tile.body.len()).unwrap_or(u32::MAX),
         value: tile,
+        shared: false,
     }
 }
 
@@ -210,6 +235,29 @@ impl ImageCache {
             memory,
             disk: disk.map(Arc::new),
             fresh_for,
+            shared: None,
+        }
+    }
+
+    /// Shares tiles with the other replicas through `cluster` when it shares tiles.
+    pub fn with_cluster(mut self, cluster: Option<Cluster>) -> Self {
+        self.shared = cluster.filter(Cluster::shares_tiles);
+        self
+    }
+
+    /// A copy another replica shared; kept on disk here too.
+    async fn shared_copy(&self, key: &str) -> Option<Tile> {
+        let cluster = self.shared.as_ref()?;
+        let tile = Tile::from_shared(&cluster.get_value(&cluster.value_key("tile", key)).await?)?;
+        self.keep_on_disk(key, &tile);
+        Some(tile)
+    }
+
+    fn keep_on_disk(&self, key: &str, tile: &Tile) {
+        if let Some(d) = &self.disk {
+            if let Err(e) = d.put(key, &tile.to_disk()) {
+                tracing::warn!(error = %e, "an image could not be written to the disk store");
+            }
         }
     }
 
@@ -244,10 +292,15 @@ impl ImageCache {
         request: &UpstreamRequest,
     ) -> Result<Tile, UpstreamError> {
         let tile = Tile::from_upstream(self.fetcher.get(request).await?);
-        if let Some(d) = &self.disk {
-            if let Err(e) = d.put(key, &tile.to_disk()) {
-                tracing::warn!(error = %e, "an image could not be written to the disk store");
-            }
+        self.keep_on_disk(key, &tile);
+        if let Some(cluster) = &self.shared {
+            cluster
+                .put_value(
+                    &cluster.value_key("tile", key),
+                    &tile.to_shared(),
+                    self.fresh_for,
+                )
+                .await;
         }
         Ok(tile)
     }
@@ -269,6 +322,12 @@ impl ImageCache {
             let fetch = async {
                 if let Some(tile) = this.fresh_on_disk(&k) {
                     return Ok(cached(tile));
+                }
+                if let Some(tile) = this.shared_copy(&k).await {
+                    return Ok(Cached {
+                        shared: true,
+                        ..cached(tile)
+                    });
                 }
                 this.fetch_to_disk(&k, &req).await.map(cached)
             };

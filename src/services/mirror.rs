@@ -187,6 +187,7 @@ impl Mirror {
                     .unwrap_or(u32::MAX)
                     .saturating_add(ENTRY_OVERHEAD),
                 value: answer,
+                shared: false,
             })
         };
         let (cached, status) =

@@ -67,6 +67,9 @@ pub enum ServiceError {
     /// say): the file's fault, not the request's.
     #[error("the adapter {id} failed: {reason}")]
     Adapter { id: String, reason: String },
+    /// A failure another replica reported (a shared job's): its HTTP status and detail.
+    #[error("{detail}")]
+    Elsewhere { status: u16, detail: String },
 }
 
 impl ServiceError {

@@ -194,7 +194,12 @@ enum Attempt {
 }
 
 impl UpstreamClient {
-    pub fn new(config: &UpstreamConfig) -> Result<Self, reqwest::Error> {
+    /// The client of `config`; in cluster mode (`shared`) its quotas and pauses are the
+    /// replicas' together.
+    pub fn new(
+        config: &UpstreamConfig,
+        shared: Option<crate::cluster::Cluster>,
+    ) -> Result<Self, reqwest::Error> {
         let timeout = Duration::from_millis(config.timeout_ms);
         let http = reqwest::Client::builder()
             .user_agent(concat!("geopf-gateway/", env!("CARGO_PKG_VERSION")))
@@ -216,6 +221,7 @@ impl UpstreamClient {
                 (api, rate)
             }),
             Duration::from_millis(config.queue_timeout_ms),
+            shared,
         );
         Ok(UpstreamClient {
             inner: Arc::new(Inner {
@@ -421,7 +427,10 @@ impl UpstreamClient {
             // A day-long Retry-After must not stop an API for a day: the pause is capped, and
             // the next request after it finds out whether the limit still holds.
             let retry_after_s = retry_after.unwrap_or(5).clamp(1, inner.max_pause_s);
-            inner.quotas.pause(api, Duration::from_secs(retry_after_s));
+            inner
+                .quotas
+                .pause(api, Duration::from_secs(retry_after_s))
+                .await;
             metrics::counter!("geopf_upstream_429_total", "api" => api.config_name()).increment(1);
             tracing::warn!(%api, retry_after_s, "upstream rate limit: pausing this API");
             return Attempt::Fail(UpstreamError::RateLimited { api, retry_after_s });

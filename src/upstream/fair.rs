@@ -1,15 +1,79 @@
 //! A fair queue in front of one API's token bucket: when the quota is the bottleneck, permits go
 //! round-robin to the callers (access keys) that are waiting, so one caller's burst cannot starve
-//! the others; alone, a caller gets the whole quota.
+//! the others; alone, a caller gets the whole quota. In cluster mode the tokens come from the
+//! replicas' shared bucket in Redis (one quota for all of them), and from the local bucket while
+//! Redis is unavailable.
 
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex},
 };
 
+use std::{num::NonZeroU32, time::Duration};
+
 use governor::DefaultDirectRateLimiter;
 use indexmap::IndexMap;
 use tokio::sync::oneshot;
+
+use crate::cluster::{
+    rate::{Rate, Reservation},
+    Cluster,
+};
+
+/// The longest a shared reservation may be booked ahead (one dispatcher per replica holds at most
+/// one at a time, so a slot is rarely further than a few intervals).
+const MAX_BOOKED_AHEAD: Duration = Duration::from_secs(2);
+
+/// Where one API's tokens come from: the local bucket, or the replicas' shared one.
+pub struct Permits {
+    pub local: DefaultDirectRateLimiter,
+    /// Cluster mode: the shared bucket's name and rate.
+    pub shared: Option<(Cluster, String, Rate)>,
+    /// The API's quota, requests per second (for the fallback share).
+    pub per_second: u32,
+    /// Cluster mode with Redis away: this replica's share of the quota (the quota divided by the
+    /// replicas last seen), rebuilt when their number changes.
+    pub fallback: Mutex<Option<(u32, Arc<DefaultDirectRateLimiter>)>>,
+}
+
+impl Permits {
+    /// Waits for the next token.
+    async fn until_ready(&self) {
+        if let Some((cluster, bucket, rate)) = &self.shared {
+            loop {
+                match cluster.reserve(bucket, *rate, MAX_BOOKED_AHEAD).await {
+                    Some(Reservation::At(wait)) => {
+                        tokio::time::sleep(wait).await;
+                        return;
+                    }
+                    Some(Reservation::TooFar(wait)) => {
+                        tokio::time::sleep(wait.min(Duration::from_millis(100))).await
+                    }
+                    Some(Reservation::Paused(left)) => {
+                        tokio::time::sleep(left.min(Duration::from_secs(1))).await
+                    }
+                    // Redis unavailable: this replica's share.
+                    None => return self.share_of(cluster.replicas()).until_ready().await,
+                }
+            }
+        }
+        self.local.until_ready().await;
+    }
+
+    /// The local bucket of a `1 / replicas` share of the quota.
+    fn share_of(&self, replicas: u32) -> Arc<DefaultDirectRateLimiter> {
+        let mut fallback = self.fallback.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, limiter)) = fallback.as_ref().filter(|(n, _)| *n == replicas) {
+            return limiter.clone();
+        }
+        let share = (self.per_second / replicas).max(1);
+        let quota =
+            super::bucket_for(share).unwrap_or(governor::Quota::per_second(NonZeroU32::MIN));
+        let limiter = Arc::new(governor::RateLimiter::direct(quota));
+        *fallback = Some((replicas, limiter.clone()));
+        limiter
+    }
+}
 
 #[derive(Default)]
 struct Waiting {
@@ -20,12 +84,12 @@ struct Waiting {
 }
 
 pub struct FairQueue {
-    limiter: Arc<DefaultDirectRateLimiter>,
+    limiter: Arc<Permits>,
     waiting: Arc<Mutex<Waiting>>,
 }
 
 impl FairQueue {
-    pub fn new(limiter: DefaultDirectRateLimiter) -> Self {
+    pub fn new(limiter: Permits) -> Self {
         FairQueue {
             limiter: Arc::new(limiter),
             waiting: Arc::new(Mutex::new(Waiting::default())),
@@ -49,7 +113,7 @@ impl FairQueue {
 
 /// Hands out one permit per token, round-robin over the callers with someone waiting; ends when
 /// nobody waits.
-async fn dispatch(limiter: Arc<DefaultDirectRateLimiter>, waiting: Arc<Mutex<Waiting>>) {
+async fn dispatch(limiter: Arc<Permits>, waiting: Arc<Mutex<Waiting>>) {
     loop {
         limiter.until_ready().await;
         let mut w = waiting.lock().unwrap_or_else(|e| e.into_inner());
@@ -81,7 +145,12 @@ mod tests {
         let limiter = RateLimiter::direct(
             Quota::per_second(NonZeroU32::new(50).unwrap()).allow_burst(NonZeroU32::MIN),
         );
-        let q = Arc::new(FairQueue::new(limiter));
+        let q = Arc::new(FairQueue::new(Permits {
+            local: limiter,
+            shared: None,
+            per_second: 50,
+            fallback: Mutex::new(None),
+        }));
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         // Alice queues 10 requests first, then Bob 10.

@@ -14,12 +14,26 @@ use std::{
 
 use governor::{Quota, RateLimiter};
 
-use super::{fair::FairQueue, Api, RequestContext, UpstreamError};
+use super::{
+    fair::{FairQueue, Permits},
+    Api, RequestContext, UpstreamError,
+};
+use crate::cluster::{rate::Rate, Cluster};
 
 pub struct Quotas {
     limiters: HashMap<Api, FairQueue>,
     paused_until: Mutex<HashMap<Api, Instant>>,
     queue_timeout: Duration,
+    /// Cluster mode: the pauses are the replicas' (the buckets are, through their queues).
+    shared: Option<Cluster>,
+}
+
+/// The shared bucket of the same shape as [`bucket_for`]'s.
+fn shared_rate(quota: &Quota) -> Rate {
+    Rate {
+        interval: quota.replenish_interval(),
+        burst: quota.burst_size().get(),
+    }
 }
 
 /// The bucket for `per_second` requests per clock second, or None for "unlimited".
@@ -32,23 +46,47 @@ pub fn bucket_for(per_second: u32) -> Option<Quota> {
 }
 
 impl Quotas {
-    pub fn new(per_api: impl IntoIterator<Item = (Api, u32)>, queue_timeout: Duration) -> Self {
+    pub fn new(
+        per_api: impl IntoIterator<Item = (Api, u32)>,
+        queue_timeout: Duration,
+        shared: Option<Cluster>,
+    ) -> Self {
         let limiters = per_api
             .into_iter()
             .filter_map(|(api, rate)| {
-                bucket_for(rate).map(|q| (api, FairQueue::new(RateLimiter::direct(q))))
+                let quota = bucket_for(rate)?;
+                let permits = Permits {
+                    per_second: rate,
+                    fallback: Mutex::new(None),
+                    local: RateLimiter::direct(quota),
+                    shared: shared
+                        .clone()
+                        .map(|c| (c, Quotas::bucket(api), shared_rate(&quota))),
+                };
+                Some((api, FairQueue::new(permits)))
             })
             .collect();
         Quotas {
             limiters,
             paused_until: Mutex::new(HashMap::new()),
             queue_timeout,
+            shared,
         }
+    }
+
+    fn bucket(api: Api) -> String {
+        format!("upstream:{}", api.config_name())
     }
 
     /// Waits for the API's turn (callers served in turn when several wait); fails at once while
     /// the API is paused after an upstream 429, or when the wait would exceed the queue timeout.
     pub async fn acquire(&self, api: Api) -> Result<(), UpstreamError> {
+        if let Some(cluster) = &self.shared {
+            // Another replica's 429 pauses this one too.
+            if let Some(left) = cluster.pause_left(&Self::bucket(api)).await {
+                self.pause_here(api, left);
+            }
+        }
         if let Some(left) = self.pause_left(api) {
             return Err(UpstreamError::RateLimited {
                 api,
@@ -67,8 +105,16 @@ impl Quotas {
             })
     }
 
-    /// Stops sending to `api` for `duration` (an upstream 429's Retry-After).
-    pub fn pause(&self, api: Api, duration: Duration) {
+    /// Stops sending to `api` for `duration` (an upstream 429's Retry-After), on every replica
+    /// in cluster mode.
+    pub async fn pause(&self, api: Api, duration: Duration) {
+        self.pause_here(api, duration);
+        if let Some(cluster) = &self.shared {
+            cluster.pause(&Self::bucket(api), duration).await;
+        }
+    }
+
+    fn pause_here(&self, api: Api, duration: Duration) {
         let until = Instant::now() + duration;
         let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
         let entry = paused.entry(api).or_insert(until);
@@ -108,8 +154,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_pause_answers_429_with_the_time_left() {
-        let quotas = Quotas::new([(Api::Geocoding, 50)], Duration::from_secs(1));
-        quotas.pause(Api::Geocoding, Duration::from_secs(5));
+        let quotas = Quotas::new([(Api::Geocoding, 50)], Duration::from_secs(1), None);
+        quotas.pause(Api::Geocoding, Duration::from_secs(5)).await;
         match quotas.acquire(Api::Geocoding).await {
             Err(UpstreamError::RateLimited { retry_after_s, .. }) => assert_eq!(retry_after_s, 5),
             other => panic!("expected RateLimited, got {other:?}"),
