@@ -176,10 +176,13 @@ impl AppState {
             )
             .with_cluster(cluster.clone()),
         );
-        let uploads = Arc::new(Uploads::new(
-            config.server.body_limit_mb.saturating_mul(4 * 1024 * 1024),
-            Duration::from_secs(3600),
-        ));
+        let uploads = Arc::new(
+            Uploads::new(
+                config.server.body_limit_mb.saturating_mul(4 * 1024 * 1024),
+                Duration::from_secs(3600),
+            )
+            .with_cluster(cluster.clone()),
+        );
         Ok(AppState(Arc::new(Services {
             trusted_proxies: http::base_url::TrustedProxies::from_config(
                 &config.server.trusted_proxies,

@@ -377,3 +377,31 @@ async fn without_redis_a_replica_serves_alone_and_says_so() {
     let metrics = apps[0].get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("geopf_cluster_attached 0"), "{metrics}");
 }
+
+#[tokio::test]
+async fn an_upload_to_one_replica_feeds_a_job_on_another() {
+    let Some(redis) = Redis::start() else { return };
+    let fake = FakeUpstream::start().await;
+    let apps = replicas(2, &fake, &redis.url(), |_| {}).await;
+    let uploaded: Value = apps[0]
+        .http
+        .post(apps[0].url("/uploads"))
+        .header("content-type", "text/csv")
+        .body("street,city\n8 bd du port,Amiens\n")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let href = uploaded["href"].as_str().unwrap();
+    let (status, _, body) = apps[1]
+        .post_json(
+            "/processes/batch-geocode/execution",
+            &json!({"inputs": {"data": {"href": href}, "columns": "street,city"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let features = &body["result"]["value"]["features"];
+    assert_eq!(features.as_array().map(Vec::len), Some(1), "{body}");
+}

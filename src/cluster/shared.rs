@@ -64,9 +64,14 @@ impl Cluster {
 
     /// Keeps `bytes` under `key` for `ttl`; values over `cluster.max_value_kb` stay local.
     pub async fn put_value(&self, key: &str, bytes: &[u8], ttl: Duration) {
-        if bytes.len() > self.max_value_bytes() {
-            return;
+        if bytes.len() <= self.max_value_bytes() {
+            self.put_bytes(key, bytes, ttl).await;
         }
+    }
+
+    /// Keeps `bytes` under `key` for `ttl`, whatever their size (the caller bounds it: an upload
+    /// is bounded by the request body limit).
+    pub async fn put_bytes(&self, key: &str, bytes: &[u8], ttl: Duration) {
         self.call("set", |mut c| async move {
             redis::cmd("SET")
                 .arg(key)

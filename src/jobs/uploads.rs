@@ -1,7 +1,8 @@
 //! Uploaded inputs (a large CSV for batch geocoding, say): stored in memory for a while, bounded in
 //! bytes, and referred to by the gateway's own `/uploads/{id}` URL in an execute request.
 //! Each access key has its own store and budget: its uploads are invisible to other keys (but an
-//! admin's), and no key's uploads can push out another's.
+//! admin's), and no key's uploads can push out another's. In cluster mode an upload is also kept
+//! in Redis, so that an execute request reaching another replica finds it.
 
 use std::{
     collections::HashMap,
@@ -13,11 +14,13 @@ use bytes::Bytes;
 use moka::sync::Cache;
 
 use super::Viewer;
+use crate::cluster::Cluster;
 
 pub struct Uploads {
     per_key: Mutex<HashMap<Arc<str>, Cache<String, Bytes>>>,
     budget_bytes: u64,
     ttl: Duration,
+    shared: Option<Cluster>,
 }
 
 impl Uploads {
@@ -27,7 +30,14 @@ impl Uploads {
             per_key: Mutex::new(HashMap::new()),
             budget_bytes,
             ttl,
+            shared: None,
         }
+    }
+
+    /// Shares the uploads with the other replicas through `cluster`.
+    pub fn with_cluster(mut self, cluster: Option<Cluster>) -> Self {
+        self.shared = cluster;
+        self
     }
 
     fn store_of(&self, owner: &Arc<str>) -> Cache<String, Bytes> {
@@ -47,14 +57,35 @@ impl Uploads {
     }
 
     /// Keeps `data` for `owner`; returns its id.
-    pub fn put(&self, owner: &Arc<str>, data: Bytes) -> String {
+    pub async fn put(&self, owner: &Arc<str>, data: Bytes) -> String {
         let id = uuid::Uuid::new_v4().to_string();
+        if let Some(cluster) = &self.shared {
+            // The owner on the first line: another replica checks it as this one does.
+            let mut shared = Vec::with_capacity(owner.len() + 1 + data.len());
+            shared.extend_from_slice(owner.as_bytes());
+            shared.push(b'\n');
+            shared.extend_from_slice(&data);
+            let key = cluster.key(format_args!("upload:{id}"));
+            cluster.put_bytes(&key, &shared, self.ttl).await;
+        }
         self.store_of(owner).insert(id.clone(), data);
         id
     }
 
-    /// The upload `id`, if `viewer` may read it.
-    pub fn get(&self, id: &str, viewer: &Viewer) -> Option<Bytes> {
+    /// The upload `id`, if `viewer` may read it: kept here, or (cluster mode) by another replica.
+    pub async fn get(&self, id: &str, viewer: &Viewer) -> Option<Bytes> {
+        if let Some(data) = self.local(id, viewer) {
+            return Some(data);
+        }
+        let cluster = self.shared.as_ref()?;
+        let key = cluster.key(format_args!("upload:{id}"));
+        let shared = cluster.get_value(&key).await?;
+        let at = shared.iter().position(|b| *b == b'\n')?;
+        let owner = std::str::from_utf8(&shared[..at]).ok()?;
+        (viewer.admin || *viewer.name == *owner).then(|| Bytes::copy_from_slice(&shared[at + 1..]))
+    }
+
+    fn local(&self, id: &str, viewer: &Viewer) -> Option<Bytes> {
         let stores = self.per_key.lock().unwrap_or_else(|e| e.into_inner());
         if viewer.admin {
             return stores.values().find_map(|s| s.get(id));
@@ -74,25 +105,25 @@ impl Uploads {
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_upload_is_its_owners_alone_and_an_admins() {
+    #[tokio::test]
+    async fn an_upload_is_its_owners_alone_and_an_admins() {
         let u = Uploads::new(1 << 20, Duration::from_secs(60));
         let alice = Viewer {
             name: Arc::from("alice"),
             admin: false,
         };
-        let id = u.put(&alice.name, Bytes::from_static(b"a,b\n"));
-        assert!(u.get(&id, &alice).is_some());
+        let id = u.put(&alice.name, Bytes::from_static(b"a,b\n")).await;
+        assert!(u.get(&id, &alice).await.is_some());
         let bob = Viewer {
             name: Arc::from("bob"),
             admin: false,
         };
-        assert!(u.get(&id, &bob).is_none());
+        assert!(u.get(&id, &bob).await.is_none());
         let admin = Viewer {
             name: Arc::from("root"),
             admin: true,
         };
-        assert!(u.get(&id, &admin).is_some());
+        assert!(u.get(&id, &admin).await.is_some());
     }
 
     #[test]

@@ -170,7 +170,7 @@ pub async fn upload(
         return Err(ApiError::bad_body("the upload is empty"));
     }
     let size = body.len();
-    let id = state.uploads.put(&Viewer::current().name, body);
+    let id = state.uploads.put(&Viewer::current().name, body).await;
     let href = base.join(&format!("/uploads/{id}"));
     let mut response = (
         axum::http::StatusCode::CREATED,

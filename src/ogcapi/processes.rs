@@ -194,7 +194,10 @@ pub fn results_document(output: &ProcessOutput, wanted: Option<&[String]>) -> Va
 
 /// Replaces inputs given as links (`{"href": …}`) by the upload they point at. Only the gateway's
 /// own `/uploads/{id}` are accepted: the gateway never fetches a URL taken from a request.
-fn resolve_uploads(state: &AppState, inputs: &mut Map<String, Value>) -> Result<(), ApiError> {
+async fn resolve_uploads(
+    state: &AppState,
+    inputs: &mut Map<String, Value>,
+) -> Result<(), ApiError> {
     for (name, value) in inputs.iter_mut() {
         let Some(href) = value
             .as_object()
@@ -209,6 +212,7 @@ fn resolve_uploads(state: &AppState, inputs: &mut Map<String, Value>) -> Result<
         let data = state
             .uploads
             .get(id, &crate::jobs::Viewer::current())
+            .await
             .ok_or_else(|| {
                 ApiError::bad_parameter(name, format!("upload {id} does not exist or has expired"))
             })?;
@@ -225,7 +229,7 @@ struct ExecuteRequest {
     outputs: Option<Vec<String>>,
 }
 
-fn parse_execute(
+async fn parse_execute(
     state: &AppState,
     spec: &ProcessSpec,
     body: &[u8],
@@ -251,7 +255,7 @@ fn parse_execute(
             ))
         }
     };
-    resolve_uploads(state, &mut inputs)?;
+    resolve_uploads(state, &mut inputs).await?;
     let document = match request.get("response").and_then(Value::as_str) {
         None | Some("raw") => false,
         Some("document") => true,
@@ -312,7 +316,7 @@ pub async fn execute_post(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let spec = find(&state, &id)?;
-    let request = parse_execute(&state, &spec, &body)?;
+    let request = parse_execute(&state, &spec, &body).await?;
     if wants_async(&headers) {
         // Inputs are checked now, so a bad request is a 400 rather than a failed job.
         state.processes.validate(&id, &request.inputs)?;
