@@ -169,6 +169,11 @@ pub struct ClusterConfig {
     pub max_value_kb: u64,
     /// Tiles in Redis too (a second level shared by the replicas, expiring with `cache.ttl.tiles`).
     pub tiles: bool,
+    /// Tiles in S3-compatible object storage instead (`s3://bucket/prefix`; credentials and
+    /// endpoint from `AWS_*` variables); empty: Redis (`tiles`) or none.
+    pub tiles_url: String,
+    /// The longest one object-storage call may take, in milliseconds.
+    pub tiles_timeout_ms: u64,
     /// How long a replica waits for another's upstream call for the same answer, in milliseconds.
     pub lock_wait_ms: u64,
     /// How long the replica running a job may stay silent before the job is reported failed, in
@@ -295,6 +300,18 @@ impl Config {
         check_http_url("upstream.base_url", &self.upstream.base_url)?;
         if !self.server.public_url.is_empty() {
             check_http_url("server.public_url", &self.server.public_url)?;
+        }
+        let tiles_url = self.cluster.tiles_url.trim();
+        if !tiles_url.is_empty()
+            && !url::Url::parse(tiles_url).is_ok_and(|u| matches!(u.scheme(), "s3" | "s3a"))
+        {
+            return Err(invalid(
+                "cluster.tiles_url",
+                format!(
+                    "must be an s3://bucket/prefix URL, got {:?}",
+                    masked_url(tiles_url)
+                ),
+            ));
         }
         if self.cluster.enabled() {
             match url::Url::parse(self.cluster.redis_url.trim()) {

@@ -133,7 +133,9 @@ impl AppState {
             .with_cluster(cluster.clone()),
         );
         let wfs = Arc::new(services::wfs::WfsService::new(fetcher, snapshots.clone()));
-        let images = image_cache(&config, &upstream).with_cluster(cluster.clone());
+        let images = image_cache(&config, &upstream).with_shared(
+            cluster::tiles::SharedTiles::from_config(&config.cluster, cluster.as_ref())?,
+        );
         let basemaps = Arc::new(services::basemaps::Basemaps::new(
             images.clone(),
             snapshots.clone(),

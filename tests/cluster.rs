@@ -405,3 +405,29 @@ async fn an_upload_to_one_replica_feeds_a_job_on_another() {
     let features = &body["result"]["value"]["features"];
     assert_eq!(features.as_array().map(Vec::len), Some(1), "{body}");
 }
+
+#[tokio::test]
+async fn a_tile_fetched_by_one_replica_is_a_redis_hit_on_another() {
+    let Some(redis) = Redis::start() else { return };
+    let fake = FakeUpstream::start().await;
+    let apps = replicas(2, &fake, &redis.url(), |_| {}).await;
+    let path = "/tiles/GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2/6/32/22.png";
+    for app in &apps {
+        for _ in 0..300 {
+            if app.get(path).await.status() != 404 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    fake.clear_log();
+    let path = "/tiles/GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2/7/64/44.png";
+    assert_eq!(apps[0].get(path).await.status(), 200);
+    let second = apps[1].get(path).await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(
+        second.headers()["cache-status"],
+        "geopf-gateway; hit; detail=shared"
+    );
+    assert_eq!(fake.count("/wmts"), 1);
+}

@@ -10,6 +10,7 @@
 pub mod jobs;
 pub mod rate;
 pub mod shared;
+pub mod tiles;
 
 use std::{
     future::Future,
@@ -44,7 +45,6 @@ struct Inner {
     max_value_bytes: usize,
     lock_wait: Duration,
     job_lease: Duration,
-    tiles: bool,
     attached: AtomicBool,
     /// Replicas seen alive at the last heartbeat (this one included): while Redis is away, each
     /// takes this share of the upstream quotas.
@@ -100,7 +100,6 @@ impl Cluster {
                     .unwrap_or(usize::MAX),
                 lock_wait: Duration::from_millis(config.lock_wait_ms),
                 job_lease: Duration::from_secs(config.job_lease_s.max(1)),
-                tiles: config.tiles,
                 attached: AtomicBool::new(false),
                 replicas: AtomicU32::new(1),
                 health: Mutex::new(Health::default()),
@@ -121,11 +120,6 @@ impl Cluster {
     /// The largest value written to Redis.
     pub fn max_value_bytes(&self) -> usize {
         self.inner.max_value_bytes
-    }
-
-    /// Whether tiles are shared too.
-    pub fn shares_tiles(&self) -> bool {
-        self.inner.tiles
     }
 
     /// Whether the last Redis call succeeded.

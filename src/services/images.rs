@@ -24,7 +24,7 @@ use crate::{
         disk::{DiskStore, Stored},
         CacheKind, CacheStatus, Cached, MemoryCache,
     },
-    cluster::Cluster,
+    cluster::tiles::SharedTiles,
     upstream::{SharedUpstream, UpstreamError, UpstreamRequest, UpstreamResponse},
 };
 
@@ -203,8 +203,9 @@ pub struct ImageCache {
     /// How long a copy on disk is fresh (`cache.ttl.tiles`); older ones serve only when the
     /// upstream fails.
     fresh_for: Duration,
-    /// Cluster mode with `cluster.tiles`: the replicas' shared level, behind memory and disk.
-    shared: Option<Cluster>,
+    /// Cluster mode: the replicas' shared level (Redis or object storage), behind memory and
+    /// disk.
+    shared: Option<Arc<SharedTiles>>,
 }
 
 fn origin(cache_status: CacheStatus, stale: bool) -> TileOrigin {
@@ -239,16 +240,16 @@ impl ImageCache {
         }
     }
 
-    /// Shares tiles with the other replicas through `cluster` when it shares tiles.
-    pub fn with_cluster(mut self, cluster: Option<Cluster>) -> Self {
-        self.shared = cluster.filter(Cluster::shares_tiles);
+    /// Shares tiles with the other replicas through `shared`.
+    pub fn with_shared(mut self, shared: Option<Arc<SharedTiles>>) -> Self {
+        self.shared = shared;
         self
     }
 
     /// A copy another replica shared; kept on disk here too.
     async fn shared_copy(&self, key: &str) -> Option<Tile> {
-        let cluster = self.shared.as_ref()?;
-        let tile = Tile::from_shared(&cluster.get_value(&cluster.value_key("tile", key)).await?)?;
+        let shared = self.shared.as_ref()?;
+        let tile = Tile::from_shared(&shared.get(key, self.fresh_for).await?)?;
         self.keep_on_disk(key, &tile);
         Some(tile)
     }
@@ -293,14 +294,8 @@ impl ImageCache {
     ) -> Result<Tile, UpstreamError> {
         let tile = Tile::from_upstream(self.fetcher.get(request).await?);
         self.keep_on_disk(key, &tile);
-        if let Some(cluster) = &self.shared {
-            cluster
-                .put_value(
-                    &cluster.value_key("tile", key),
-                    &tile.to_shared(),
-                    self.fresh_for,
-                )
-                .await;
+        if let Some(shared) = &self.shared {
+            shared.put(key, tile.to_shared(), self.fresh_for).await;
         }
         Ok(tile)
     }
