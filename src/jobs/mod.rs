@@ -392,6 +392,12 @@ impl JobStore {
             }
         });
         if let (Some(cluster), Some(info)) = (&self.shared, self.info_of(id)) {
+            // Dismissed through another replica just before it finished: not brought back.
+            if cluster.job_dismissed(id).await == Some(true) {
+                let mut jobs = self.lock();
+                self.remove(&mut jobs, id);
+                return;
+            }
             // The results first: a replica that reads "successful" finds them.
             if let Some(json) = shared_results {
                 if !cluster.put_job_results(id, &json, self.max_age).await {
