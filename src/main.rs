@@ -138,7 +138,24 @@ struct CatalogArgs {
     cache_dir: Option<PathBuf>,
 }
 
+/// Logs of the server, to stderr through a writer thread of their own: a request never waits for
+/// the terminal, a pipe or journald (the lines queue, up to 128 000; beyond, under a flood, lines
+/// are dropped rather than requests slowed). The guard flushes the queue when dropped, at exit.
+fn init_server_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    init_logging_to(config, writer);
+    guard
+}
+
+/// Logs of a command (seed, catalog, adapters check), written to stderr as they come.
 fn init_logging(config: &Config) {
+    init_logging_to(config, std::io::stderr);
+}
+
+fn init_logging_to<W>(config: &Config, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -146,7 +163,7 @@ fn init_logging(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if config.log.format == "json" {
         builder.json().init();
     } else {
@@ -211,7 +228,7 @@ fn main() -> ExitCode {
         println!("{}", config.to_masked_json());
         return ExitCode::SUCCESS;
     }
-    init_logging(&config);
+    let _log_writer = init_server_logging(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -315,6 +315,94 @@ impl<T> Capabilities<T> {
         })
     }
 
+    /// The document if it changed since `held` (`None`: unchanged). In cluster mode one replica
+    /// at a time asks the upstream and the others read its copy (shared for
+    /// [`SHARED_REFRESH`]).
+    async fn fetch(&self, held: &Current<T>) -> Result<Option<(String, Validators)>, ServiceError> {
+        let Some((cluster, key)) = self.snapshots.as_ref().and_then(|s| s.shared(self.name)) else {
+            return self.fetch_upstream(held).await;
+        };
+        let decode = |bytes: &[u8]| serde_json::from_slice::<SharedDocument>(bytes).ok();
+        let (document, _) = cluster
+            .fetch_once(&key, SHARED_REFRESH, decode, || async {
+                let document = match self.fetch_upstream(held).await? {
+                    Some((text, validators)) => SharedDocument { text, validators },
+                    None => SharedDocument {
+                        text: held.text.to_string(),
+                        validators: held.validators.clone(),
+                    },
+                };
+                let bytes = serde_json::to_vec(&document).ok();
+                Ok::<_, ServiceError>((document, bytes))
+            })
+            .await?;
+        if document.text == *held.text {
+            return Ok(None);
+        }
+        Ok(Some((document.text, document.validators)))
+    }
+
+    /// The document from the upstream, conditionally on the copy in use (`None`: a 304).
+    async fn fetch_upstream(
+        &self,
+        held: &Current<T>,
+    ) -> Result<Option<(String, Validators)>, ServiceError> {
+        let request = self.request.clone().if_changed(held.validators.clone());
+        let r = self.client.get(&request).await?;
+        if r.not_modified() {
+            return Ok(None);
+        }
+        Ok(Some((
+            String::from_utf8_lossy(&r.body).into_owned(),
+            r.validators,
+        )))
+    }
+
+    /// Writes the document in use as the snapshot on disk (on a blocking thread: the write is
+    /// synced).
+    async fn keep(&self, text: &str, validators: &Validators, fetched_at: SystemTime) {
+        let Some(snapshots) = self.snapshots.clone() else {
+            return;
+        };
+        let snapshot = Snapshot {
+            text: text.to_string(),
+            etag: validators.etag.clone(),
+            last_modified: validators.last_modified.clone(),
+            fetched_at,
+        };
+        let name = self.name;
+        let saved = tokio::task::spawn_blocking(move || snapshots.save(name, &snapshot)).await;
+        if let Ok(Err(e)) = saved {
+            tracing::warn!(document = name, error = %e, "the capabilities snapshot could not be written");
+        }
+    }
+
+    /// What `/ready` says of this document.
+    pub fn status(&self) -> Value {
+        let c = self.current();
+        let age = c
+            .fetched_at
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .map(|d: Duration| d.as_secs());
+        json!({
+            "items": c.items.len(),
+            "source": c.source.name(),
+            "fetched_at": c.fetched_at.map(crate::rfc3339::format),
+            "age_s": age,
+            "last_refresh": if c.confirmed { "unchanged (304)" } else if c.source == Source::Upstream { "new document" } else { "none yet" },
+            // What the last new document changed: a layer gone is named, not a silent blank map.
+            "changes": c.changes.as_ref().map(|ch| json!({
+                "added": ch.added.len(),
+                "added_ids": ch.added.iter().take(50).collect::<Vec<_>>(),
+                "removed": ch.removed.len(),
+                "removed_ids": ch.removed.iter().take(50).collect::<Vec<_>>(),
+            })),
+            "last_error": c.last_error,
+        })
+    }
+}
+
+impl<T: Send + Sync + 'static> Capabilities<T> {
     /// Asks the upstream for the document, conditionally on the copy in use; a new document
     /// replaces it (and the snapshot) only once parsed. On failure the copy in use stays.
     /// Returns the number of items in use.
@@ -322,22 +410,31 @@ impl<T> Capabilities<T> {
         let held = self.current();
         let result = match self.fetch(&held).await {
             Ok(None) => Ok(None),
-            Ok(Some((text, validators))) => (self.parse)(&text)
-                .map(|items| Some((items, text, validators)))
-                .map_err(|reason| {
-                    ServiceError::Upstream(UpstreamError::BadBody {
-                        api: self.request.api,
-                        reason,
+            Ok(Some((text, validators))) => {
+                // A capabilities document is megabytes of XML: parsed on a blocking thread.
+                let parse = self.parse;
+                let parsed = tokio::task::spawn_blocking(move || (parse(&text), text)).await;
+                let (items, text) = parsed.map_err(|e| UpstreamError::BadBody {
+                    api: self.request.api,
+                    reason: format!("the parser stopped: {e}"),
+                })?;
+                items
+                    .map(|items| Some((items, text, validators)))
+                    .map_err(|reason| {
+                        ServiceError::Upstream(UpstreamError::BadBody {
+                            api: self.request.api,
+                            reason,
+                        })
                     })
-                }),
+            }
             Err(e) => Err(e),
         };
         let now = SystemTime::now();
         // The snapshot is written before the state is locked (readers never wait on the disk). On
         // a 304 its date follows, so a restart reports the age since the last check.
         match &result {
-            Ok(None) => self.keep(&held.text, &held.validators, now),
-            Ok(Some((_, text, validators))) => self.keep(text, validators, now),
+            Ok(None) => self.keep(&held.text, &held.validators, now).await,
+            Ok(Some((_, text, validators))) => self.keep(text, validators, now).await,
             Err(_) => {}
         }
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
@@ -387,91 +484,6 @@ impl<T> Capabilities<T> {
         }
     }
 
-    /// The document if it changed since `held` (`None`: unchanged). In cluster mode one replica
-    /// at a time asks the upstream and the others read its copy (shared for
-    /// [`SHARED_REFRESH`]).
-    async fn fetch(&self, held: &Current<T>) -> Result<Option<(String, Validators)>, ServiceError> {
-        let Some((cluster, key)) = self.snapshots.as_ref().and_then(|s| s.shared(self.name)) else {
-            return self.fetch_upstream(held).await;
-        };
-        let decode = |bytes: &[u8]| serde_json::from_slice::<SharedDocument>(bytes).ok();
-        let (document, _) = cluster
-            .fetch_once(&key, SHARED_REFRESH, decode, || async {
-                let document = match self.fetch_upstream(held).await? {
-                    Some((text, validators)) => SharedDocument { text, validators },
-                    None => SharedDocument {
-                        text: held.text.to_string(),
-                        validators: held.validators.clone(),
-                    },
-                };
-                let bytes = serde_json::to_vec(&document).ok();
-                Ok::<_, ServiceError>((document, bytes))
-            })
-            .await?;
-        if document.text == *held.text {
-            return Ok(None);
-        }
-        Ok(Some((document.text, document.validators)))
-    }
-
-    /// The document from the upstream, conditionally on the copy in use (`None`: a 304).
-    async fn fetch_upstream(
-        &self,
-        held: &Current<T>,
-    ) -> Result<Option<(String, Validators)>, ServiceError> {
-        let request = self.request.clone().if_changed(held.validators.clone());
-        let r = self.client.get(&request).await?;
-        if r.not_modified() {
-            return Ok(None);
-        }
-        Ok(Some((
-            String::from_utf8_lossy(&r.body).into_owned(),
-            r.validators,
-        )))
-    }
-
-    /// Writes the document in use as the snapshot on disk.
-    fn keep(&self, text: &str, validators: &Validators, fetched_at: SystemTime) {
-        let Some(snapshots) = &self.snapshots else {
-            return;
-        };
-        let snapshot = Snapshot {
-            text: text.to_string(),
-            etag: validators.etag.clone(),
-            last_modified: validators.last_modified.clone(),
-            fetched_at,
-        };
-        if let Err(e) = snapshots.save(self.name, &snapshot) {
-            tracing::warn!(document = self.name, error = %e, "the capabilities snapshot could not be written");
-        }
-    }
-
-    /// What `/ready` says of this document.
-    pub fn status(&self) -> Value {
-        let c = self.current();
-        let age = c
-            .fetched_at
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .map(|d: Duration| d.as_secs());
-        json!({
-            "items": c.items.len(),
-            "source": c.source.name(),
-            "fetched_at": c.fetched_at.map(crate::rfc3339::format),
-            "age_s": age,
-            "last_refresh": if c.confirmed { "unchanged (304)" } else if c.source == Source::Upstream { "new document" } else { "none yet" },
-            // What the last new document changed: a layer gone is named, not a silent blank map.
-            "changes": c.changes.as_ref().map(|ch| json!({
-                "added": ch.added.len(),
-                "added_ids": ch.added.iter().take(50).collect::<Vec<_>>(),
-                "removed": ch.removed.len(),
-                "removed_ids": ch.removed.iter().take(50).collect::<Vec<_>>(),
-            })),
-            "last_error": c.last_error,
-        })
-    }
-}
-
-impl<T: Send + Sync + 'static> Capabilities<T> {
     /// Refreshes now and then every `every` (every minute while the upstream fails).
     pub fn spawn_refresh(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         let what = self.name;

@@ -92,11 +92,7 @@ impl Tile {
     /// A disk copy, if it is an image (one written before images were checked may not be).
     fn from_disk(stored: Stored) -> Option<Self> {
         sniff_image(&stored.body)?;
-        Some(Tile::new(
-            &stored.content_type,
-            &stored.etag,
-            Bytes::from(stored.body),
-        ))
+        Some(Tile::new(&stored.content_type, &stored.etag, stored.body))
     }
 
     /// The tile as the replicas share it: media type and validator on a line each, then the
@@ -125,7 +121,7 @@ impl Tile {
             content_type: self.content_type.to_str().unwrap_or_default().to_string(),
             etag: self.etag.to_str().unwrap_or_default().to_string(),
             fetched: SystemTime::now(),
-            body: self.body.to_vec(),
+            body: self.body.clone(),
         }
     }
 }
@@ -250,16 +246,30 @@ impl ImageCache {
     async fn shared_copy(&self, key: &str) -> Option<Tile> {
         let shared = self.shared.as_ref()?;
         let tile = Tile::from_shared(&shared.get(key, self.fresh_for).await?)?;
-        self.keep_on_disk(key, &tile);
+        self.keep_on_disk(key, &tile).await;
         Some(tile)
     }
 
-    fn keep_on_disk(&self, key: &str, tile: &Tile) {
-        if let Some(d) = &self.disk {
-            if let Err(e) = d.put(key, &tile.to_disk()) {
-                tracing::warn!(error = %e, "an image could not be written to the disk store");
-            }
+    /// Writes the image to the disk store, on a blocking thread.
+    async fn keep_on_disk(&self, key: &str, tile: &Tile) {
+        let Some(disk) = self.disk.clone() else {
+            return;
+        };
+        let (key, stored) = (key.to_string(), tile.to_disk());
+        let written = tokio::task::spawn_blocking(move || disk.put(&key, &stored)).await;
+        if let Ok(Err(e)) = written {
+            tracing::warn!(error = %e, "an image could not be written to the disk store");
         }
+    }
+
+    /// The disk copy of `key`, however old, read on a blocking thread.
+    async fn on_disk(&self, key: &str) -> Option<Stored> {
+        let disk = self.disk.clone()?;
+        let key = key.to_string();
+        tokio::task::spawn_blocking(move || disk.get(&key))
+            .await
+            .ok()
+            .flatten()
     }
 
     pub fn client(&self) -> &SharedUpstream {
@@ -277,11 +287,10 @@ impl ImageCache {
     }
 
     /// A copy on disk younger than the time to live.
-    fn fresh_on_disk(&self, key: &str) -> Option<Tile> {
+    async fn fresh_on_disk(&self, key: &str) -> Option<Tile> {
         let stored = self
-            .disk
-            .as_ref()?
-            .get(key)
+            .on_disk(key)
+            .await
             .filter(|s| s.age() < self.fresh_for)?;
         Tile::from_disk(stored)
     }
@@ -293,7 +302,7 @@ impl ImageCache {
         request: &UpstreamRequest,
     ) -> Result<Tile, UpstreamError> {
         let tile = Tile::from_upstream(self.fetcher.get(request).await?);
-        self.keep_on_disk(key, &tile);
+        self.keep_on_disk(key, &tile).await;
         if let Some(shared) = &self.shared {
             shared.put(key, tile.to_shared(), self.fresh_for).await;
         }
@@ -315,7 +324,7 @@ impl ImageCache {
         let (k, req) = (key.clone(), request.clone());
         let mut lookup = Box::pin(async move {
             let fetch = async {
-                if let Some(tile) = this.fresh_on_disk(&k) {
+                if let Some(tile) = this.fresh_on_disk(&k).await {
                     return Ok(cached(tile));
                 }
                 if let Some(tile) = this.shared_copy(&k).await {
@@ -330,7 +339,7 @@ impl ImageCache {
         });
         let result = match tokio::time::timeout(STALE_DEADLINE, lookup.as_mut()).await {
             Ok(result) => result,
-            Err(_) => match self.stale_on_disk(&key) {
+            Err(_) => match self.stale_on_disk(&key).await {
                 Some(tile) => {
                     tracing::warn!(key = %key, "the upstream is slow: serving a stale image");
                     // The fetch goes on, and fills the caches when the upstream answers.
@@ -342,7 +351,7 @@ impl ImageCache {
         };
         match result {
             Ok((t, status)) => Ok((t.value.clone(), origin(status, false))),
-            Err(e) => match self.stale_on_disk(&key) {
+            Err(e) => match self.stale_on_disk(&key).await {
                 // stale-if-error: an old copy beats no map.
                 Some(tile) => {
                     tracing::warn!(error = %e, "serving a stale image");
@@ -354,8 +363,8 @@ impl ImageCache {
     }
 
     /// A copy on disk, however old.
-    fn stale_on_disk(&self, key: &str) -> Option<Tile> {
-        Tile::from_disk(self.disk.as_ref()?.get(key)?)
+    async fn stale_on_disk(&self, key: &str) -> Option<Tile> {
+        Tile::from_disk(self.on_disk(key).await?)
     }
 
     /// Puts the image `key` on disk unless a fresh copy is there: `None` then, else the bytes
@@ -365,7 +374,7 @@ impl ImageCache {
         key: &str,
         request: &UpstreamRequest,
     ) -> Result<Option<usize>, ServiceError> {
-        if self.fresh_on_disk(key).is_some() {
+        if self.fresh_on_disk(key).await.is_some() {
             return Ok(None);
         }
         let tile = self.fetch_to_disk(key, request).await?;

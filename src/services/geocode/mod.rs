@@ -22,7 +22,11 @@ use self::{
     known::KnownFeatures,
     params::{lon_lat, query_text, Filters},
 };
-use super::{fetch::Fetcher, inputs::Inputs, ServiceError};
+use super::{
+    fetch::{CachedJson, Fetcher},
+    inputs::Inputs,
+    ServiceError,
+};
 use crate::{
     cache::{CacheKind, CacheStatus},
     config::GeocodingConfig,
@@ -69,6 +73,11 @@ pub struct ItemsQuery {
     pub offset: usize,
     /// The collection's own parameters (`q`, `postcode`, …), unvalidated.
     pub params: Inputs,
+}
+
+/// The features of a prepared geocoding answer (an array).
+fn features_of(answer: &CachedJson) -> &[Value] {
+    answer.value.as_array().map_or(&[], Vec::as_slice)
 }
 
 /// A page of features, with what is known of the whole result.
@@ -159,15 +168,24 @@ impl GeocodeService {
         &self,
         request: UpstreamRequest,
     ) -> Result<(Vec<Value>, CacheStatus), ServiceError> {
+        let (answer, status) = self.run_shared(request).await?;
+        Ok((features_of(&answer).to_vec(), status))
+    }
+
+    /// Like [`GeocodeService::run`], the features left in the shared cached answer: a hit copies
+    /// nothing until the caller picks its page.
+    async fn run_shared(
+        &self,
+        request: UpstreamRequest,
+    ) -> Result<(CachedJson, CacheStatus), ServiceError> {
         let (answer, status) = self
             .fetcher
             .json(request, CacheKind::Geocoding, prepare_features)
             .await?;
-        let features = answer.value.as_array().cloned().unwrap_or_default();
         if status == CacheStatus::Miss {
-            self.remember(&features);
+            self.remember(features_of(&answer));
         }
-        Ok((features, status))
+        Ok((answer, status))
     }
 
     /// The items of a collection: a forward search with `q` (or the cadastral fields for
@@ -237,14 +255,15 @@ impl GeocodeService {
             }
             return Ok(page);
         };
-        let (candidates, status) = self.run(request).await?;
-        let matched: Vec<Value> = candidates.into_iter().filter(in_bbox).collect();
+        let (answer, status) = self.run_shared(request).await?;
+        let matched = || features_of(&answer).iter().filter(|f| in_bbox(f));
         Ok(ItemsPage {
-            number_matched: matched.len(),
-            features: matched
-                .into_iter()
+            number_matched: matched().count(),
+            // Only the page's features are copied out of the cached answer.
+            features: matched()
                 .skip(query.offset)
                 .take(query.limit)
+                .cloned()
                 .collect(),
             note: None,
             cache_status: Some(status),
