@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod base_url;
+pub mod fast_tiles;
 pub mod limits;
 pub mod negotiate;
 pub mod observe;
@@ -51,11 +52,7 @@ pub fn router(state: AppState) -> Router {
     // become problem+json before compression.
     // Documents depend on Accept (JSON or HTML) and, behind trusted proxies, on the forwarded
     // headers their links are built from: shared caches must keep them apart.
-    let vary = if !state.trusted_proxies.is_empty() && server.public_url.is_empty() {
-        "accept, x-forwarded-proto, x-forwarded-host, x-forwarded-prefix"
-    } else {
-        "accept"
-    };
+    let vary = documents_vary(&state);
     let documents = api
         .merge(ogcapi::public_routes().layer(origin::cors_public()))
         .layer(middleware::map_response(
@@ -86,6 +83,16 @@ pub fn router(state: AppState) -> Router {
         Level::DEBUG
     };
     with_layers(routes, &server, access_log)
+}
+
+/// The `Vary` of documents: they depend on `Accept` (JSON or HTML) and, behind trusted proxies, on
+/// the forwarded headers their links are built from, which shared caches must keep apart.
+pub(crate) fn documents_vary(state: &AppState) -> &'static str {
+    if !state.trusted_proxies.is_empty() && state.config.server.public_url.is_empty() {
+        "accept, x-forwarded-proto, x-forwarded-host, x-forwarded-prefix"
+    } else {
+        "accept"
+    }
 }
 
 /// Wraps routes in the gateway's outer middleware stack (CORS, OPTIONS, URI limit, panics, tracing,
@@ -144,11 +151,16 @@ struct FastRequestId;
 
 impl MakeRequestId for FastRequestId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
-        HeaderValue::from_str(&id.to_string())
-            .ok()
-            .map(RequestId::new)
+        Some(RequestId::new(new_request_id()))
     }
+}
+
+/// A new request id (see [`FastRequestId`]).
+pub(crate) fn new_request_id() -> HeaderValue {
+    let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+        .unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// The method of a plain `OPTIONS` once [`answer_options`] has turned it into a question to the

@@ -237,6 +237,7 @@ const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: appli
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    fast_tiles: Option<Arc<super::fast_tiles::FastTiles>>,
     limits: ConnectionLimits,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -285,6 +286,7 @@ pub async fn serve(
         // Answers go out in one segment rather than waiting on Nagle's algorithm.
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let fast_tiles = fast_tiles.clone();
         let registry = registry.clone();
         let builder = builder.clone();
         let mut shutdown = shutdown.clone();
@@ -296,10 +298,18 @@ pub async fn serve(
                     let active = Active::new(slot.clone(), registry.clone());
                     request.extensions_mut().insert(ConnectInfo(peer));
                     let router = router.clone();
+                    let fast_tiles = fast_tiles.clone();
                     async move {
-                        let response = match router.oneshot(request.map(Body::new)).await {
-                            Ok(r) => r,
-                            Err(never) => match never {},
+                        let fast = match &fast_tiles {
+                            Some(f) => f.answer(&request).await,
+                            None => None,
+                        };
+                        let response = match fast {
+                            Some(r) => r,
+                            None => match router.oneshot(request.map(Body::new)).await {
+                                Ok(r) => r,
+                                Err(never) => match never {},
+                            },
                         };
                         Ok::<_, Infallible>(response.map(|inner| CountedBody {
                             inner,

@@ -51,14 +51,68 @@ fn capabilities_response(state: &AppState, base: &BaseUrl) -> Result<Response, A
 }
 
 /// A WMTS GetTile, by KVP or REST.
-struct GetTile<'a> {
-    layer: &'a str,
-    style: &'a str,
-    tms: &'a str,
-    z: u32,
-    row: u64,
-    col: u64,
-    format: &'a str,
+pub struct GetTile<'a> {
+    pub layer: &'a str,
+    pub style: &'a str,
+    pub tms: &'a str,
+    pub z: u32,
+    pub row: u64,
+    pub col: u64,
+    pub format: &'a str,
+}
+
+impl<'a> GetTile<'a> {
+    /// The GetTile of a KVP query (`REQUEST=GetTile` already known).
+    pub fn of_kvp(q: &'a Kvp) -> Result<Self, ApiError> {
+        let z = u32::try_from(q.number("TILEMATRIX")?)
+            .map_err(|_| ApiError::bad_parameter("TILEMATRIX", "too large"))?;
+        Ok(GetTile {
+            layer: q.get("LAYER"),
+            style: q.get("STYLE"),
+            tms: q.get("TILEMATRIXSET"),
+            z,
+            row: q.number("TILEROW")?,
+            col: q.number("TILECOL")?,
+            format: q.get("FORMAT"),
+        })
+    }
+
+    /// Whether the layer, matrix set, style and format are ones this WMTS serves; the error says
+    /// which is not.
+    pub fn check(&self, state: &AppState) -> Result<(), ApiError> {
+        let GetTile {
+            layer,
+            style,
+            tms,
+            format,
+            ..
+        } = *self;
+        let l = state.basemaps.layer(layer).ok_or_else(|| {
+            ApiError::bad_parameter("LAYER", format!("{layer:?} is not a layer of this WMTS"))
+        })?;
+        // "PM", the name countless maps and scripts send to data.geopf.fr (which accepts it), means
+        // the layer's WebMercator set (PM_0_19, PM_6_18…).
+        let same_set = tms == l.tile_matrix_set || (tms == "PM" && l.is_xyz());
+        if !same_set {
+            return Err(ApiError::bad_parameter(
+                "TILEMATRIXSET",
+                format!("{layer} is published on {}, not {tms:?}", l.tile_matrix_set),
+            ));
+        }
+        if !style.is_empty() && style != "default" && !l.styles.iter().any(|s| s.id == style) {
+            return Err(ApiError::bad_parameter(
+                "STYLE",
+                format!("{style:?} is not a style of {layer}"),
+            ));
+        }
+        if !matches!(format, "image/png" | "png" | "image/jpeg" | "jpeg" | "jpg") {
+            return Err(ApiError::bad_parameter(
+                "FORMAT",
+                format!("{format:?} is not image/png or image/jpeg"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 async fn tile_response(
@@ -66,39 +120,15 @@ async fn tile_response(
     headers: &HeaderMap,
     t: GetTile<'_>,
 ) -> Result<Response, ApiError> {
+    t.check(state)?;
     let GetTile {
         layer,
-        style,
-        tms,
         z,
         row,
         col,
         format,
+        ..
     } = t;
-    let l = state.basemaps.layer(layer).ok_or_else(|| {
-        ApiError::bad_parameter("LAYER", format!("{layer:?} is not a layer of this WMTS"))
-    })?;
-    // "PM", the name countless maps and scripts send to data.geopf.fr (which accepts it), means
-    // the layer's WebMercator set (PM_0_19, PM_6_18…).
-    let same_set = tms == l.tile_matrix_set || (tms == "PM" && l.is_xyz());
-    if !same_set {
-        return Err(ApiError::bad_parameter(
-            "TILEMATRIXSET",
-            format!("{layer} is published on {}, not {tms:?}", l.tile_matrix_set),
-        ));
-    }
-    if !style.is_empty() && style != "default" && !l.styles.iter().any(|s| s.id == style) {
-        return Err(ApiError::bad_parameter(
-            "STYLE",
-            format!("{style:?} is not a style of {layer}"),
-        ));
-    }
-    if !matches!(format, "image/png" | "png" | "image/jpeg" | "jpeg" | "jpg") {
-        return Err(ApiError::bad_parameter(
-            "FORMAT",
-            format!("{format:?} is not image/png or image/jpeg"),
-        ));
-    }
     // Every matrix set of the layer (WebMercator, LAMB93, WGS84G…) through the tile caches.
     let (tile, origin) = state
         .basemaps
@@ -122,20 +152,7 @@ pub async fn wmts_kvp(
     let q = Kvp::parse(raw.as_deref());
     match q.get("REQUEST").to_ascii_lowercase().as_str() {
         "getcapabilities" => capabilities_response(&state, &base),
-        "gettile" => {
-            let z = u32::try_from(q.number("TILEMATRIX")?)
-                .map_err(|_| ApiError::bad_parameter("TILEMATRIX", "too large"))?;
-            let t = GetTile {
-                layer: q.get("LAYER"),
-                style: q.get("STYLE"),
-                tms: q.get("TILEMATRIXSET"),
-                z,
-                row: q.number("TILEROW")?,
-                col: q.number("TILECOL")?,
-                format: q.get("FORMAT"),
-            };
-            tile_response(&state, &headers, t).await
-        }
+        "gettile" => tile_response(&state, &headers, GetTile::of_kvp(&q)?).await,
         other => Err(ApiError::bad_parameter(
             "REQUEST",
             format!("{other:?} is not supported (GetCapabilities, GetTile)"),

@@ -156,6 +156,36 @@ impl Basemaps {
         self.tile_of(layer, z, x, y, format).await
     }
 
+    /// The XYZ tile z/x/y of `layer_id` in `format` if it is in memory: what a hit needs and
+    /// nothing more (the HTTP fast path for cached tiles). `None` for anything else — not cached,
+    /// or a request the full path answers (an unknown layer, a tile outside it, a bad format).
+    pub async fn cached_xyz(
+        &self,
+        layer_id: &str,
+        z: u32,
+        x: u64,
+        y: u64,
+        format: &str,
+    ) -> Option<Tile> {
+        let layer = self.layer(layer_id).filter(|l| l.is_xyz())?;
+        let (_, key) = tile_key(&layer, z, x, y, format).ok()?;
+        self.images.cached(&key).await
+    }
+
+    /// Like [`Basemaps::cached_xyz`], on the layer's own matrix set (WMTS GetTile).
+    pub async fn cached_matrix(
+        &self,
+        layer_id: &str,
+        z: u32,
+        x: u64,
+        y: u64,
+        format: &str,
+    ) -> Option<Tile> {
+        let layer = self.layer(layer_id)?;
+        let (_, key) = tile_key(&layer, z, x, y, format).ok()?;
+        self.images.cached(&key).await
+    }
+
     async fn tile_of(
         &self,
         layer: Item<WmtsLayer>,
@@ -164,36 +194,52 @@ impl Basemaps {
         y: u64,
         format: &str,
     ) -> Result<(Tile, TileOrigin), ServiceError> {
-        let layer_id = layer.id.as_str();
-        let asked = match format {
-            "png" | "image/png" => "image/png",
-            "jpeg" | "jpg" | "image/jpeg" => "image/jpeg",
-            other => {
-                return Err(ServiceError::invalid(
-                    "format",
-                    format!("{other:?} is not png or jpeg"),
-                ))
-            }
-        };
-        let media = if layer.formats.iter().any(|f| f == asked) {
-            asked
-        } else {
-            match layer.formats.first() {
-                Some(own) => own.as_str(),
-                None => asked,
-            }
-        };
-        if !layer.has_tile(z, x, y) {
-            let (lo, hi) = layer.zoom_range().unwrap_or((0, 0));
-            return Err(ServiceError::NotFound(format!(
-                "tile {z}/{x}/{y} is outside {layer_id} (zoom {lo} to {hi}, and the layer's extent)"
-            )));
+        let (media, key) = tile_key(&layer, z, x, y, format)?;
+        // A hit builds no upstream request.
+        if let Some(tile) = self.images.cached(&key).await {
+            return Ok((tile, TileOrigin::hit()));
         }
-        let key = request_key(layer_id, z, x, y, media);
         self.images
             .get(key, &get_tile(&layer, z, x, y, media))
             .await
     }
+}
+
+/// The media type to ask of the upstream for tile z/x/y of `layer` in `format`, and its cache key;
+/// an error for a format that is neither PNG nor JPEG, or a tile outside the layer.
+fn tile_key<'l>(
+    layer: &'l WmtsLayer,
+    z: u32,
+    x: u64,
+    y: u64,
+    format: &str,
+) -> Result<(&'l str, String), ServiceError> {
+    let layer_id = layer.id.as_str();
+    let asked = match format {
+        "png" | "image/png" => "image/png",
+        "jpeg" | "jpg" | "image/jpeg" => "image/jpeg",
+        other => {
+            return Err(ServiceError::invalid(
+                "format",
+                format!("{other:?} is not png or jpeg"),
+            ))
+        }
+    };
+    let media = if layer.formats.iter().any(|f| f == asked) {
+        asked
+    } else {
+        match layer.formats.first() {
+            Some(own) => own.as_str(),
+            None => asked,
+        }
+    };
+    if !layer.has_tile(z, x, y) {
+        let (lo, hi) = layer.zoom_range().unwrap_or((0, 0));
+        return Err(ServiceError::NotFound(format!(
+            "tile {z}/{x}/{y} is outside {layer_id} (zoom {lo} to {hi}, and the layer's extent)"
+        )));
+    }
+    Ok((media, request_key(layer_id, z, x, y, media)))
 }
 
 /// The WMTS capabilities with the gateway's URLs: the upstream's links replaced by `public_wmts`,

@@ -134,6 +134,16 @@ pub struct TileOrigin {
     pub stale: bool,
 }
 
+impl TileOrigin {
+    /// From memory.
+    pub fn hit() -> Self {
+        TileOrigin {
+            cache_status: CacheStatus::Hit,
+            stale: false,
+        }
+    }
+}
+
 /// The upstream client, behind the cap on image requests in flight.
 #[derive(Clone)]
 pub struct ImageFetcher {
@@ -240,6 +250,11 @@ impl ImageCache {
     pub fn with_shared(mut self, shared: Option<Arc<SharedTiles>>) -> Self {
         self.shared = shared;
         self
+    }
+
+    /// The image `key` if it is in memory (counted as a hit); nothing else is tried.
+    pub async fn cached(&self, key: &str) -> Option<Tile> {
+        self.memory.get(key).await.map(|hit| hit.value.clone())
     }
 
     /// A copy another replica shared; kept on disk here too.

@@ -1,0 +1,219 @@
+//! The cached-tile fast path: a `GET /tiles/{layer}/{z}/{x}/{y}.{ext}` or a WMTS KVP GetTile
+//! (`/wmts?REQUEST=GetTile&…`) whose tile is in memory is answered here, before the router and its dozen middleware layers — the one request a map client
+//! sends by the hundred per screen. It keeps what those layers give a tile hit: the `Host` check
+//! (no DNS rebinding), the request id, the public CORS headers, the metrics and the access log; the
+//! answer is the one the full path gives (headers, `ETag`, `304` to `If-None-Match`), which
+//! `tests/fast_tiles.rs` compares header by header. Anything else — a miss, a query string (a
+//! token), a gateway with access keys, a HEAD, a malformed path, a refused `Host` — goes the full
+//! way, unchanged.
+
+use std::time::Instant;
+
+use axum::{
+    body::Body,
+    http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode},
+};
+
+use super::origin::AllowedHosts;
+use crate::{
+    ogcapi::{ows::Kvp, tiles::GetTile},
+    services::images::Tile,
+    AppState,
+};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The route labels of the full path's metrics, so that both count as one route.
+const XYZ_ROUTE: &str = "/tiles/{layer_id}/{z}/{x}/{file}";
+const KVP_ROUTE: &str = "/wmts";
+
+/// What the fast path needs of the gateway.
+pub struct FastTiles {
+    state: AppState,
+    allowed_hosts: AllowedHosts,
+    access_log: bool,
+    /// The `Vary` the full path adds to `/wmts` answers (a document route).
+    documents_vary: HeaderValue,
+}
+
+impl FastTiles {
+    /// The fast path of `state`; none on a gateway with access keys (their check, budgets and
+    /// per-key metrics stay on the full path).
+    pub fn new(state: &AppState) -> Option<Self> {
+        state.keys.is_open().then(|| FastTiles {
+            state: state.clone(),
+            allowed_hosts: AllowedHosts::from_config(&state.config.server),
+            access_log: state.config.log.requests,
+            documents_vary: HeaderValue::from_static(super::documents_vary(state)),
+        })
+    }
+
+    /// The tile `request` asks for, if it is in memory, and the route it is counted under.
+    async fn cached_tile<B>(&self, request: &Request<B>) -> Option<(Tile, &'static str)> {
+        let basemaps = &self.state.basemaps;
+        let uri = request.uri();
+        if uri.path() == KVP_ROUTE {
+            let q = Kvp::parse(uri.query());
+            if !q.get("REQUEST").eq_ignore_ascii_case("GetTile") || !q.get("TOKEN").is_empty() {
+                return None;
+            }
+            let t = GetTile::of_kvp(&q).ok()?;
+            t.check(&self.state).ok()?;
+            let tile = basemaps
+                .cached_matrix(t.layer, t.z, t.col, t.row, t.format)
+                .await?;
+            return Some((tile, KVP_ROUTE));
+        }
+        if uri.query().is_some() {
+            return None;
+        }
+        let (layer, z, x, y, format) = parse_tile_path(uri.path())?;
+        let tile = basemaps.cached_xyz(layer, z, x, y, format).await?;
+        Some((tile, XYZ_ROUTE))
+    }
+
+    /// The answer to `request` if it is a cached tile, else `None` (the full path answers).
+    pub async fn answer<B>(&self, request: &Request<B>) -> Option<Response<Body>> {
+        let started = Instant::now();
+        if request.method() != Method::GET {
+            return None;
+        }
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
+        if !host.is_some_and(|h| self.allowed_hosts.allows(h)) {
+            return None;
+        }
+        let (tile, route) = self.cached_tile(request).await?;
+        let id = request
+            .headers()
+            .get(REQUEST_ID)
+            .cloned()
+            .unwrap_or_else(super::new_request_id);
+        let mut response = tile_response(request.headers(), tile, id.clone());
+        if route == KVP_ROUTE {
+            response
+                .headers_mut()
+                .append(header::VARY, self.documents_vary.clone());
+        }
+        let status = response.status();
+        let status_label = if status == StatusCode::OK {
+            "200"
+        } else {
+            "304"
+        };
+        metrics::counter!("geopf_http_requests_total", "route" => route, "method" => "GET", "status" => status_label)
+            .increment(1);
+        metrics::histogram!("geopf_http_request_duration_seconds", "route" => route)
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("geopf_http_fast_tiles_total").increment(1);
+        self.log(request, &id, status, started);
+        Some(response)
+    }
+
+    /// The access line, as the full path's trace layer writes it.
+    fn log<B>(&self, request: &Request<B>, id: &HeaderValue, status: StatusCode, started: Instant) {
+        let id = id.to_str().unwrap_or("");
+        let latency = format_args!("{} ms", started.elapsed().as_millis());
+        let uri = request.uri();
+        if self.access_log {
+            let span = tracing::info_span!("request", method = %Method::GET, uri = %uri, id);
+            let _in = span.enter();
+            tracing::info!(target: "tower_http::trace::on_response", %latency, status = status.as_u16(), "finished processing request");
+        } else {
+            let span = tracing::debug_span!("request", method = %Method::GET, uri = %uri, id);
+            let _in = span.enter();
+            tracing::debug!(target: "tower_http::trace::on_response", %latency, status = status.as_u16(), "finished processing request");
+        }
+    }
+}
+
+/// `(layer, z, x, y, extension)` of `/tiles/{layer}/{z}/{x}/{y}.{ext}`, digits only for the
+/// numbers; anything else is left to the router.
+fn parse_tile_path(path: &str) -> Option<(&str, u32, u64, u64, &str)> {
+    let mut parts = path.strip_prefix("/tiles/")?.split('/');
+    let (layer, z, x, file) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || layer.is_empty() || layer.contains('%') {
+        return None;
+    }
+    let (y, format) = file.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(z) && digits(x) && digits(y)) {
+        return None;
+    }
+    Some((
+        layer,
+        z.parse().ok()?,
+        x.parse().ok()?,
+        y.parse().ok()?,
+        format,
+    ))
+}
+
+/// The full path's answer to a tile hit (`ogcapi::ows::image`, then the public CORS layer and the
+/// request id), built directly.
+fn tile_response(request: &HeaderMap, tile: Tile, id: HeaderValue) -> Response<Body> {
+    let not_modified = request
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == tile.etag);
+    let mut response = if not_modified {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = Response::new(Body::from(tile.body));
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, tile.content_type);
+        r
+    };
+    let h = response.headers_mut();
+    h.insert(header::ETAG, tile.etag);
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    h.insert(
+        HeaderName::from_static("cache-status"),
+        HeaderValue::from_static("geopf-gateway; hit"),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static(
+            "origin, access-control-request-method, access-control-request-headers",
+        ),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("retry-after,cache-status"),
+    );
+    h.insert(REQUEST_ID, id);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_tile_paths_take_the_fast_path() {
+        assert_eq!(
+            parse_tile_path("/tiles/PLAN/6/32/22.png"),
+            Some(("PLAN", 6, 32, 22, "png"))
+        );
+        for path in [
+            "/tiles/PLAN/6/32/22",
+            "/tiles/PLAN/6/32/22.png/more",
+            "/tiles//6/32/22.png",
+            "/tiles/PLAN/-1/32/22.png",
+            "/tiles/PLAN/6/32/99999999999.png",
+            "/tiles/PL%41N/6/32/22.png",
+            "/catalog/PLAN",
+        ] {
+            assert_eq!(parse_tile_path(path), None, "{path}");
+        }
+    }
+}
