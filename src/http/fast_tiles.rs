@@ -17,7 +17,7 @@ use axum::{
 use super::origin::AllowedHosts;
 use crate::{
     ogcapi::{ows::Kvp, tiles::GetTile},
-    services::images::Tile,
+    services::{basemaps::Grid, images::Tile},
     AppState,
 };
 
@@ -59,7 +59,7 @@ impl FastTiles {
             let t = GetTile::of_kvp(&q).ok()?;
             t.check(&self.state).ok()?;
             let tile = basemaps
-                .cached_matrix(t.layer, t.z, t.col, t.row, t.format)
+                .cached(Grid::Layers, t.layer, t.z, t.col, t.row, t.format)
                 .await?;
             return Some((tile, KVP_ROUTE));
         }
@@ -67,7 +67,7 @@ impl FastTiles {
             return None;
         }
         let (layer, z, x, y, format) = parse_tile_path(uri.path())?;
-        let tile = basemaps.cached_xyz(layer, z, x, y, format).await?;
+        let tile = basemaps.cached(Grid::Xyz, layer, z, x, y, format).await?;
         Some((tile, XYZ_ROUTE))
     }
 

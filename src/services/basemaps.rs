@@ -156,32 +156,22 @@ impl Basemaps {
         self.tile_of(layer, z, x, y, format).await
     }
 
-    /// The XYZ tile z/x/y of `layer_id` in `format` if it is in memory: what a hit needs and
-    /// nothing more (the HTTP fast path for cached tiles). `None` for anything else — not cached,
-    /// or a request the full path answers (an unknown layer, a tile outside it, a bad format).
-    pub async fn cached_xyz(
+    /// Tile z/x/y of `layer_id` in `format` if it is in memory: what a hit needs and nothing
+    /// more (the HTTP fast path for cached tiles). `None` for anything else — not cached, or a
+    /// request the full path answers (an unknown layer, a tile outside it, a bad format, an XYZ
+    /// tile of a layer not in WebMercator).
+    pub async fn cached(
         &self,
+        grid: Grid,
         layer_id: &str,
         z: u32,
         x: u64,
         y: u64,
         format: &str,
     ) -> Option<Tile> {
-        let layer = self.layer(layer_id).filter(|l| l.is_xyz())?;
-        let (_, key) = tile_key(&layer, z, x, y, format).ok()?;
-        self.images.cached(&key).await
-    }
-
-    /// Like [`Basemaps::cached_xyz`], on the layer's own matrix set (WMTS GetTile).
-    pub async fn cached_matrix(
-        &self,
-        layer_id: &str,
-        z: u32,
-        x: u64,
-        y: u64,
-        format: &str,
-    ) -> Option<Tile> {
-        let layer = self.layer(layer_id)?;
+        let layer = self
+            .layer(layer_id)
+            .filter(|l| grid == Grid::Layers || l.is_xyz())?;
         let (_, key) = tile_key(&layer, z, x, y, format).ok()?;
         self.images.cached(&key).await
     }
@@ -203,6 +193,15 @@ impl Basemaps {
             .get(key, &get_tile(&layer, z, x, y, media))
             .await
     }
+}
+
+/// Which tile grid a request means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grid {
+    /// XYZ: WebMercator only.
+    Xyz,
+    /// WMTS: the layer's own matrix set.
+    Layers,
 }
 
 /// The media type to ask of the upstream for tile z/x/y of `layer` in `format`, and its cache key;

@@ -177,6 +177,19 @@ def job_status(gateway, job):
     return get_json(f"{gateway}/jobs/{job}")
 
 
+def start_hanging_job(c, gateway, watcher, point):
+    """An isochrone job on `gateway` whose upstream call never answers (the caller clears the
+    fault); returns its id once `watcher` sees it running."""
+    http("POST", c.fake + "/__fake/faults", {"path_prefix": "/navigation/isochrone", "mode": "hang"})
+    status, _, body = http("POST", f"{gateway}/processes/isochrone/execution",
+                           {"inputs": {"point": point, "costValue": 600}},
+                           {"Prefer": "respond-async"})
+    assert status == 201, (status, body)
+    job = json.loads(body)["jobID"]
+    wait_until("the job running", lambda: job_status(watcher, job)[1].get("status") == "running")
+    return job
+
+
 def check_jobs(c):
     a, b, cc = c.gateways
     status, headers, body = http("POST", f"{a}/processes/geocode/execution",
@@ -195,14 +208,8 @@ def check_jobs(c):
         assert job_status(g, job)[0] == 404, f"the dismissed job is still on {g}"
     print("ok 4a - a job created on A: followed through B, results through C, dismissed through B (404 everywhere)")
 
-    http("POST", c.fake + "/__fake/faults", {"path_prefix": "/navigation/isochrone", "mode": "hang"})
     try:
-        status, _, body = http("POST", f"{a}/processes/isochrone/execution",
-                               {"inputs": {"point": "2.35,48.85", "costValue": 600}},
-                               {"Prefer": "respond-async"})
-        assert status == 201, (status, body)
-        job = json.loads(body)["jobID"]
-        wait_until("the job running", lambda: job_status(cc, job)[1].get("status") == "running")
+        job = start_hanging_job(c, a, cc, "2.35,48.85")
         status, _, body = http("DELETE", f"{cc}/jobs/{job}")
         assert status == 200 and json.loads(body)["status"] == "dismissed", (status, body)
         wait_until("A to drop the job cancelled through C", lambda: job_status(a, job)[0] == 404, timeout=5)
@@ -252,14 +259,8 @@ def check_redis_outage(c):
 
 def check_lease(c):
     a, _, cc = c.gateways
-    http("POST", c.fake + "/__fake/faults", {"path_prefix": "/navigation/isochrone", "mode": "hang"})
     try:
-        status, _, body = http("POST", f"{cc}/processes/isochrone/execution",
-                               {"inputs": {"point": "2.36,48.86", "costValue": 300}},
-                               {"Prefer": "respond-async"})
-        assert status == 201, (status, body)
-        job = json.loads(body)["jobID"]
-        wait_until("the job running", lambda: job_status(a, job)[1].get("status") == "running")
+        job = start_hanging_job(c, cc, a, "2.36,48.86")
         c.kill("gateway-C")
         wait_until("the orphaned job reported failed",
                    lambda: job_status(a, job)[1].get("status") == "failed", timeout=LEASE_S + 5)
