@@ -618,11 +618,8 @@ async fn the_catalogue_joins_wmts_wms_and_wfs() {
 
 #[test]
 fn the_real_capabilities_are_read_whole() {
-    let xml = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/upstream/wmts/capabilities.xml"
-    ))
-    .unwrap();
+    // The real document, as embedded in the binary (assets/catalog/SOURCES.md).
+    let xml = geopf_gateway::catalog::embedded::WMTS.text().unwrap();
     let layers = geopf_gateway::catalog::wmts::parse_capabilities(&xml).unwrap();
     assert_eq!(layers.len(), 543);
     assert_eq!(

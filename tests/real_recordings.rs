@@ -1,4 +1,5 @@
-//! The real recorded Géoplateforme answers (`../shared/upstream/geocodage`), served as they are by
+//! The real recorded Géoplateforme answers (`tests/fixtures/recordings/`, copied from
+//! `../shared/upstream` with their provenance), served as they are by
 //! the fake, must come out of the gateway without loss: same features, same properties, same
 //! geometries, each with a unique id.
 
@@ -10,13 +11,7 @@ use serde_json::{json, Value};
 use support::TestApp;
 
 fn recordings() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/upstream/geocodage");
-    assert!(
-        dir.is_dir(),
-        "the real recordings are expected in {} (the shared/ folder beside the repository)",
-        dir.display()
-    );
-    dir
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings/geocodage")
 }
 
 /// The features of a recording (a FeatureCollection, or the bare array one client kept).
@@ -374,7 +369,8 @@ async fn every_recorded_elevation_answer_is_read() {
 #[test]
 fn the_recorded_wfs_capabilities_and_schemas_are_read_whole() {
     let dir = recordings().join("../wfs");
-    let caps = std::fs::read_to_string(dir.join("capabilities_FeatureTypeList.xml")).unwrap();
+    // The recorded capabilities, as embedded in the binary (assets/catalog/SOURCES.md).
+    let caps = geopf_gateway::catalog::embedded::WFS.text().unwrap();
     let types = geopf_gateway::catalog::wfs::parse_capabilities(&caps).unwrap();
     assert_eq!(types.len(), 726, "every feature type");
     let commune = types

@@ -211,11 +211,8 @@ async fn get_feature_info_is_passed_through_without_the_access_key() {
 
 #[test]
 fn the_real_wms_r_capabilities_are_read_whole() {
-    let xml = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/upstream/wms-r/capabilities.xml"
-    ))
-    .unwrap();
+    // The real document, as embedded in the binary (assets/catalog/SOURCES.md).
+    let xml = geopf_gateway::catalog::embedded::WMS_RASTER.text().unwrap();
     let layers = geopf_gateway::catalog::wms::parse_capabilities(&xml).unwrap();
     // 309 Layer elements: the unnamed root and 308 named ones.
     let elements = xml.matches("<Layer>").count() + xml.matches("<Layer ").count();
