@@ -453,3 +453,24 @@ async fn a_large_batch_is_one_upstream_csv_request_and_falls_back_row_by_row_wit
     assert_eq!(app.fake.count("/geocodage/search/csv"), 1);
     assert!(app.fake.log().iter().any(|r| r.path == "/geocodage/search"));
 }
+
+#[tokio::test]
+async fn an_async_run_with_a_bad_value_is_refused_not_started() {
+    let app = TestApp::start().await;
+    let r = app
+        .http
+        .post(app.url("/processes/isochrone/execution"))
+        .header("prefer", "respond-async")
+        .json(&json!({"inputs": {"point": {"lon": 2.35, "lat": 48.85}, "costValue": 10}}))
+        .send()
+        .await
+        .unwrap();
+    let got = support::split(r).await;
+    assert_problem(&got, 400, "point");
+    assert_eq!(
+        app.get_json("/jobs").await.2["jobs"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+}

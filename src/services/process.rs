@@ -180,6 +180,13 @@ pub trait ProcessProvider: Send + Sync {
         inputs: &'a Inputs,
         progress: &'a Progress,
     ) -> BoxFuture<'a, Result<ProcessOutput, ServiceError>>;
+
+    /// Checks `inputs` of process `id` as far as can be done without running it (the values, not
+    /// only the names), so that a job is refused with a 400 rather than started to fail. By
+    /// default only the description's checks apply.
+    fn check(&self, _id: &str, _inputs: &Inputs) -> Result<(), ServiceError> {
+        Ok(())
+    }
 }
 
 /// The error of a provider asked for a process it does not run.
@@ -222,8 +229,9 @@ impl Processes {
     /// Checks what can be checked before a run: the process exists, every input is one of its
     /// own, every required input is there.
     pub fn validate(&self, id: &str, inputs: &Inputs) -> Result<ProcessSpec, ServiceError> {
-        let spec = self.get(id).ok_or_else(|| no_such_process(id))?;
+        let (spec, provider) = self.find(id).ok_or_else(|| no_such_process(id))?;
         check_inputs(&spec, inputs)?;
+        provider.check(id, inputs)?;
         Ok(spec)
     }
 

@@ -93,6 +93,19 @@ impl NavigationService {
     }
 
     pub async fn route(&self, inputs: &Inputs) -> Result<ProcessOutput, ServiceError> {
+        let request = self.route_request(inputs)?;
+        let (answer, status) = self
+            .fetcher
+            .json(request, CacheKind::Navigation, |v| {
+                mapping::route_features(&v)
+            })
+            .await
+            .map_err(|e| no_result(e, "no route was found between these points"))?;
+        Ok(ProcessOutput::geojson(answer.value.clone(), status))
+    }
+
+    /// The upstream request of a route, or why the inputs cannot make one.
+    pub fn route_request(&self, inputs: &Inputs) -> Result<UpstreamRequest, ServiceError> {
         let caps = self.capabilities().caps;
         let (resource, op) = resource(&caps, inputs, "route")?;
         let start = point_in(inputs, "start", op)?
@@ -131,17 +144,23 @@ impl NavigationService {
             .param("waysAttributes", "name")
             .param("distanceUnit", "meter")
             .param("timeUnit", "second");
-        let (answer, status) = self
-            .fetcher
-            .json(request, CacheKind::Navigation, |v| {
-                mapping::route_features(&v)
-            })
-            .await
-            .map_err(|e| no_result(e, "no route was found between these points"))?;
-        Ok(ProcessOutput::geojson(answer.value.clone(), status))
+        Ok(request)
     }
 
     pub async fn isochrone(&self, inputs: &Inputs) -> Result<ProcessOutput, ServiceError> {
+        let request = self.isochrone_request(inputs)?;
+        let (answer, status) = self
+            .fetcher
+            .json(request, CacheKind::Navigation, |v| {
+                mapping::isochrone_features(&v)
+            })
+            .await
+            .map_err(|e| no_result(e, "no area could be computed around this point"))?;
+        Ok(ProcessOutput::geojson(answer.value.clone(), status))
+    }
+
+    /// The upstream request of an isochrone, or why the inputs cannot make one.
+    pub fn isochrone_request(&self, inputs: &Inputs) -> Result<UpstreamRequest, ServiceError> {
         let caps = self.capabilities().caps;
         let (resource, op) = resource(&caps, inputs, "isochrone")?;
         let point = point_in(inputs, "point", op)?
@@ -171,14 +190,7 @@ impl NavigationService {
         } else {
             request.param("timeUnit", enum_input(inputs, "timeUnit", op)?)
         };
-        let (answer, status) = self
-            .fetcher
-            .json(request, CacheKind::Navigation, |v| {
-                mapping::isochrone_features(&v)
-            })
-            .await
-            .map_err(|e| no_result(e, "no area could be computed around this point"))?;
-        Ok(ProcessOutput::geojson(answer.value.clone(), status))
+        Ok(request)
     }
 }
 

@@ -200,4 +200,14 @@ impl ProcessProvider for NavigationService {
             }
         })
     }
+
+    /// The inputs make an upstream request (an async job with a bad point is a 400, not a
+    /// failed job).
+    fn check(&self, id: &str, inputs: &Inputs) -> Result<(), ServiceError> {
+        match id {
+            "route" => self.route_request(inputs).map(drop),
+            "isochrone" => self.isochrone_request(inputs).map(drop),
+            _ => Ok(()),
+        }
+    }
 }
