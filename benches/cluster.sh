@@ -9,29 +9,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DUR=${1:-4}
-SHARED=${SHARED:-$(cd .. && pwd)/shared}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/geopf-gateway-target}
 OUT=${BENCH_OUT:-$PWD/bench-out/cluster}
-mkdir -p "$OUT"
-command -v wrk >/dev/null && command -v nginx >/dev/null && command -v redis-server >/dev/null || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light redis-server >/dev/null
-}
-cargo build --release --locked -q
-BIN=$CARGO_TARGET_DIR/release/geopf-gateway
-
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  nginx -c "$OUT/nginx.conf" -s stop 2>/dev/null || true
-}
-trap cleanup EXIT
+source benches/common.sh
+bench_tools redis-server
 redis-server --port 18390 --bind 127.0.0.1 --save '' --appendonly no >"$OUT/redis.log" 2>&1 &
 pids+=($!)
-rm -f "$OUT/fake.port"
-python3 "$SHARED/tools/fake-geopf" --port-file "$OUT/fake.port" --quiet >"$OUT/fake.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$OUT/fake.port" ] && break; sleep 0.1; done
-FAKE="http://127.0.0.1:$(cat "$OUT/fake.port")"
+bench_start
 for i in 1 2 3; do
   # Quotas off: misses are paced at the published limits by design, which is not measured here.
   GEOPF_CLUSTER__REDIS_URL=redis://127.0.0.1:18390/0 GEOPF_UPSTREAM__QUOTAS__GEOCODING=0 \

@@ -10,27 +10,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DUR=${1:-4}
 RUNS=${2:-3}
-SHARED=${SHARED:-$(cd .. && pwd)/shared}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/geopf-gateway-target}
 OUT=${BENCH_OUT:-$PWD/bench-out/hotpaths}
+source benches/common.sh
 mkdir -p "$OUT/www"
-command -v wrk >/dev/null && command -v nginx >/dev/null || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light >/dev/null
-}
-cargo build --release --locked -q
-BIN=$CARGO_TARGET_DIR/release/geopf-gateway
-
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  nginx -c "$OUT/nginx.conf" -s stop 2>/dev/null || true
-}
-trap cleanup EXIT
-rm -f "$OUT/fake.port"
-python3 "$SHARED/tools/fake-geopf" --port-file "$OUT/fake.port" --quiet >"$OUT/fake.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$OUT/fake.port" ] && break; sleep 0.1; done
-FAKE="http://127.0.0.1:$(cat "$OUT/fake.port")"
+bench_tools
+bench_start
 GW="http://127.0.0.1:18281"
 # The default configuration but for the quotas (misses are paced at the published limits by
 # design, which (d) does not measure); the access log goes to a file.

@@ -7,24 +7,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DUR=${1:-10}
-SHARED=${SHARED:-$(cd .. && pwd)/shared}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/geopf-gateway-target}
 OUT=${BENCH_OUT:-$PWD/bench-out}
-mkdir -p "$OUT"
-command -v wrk >/dev/null && command -v nginx >/dev/null || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light >/dev/null
-}
-cargo build --release --locked -q
-BIN=$CARGO_TARGET_DIR/release/geopf-gateway
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-rm -f "$OUT/fake.port"
-python3 "$SHARED/tools/fake-geopf" --port-file "$OUT/fake.port" --quiet >"$OUT/fake.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$OUT/fake.port" ] && break; sleep 0.1; done
-FAKE="http://127.0.0.1:$(cat "$OUT/fake.port")"
+source benches/common.sh
+bench_tools
+bench_start
 GW="http://127.0.0.1:18181"
 # Quotas off for the measurement: with them on, misses are paced at 50/s by design. No upstream
 # connection reuse: the fake (Python's http.server) writes headers and body in two segments, and a
@@ -50,7 +36,6 @@ http {
 }
 NGINX
 nginx -c "$OUT/nginx.conf"
-trap 'cleanup; nginx -c "$OUT/nginx.conf" -s stop 2>/dev/null || true' EXIT
 sleep 0.5
 
 wrk_run() { # name url

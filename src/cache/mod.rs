@@ -70,14 +70,21 @@ pub enum CacheStatus {
     Shared,
 }
 
-impl fmt::Display for CacheStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl CacheStatus {
+    /// The `Cache-Status` header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
             CacheStatus::Hit => "geopf-gateway; hit",
             CacheStatus::Miss => "geopf-gateway; fwd=miss; stored",
             CacheStatus::Collapsed => "geopf-gateway; fwd=miss; collapsed",
             CacheStatus::Shared => "geopf-gateway; hit; detail=shared",
-        })
+        }
+    }
+}
+
+impl fmt::Display for CacheStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

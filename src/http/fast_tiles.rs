@@ -16,8 +16,12 @@ use axum::{
 
 use super::origin::AllowedHosts;
 use crate::{
-    ogcapi::{ows::Kvp, tiles::GetTile},
-    services::{basemaps::Grid, images::Tile},
+    cache::CacheStatus,
+    ogcapi::{
+        ows::{self, Kvp},
+        tiles::GetTile,
+    },
+    services::images::Tile,
     AppState,
 };
 
@@ -57,17 +61,16 @@ impl FastTiles {
                 return None;
             }
             let t = GetTile::of_kvp(&q).ok()?;
-            t.check(&self.state).ok()?;
-            let tile = basemaps
-                .cached(Grid::Layers, t.layer, t.z, t.col, t.row, t.format)
-                .await?;
+            let layer = t.check(&self.state).ok()?;
+            let tile = basemaps.cached(&layer, t.z, t.col, t.row, t.format).await?;
             return Some((tile, KVP_ROUTE));
         }
         if uri.query().is_some() {
             return None;
         }
         let (layer, z, x, y, format) = parse_tile_path(uri.path())?;
-        let tile = basemaps.cached(Grid::Xyz, layer, z, x, y, format).await?;
+        let layer = basemaps.xyz_layer(layer).ok()?;
+        let tile = basemaps.cached(&layer, z, x, y, format).await?;
         Some((tile, XYZ_ROUTE))
     }
 
@@ -150,32 +153,11 @@ fn parse_tile_path(path: &str) -> Option<(&str, u32, u64, u64, &str)> {
     ))
 }
 
-/// The full path's answer to a tile hit (`ogcapi::ows::image`, then the public CORS layer and the
-/// request id), built directly.
+/// The full path's answer to a tile hit: `ogcapi::ows::image`'s, with what the public CORS layer
+/// and the request-id layer add.
 fn tile_response(request: &HeaderMap, tile: Tile, id: HeaderValue) -> Response<Body> {
-    let not_modified = request
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v == tile.etag);
-    let mut response = if not_modified {
-        let mut r = Response::new(Body::empty());
-        *r.status_mut() = StatusCode::NOT_MODIFIED;
-        r
-    } else {
-        let mut r = Response::new(Body::from(tile.body));
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, tile.content_type);
-        r
-    };
+    let mut response = ows::image(request, &tile, CacheStatus::Hit, false);
     let h = response.headers_mut();
-    h.insert(header::ETAG, tile.etag);
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
-    );
-    h.insert(
-        HeaderName::from_static("cache-status"),
-        HeaderValue::from_static("geopf-gateway; hit"),
-    );
     h.insert(
         header::VARY,
         HeaderValue::from_static(

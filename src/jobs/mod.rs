@@ -566,13 +566,16 @@ impl JobStore {
             return self.list(viewer, offset, limit);
         };
         // Every job is listed in Redis when it starts; those held here read live progress.
+        let (here, _) = self.list(viewer, 0, usize::MAX);
+        let mut here: std::collections::HashMap<String, JobInfo> =
+            here.into_iter().map(|j| (j.id.clone(), j)).collect();
         let seen: Vec<JobInfo> = records
             .iter()
             .filter_map(|r| serde_json::from_slice::<shared::Record>(r).ok())
             .filter(|r| viewer.sees(r.owner()))
             .map(|r| {
                 let info = r.into_info();
-                self.get(&info.id, viewer).unwrap_or(info)
+                here.remove(&info.id).unwrap_or(info)
             })
             .collect();
         let total = seen.len();

@@ -141,9 +141,9 @@ pub fn respond(
 /// Adds the `Cache-Status` header (RFC 9211) of an answer that went through the cache.
 pub fn with_cache_status(mut response: Response, status: Option<CacheStatus>) -> Response {
     if let Some(s) = status {
-        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-            response.headers_mut().insert("cache-status", v);
-        }
+        response
+            .headers_mut()
+            .insert("cache-status", HeaderValue::from_static(s.as_str()));
     }
     response
 }

@@ -8,7 +8,10 @@ use axum::{
 };
 
 use super::ows::{self, Kvp};
-use crate::{error::ApiError, http::base_url::BaseUrl, AppState};
+use crate::{
+    catalog::wmts::WmtsLayer, error::ApiError, http::base_url::BaseUrl,
+    services::capabilities::Item, AppState,
+};
 
 /// A path segment as a tile number, or a 400 naming it.
 fn tile_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ApiError> {
@@ -32,7 +35,8 @@ pub async fn tile(
         .ok_or_else(|| {
             ApiError::bad_parameter("y", format!("{file:?} is not {{y}}.png or {{y}}.jpeg"))
         })?;
-    let (tile, origin) = state.basemaps.tile(&id, z, x, y, &format).await?;
+    let layer = state.basemaps.xyz_layer(&id)?;
+    let (tile, origin) = state.basemaps.tile(layer, z, x, y, &format).await?;
     Ok(ows::image(
         &headers,
         &tile,
@@ -77,9 +81,9 @@ impl<'a> GetTile<'a> {
         })
     }
 
-    /// Whether the layer, matrix set, style and format are ones this WMTS serves; the error says
-    /// which is not.
-    pub fn check(&self, state: &AppState) -> Result<(), ApiError> {
+    /// The layer, if the layer, matrix set, style and format are ones this WMTS serves; the
+    /// error says which is not.
+    pub fn check(&self, state: &AppState) -> Result<Item<WmtsLayer>, ApiError> {
         let GetTile {
             layer,
             style,
@@ -111,7 +115,7 @@ impl<'a> GetTile<'a> {
                 format!("{format:?} is not image/png or image/jpeg"),
             ));
         }
-        Ok(())
+        Ok(l)
     }
 }
 
@@ -120,19 +124,11 @@ async fn tile_response(
     headers: &HeaderMap,
     t: GetTile<'_>,
 ) -> Result<Response, ApiError> {
-    t.check(state)?;
-    let GetTile {
-        layer,
-        z,
-        row,
-        col,
-        format,
-        ..
-    } = t;
+    let layer = t.check(state)?;
     // Every matrix set of the layer (WebMercator, LAMB93, WGS84G…) through the tile caches.
     let (tile, origin) = state
         .basemaps
-        .matrix_tile(layer, z, col, row, format)
+        .tile(layer, t.z, t.col, t.row, t.format)
         .await?;
     Ok(ows::image(
         headers,

@@ -121,15 +121,9 @@ impl Basemaps {
         })
     }
 
-    /// The XYZ tile z/x/y of `layer_id` in `format` (`png` or `jpeg`).
-    pub async fn tile(
-        &self,
-        layer_id: &str,
-        z: u32,
-        x: u64,
-        y: u64,
-        format: &str,
-    ) -> Result<(Tile, TileOrigin), ServiceError> {
+    /// Layer `layer_id` for XYZ tiles, or a 404 saying why (unknown, or not published in
+    /// WebMercator).
+    pub fn xyz_layer(&self, layer_id: &str) -> Result<Item<WmtsLayer>, ServiceError> {
         let layer = self.find(layer_id)?;
         if !layer.is_xyz() {
             return Err(ServiceError::NotFound(format!(
@@ -137,46 +131,29 @@ impl Basemaps {
                 layer.tile_matrix_set
             )));
         }
-        self.tile_of(layer, z, x, y, format).await
+        Ok(layer)
     }
 
-    /// Tile `x` (column), `y` (row) of level `z` of `layer_id` on its own tile matrix set, in
-    /// `format` (`png`, `jpeg`, or a media type) — or in the layer's own format when it has not
-    /// that one, as the upstream answers (a `.png` asked of a JPEG layer is its JPEG tile, with
-    /// its own `Content-Type`).
-    pub async fn matrix_tile(
-        &self,
-        layer_id: &str,
-        z: u32,
-        x: u64,
-        y: u64,
-        format: &str,
-    ) -> Result<(Tile, TileOrigin), ServiceError> {
-        let layer = self.find(layer_id)?;
-        self.tile_of(layer, z, x, y, format).await
-    }
-
-    /// Tile z/x/y of `layer_id` in `format` if it is in memory: what a hit needs and nothing
-    /// more (the HTTP fast path for cached tiles). `None` for anything else — not cached, or a
-    /// request the full path answers (an unknown layer, a tile outside it, a bad format, an XYZ
-    /// tile of a layer not in WebMercator).
+    /// Tile z/x/y of `layer` if it is in memory: what a hit needs and nothing more (the HTTP
+    /// fast path for cached tiles). `None` for anything else — not cached, or a request the full
+    /// path answers (a tile outside the layer, a bad format).
     pub async fn cached(
         &self,
-        grid: Grid,
-        layer_id: &str,
+        layer: &WmtsLayer,
         z: u32,
         x: u64,
         y: u64,
         format: &str,
     ) -> Option<Tile> {
-        let layer = self
-            .layer(layer_id)
-            .filter(|l| grid == Grid::Layers || l.is_xyz())?;
-        let (_, key) = tile_key(&layer, z, x, y, format).ok()?;
+        let (_, key) = tile_key(layer, z, x, y, format).ok()?;
         self.images.cached(&key).await
     }
 
-    async fn tile_of(
+    /// Tile `x` (column), `y` (row) of level `z` of `layer` on its own tile matrix set (XYZ
+    /// tiles: WebMercator), in `format` (`png`, `jpeg`, or a media type) — or in the layer's own
+    /// format when it has not that one, as the upstream answers (a `.png` asked of a JPEG layer
+    /// is its JPEG tile, with its own `Content-Type`).
+    pub async fn tile(
         &self,
         layer: Item<WmtsLayer>,
         z: u32,
@@ -193,15 +170,6 @@ impl Basemaps {
             .get(key, &get_tile(&layer, z, x, y, media))
             .await
     }
-}
-
-/// Which tile grid a request means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grid {
-    /// XYZ: WebMercator only.
-    Xyz,
-    /// WMTS: the layer's own matrix set.
-    Layers,
 }
 
 /// The media type to ask of the upstream for tile z/x/y of `layer` in `format`, and its cache key;

@@ -101,6 +101,12 @@ impl Fetcher {
             prepare(value).map_err(|reason| UpstreamError::BadBody { api, reason })
         };
         let shared = self.shared.as_ref();
+        if shared.is_some() {
+            // A memory hit needs no shared key (a digest of the key): looked up first.
+            if let Some(hit) = self.cache.get(&key).await {
+                return Ok((hit, CacheStatus::Hit));
+            }
+        }
         let ttl = self.cache.ttl(kind);
         let shared_key = shared.map(|c| c.value_key("answer", &key));
         let fetch = async move {
