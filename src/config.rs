@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed, in seconds.
     pub idle_timeout_s: u64,
+    /// Serve replayed recordings instead of the Géoplateforme (`serve --demo`).
+    #[serde(default)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -204,6 +207,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub upstream: Option<String>,
     pub cache_dir: Option<PathBuf>,
+    /// `--demo`: the replayed Géoplateforme (server.demo).
+    pub demo: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -287,6 +292,9 @@ impl Config {
         }
         if let Some(upstream) = &overrides.upstream {
             config.upstream.base_url = upstream.clone();
+        }
+        if overrides.demo {
+            config.server.demo = true;
         }
         if let Some(dir) = &overrides.cache_dir {
             config.cache.dir = dir.display().to_string();

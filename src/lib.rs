@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod config;
 pub mod cql2;
+pub mod demo;
 pub mod error;
 pub mod geo;
 pub mod http;
@@ -251,11 +252,15 @@ pub fn app(config: Config) -> anyhow::Result<axum::Router> {
 /// Starts what runs beside the server: the refresh of the upstream capabilities.
 fn spawn_background(state: &AppState) {
     let every = Duration::from_secs(state.config.catalog.refresh_s.max(60));
-    state.navigation.clone().spawn_refresh(every);
     state.wfs.spawn_refresh(every);
     state.basemaps.spawn_refresh(every);
     state.wms.spawn_refresh(every);
-    state.tms.spawn_refresh(every);
+    // The demo has no recording of these: the built-in navigation resources stand, and no vector
+    // tiles are served.
+    if !state.config.server.demo {
+        state.navigation.clone().spawn_refresh(every);
+        state.tms.spawn_refresh(every);
+    }
     spawn_reload_on_hangup(state.adapters.clone());
     if let Some(cluster) = &state.cluster {
         cluster.spawn_heartbeat();
@@ -290,7 +295,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Serves on an already bound listener.
-pub async fn serve_on(listener: TcpListener, config: Config) -> anyhow::Result<()> {
+pub async fn serve_on(listener: TcpListener, mut config: Config) -> anyhow::Result<()> {
+    // Demo mode: the upstream is the replay, for as long as the server runs.
+    let demo = match config.server.demo {
+        true => {
+            let demo = demo::Demo::start().await?;
+            demo.configure(&mut config);
+            tracing::warn!(
+                replay = demo.url(),
+                recordings = demo.recordings(),
+                "DEMO MODE: answers are replayed recordings of the Géoplateforme, not live data"
+            );
+            Some(demo)
+        }
+        false => None,
+    };
     let grace = Duration::from_secs(config.server.shutdown_grace_s);
     let addr = listener.local_addr()?;
     let upstream = config.upstream.base_url.clone();
@@ -312,6 +331,7 @@ pub async fn serve_on(listener: TcpListener, config: Config) -> anyhow::Result<(
     if tokio::time::timeout(grace, server).await.is_err() {
         tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway");
     }
+    drop(demo);
     Ok(())
 }
 

@@ -82,6 +82,10 @@ struct ServeArgs {
     /// Folder of the disk cache (cache.dir).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Serve replayed recordings of the Géoplateforme instead of the real one (server.demo): no
+    /// network needed, every answer labelled demo.
+    #[arg(long, conflicts_with = "upstream")]
+    demo: bool,
 }
 
 #[derive(Args)]
@@ -143,7 +147,11 @@ struct CatalogArgs {
 /// are dropped rather than requests slowed). The guard flushes the queue when dropped, at exit.
 fn init_server_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-    init_logging_to(config, writer);
+    if config.server.demo {
+        init_logging_to(config, geopf_gateway::demo::DemoLines(writer));
+    } else {
+        init_logging_to(config, writer);
+    }
     guard
 }
 
@@ -213,6 +221,7 @@ fn main() -> ExitCode {
                 listen: args.listen,
                 upstream: args.upstream,
                 cache_dir: args.cache_dir,
+                demo: args.demo,
             },
             true,
         ),

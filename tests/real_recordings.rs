@@ -1,4 +1,4 @@
-//! The real recorded Géoplateforme answers (`tests/fixtures/recordings/`, copied from
+//! The real recorded Géoplateforme answers (`assets/recordings/`, copied from
 //! `../shared/upstream` with their provenance), served as they are by
 //! the fake, must come out of the gateway without loss: same features, same properties, same
 //! geometries, each with a unique id.
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use support::TestApp;
 
 fn recordings() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings/geocodage")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/recordings/geocodage")
 }
 
 /// The features of a recording (a FeatureCollection, or the bare array one client kept).

@@ -41,9 +41,9 @@ pub struct FastTiles {
 
 impl FastTiles {
     /// The fast path of `state`; none on a gateway with access keys (their check, budgets and
-    /// per-key metrics stay on the full path).
+    /// per-key metrics stay on the full path) nor on a demo (its labels are on the full path).
     pub fn new(state: &AppState) -> Option<Self> {
-        state.keys.is_open().then(|| FastTiles {
+        (state.keys.is_open() && !state.config.server.demo).then(|| FastTiles {
             state: state.clone(),
             allowed_hosts: AllowedHosts::from_config(&state.config.server),
             access_log: state.config.log.requests,

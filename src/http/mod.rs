@@ -62,8 +62,13 @@ pub fn router(state: AppState) -> Router {
                 r
             },
         ))
-        .layer(middleware::from_fn(limits::problem_bodies))
-        .layer(CompressionLayer::new());
+        .layer(middleware::from_fn(limits::problem_bodies));
+    let documents = if state.config.server.demo {
+        documents.layer(middleware::from_fn(crate::demo::banner))
+    } else {
+        documents
+    }
+    .layer(CompressionLayer::new());
     let tiles = ogcapi::tile_routes()
         .layer(origin::cors_public())
         .layer(middleware::from_fn(limits::problem_bodies));
@@ -75,8 +80,13 @@ pub fn router(state: AppState) -> Router {
                 "no such path on this gateway; the landing page / lists what there is",
             )
         })
-        .with_state(state)
+        .with_state(state.clone())
         .layer(middleware::from_fn_with_state(keys, auth::authenticate));
+    let routes = if state.config.server.demo {
+        routes.layer(middleware::from_fn(crate::demo::warn))
+    } else {
+        routes
+    };
     let access_log = if state_log_requests {
         Level::INFO
     } else {

@@ -288,6 +288,9 @@ pub async fn ready(
         .collect();
     let body = json!({
         "status": if ok { "ready" } else { "degraded" },
+        "demo": state.config.server.demo.then_some(
+            "answers are replayed recordings of the Géoplateforme (serve --demo), not live data"
+        ),
         "upstream": {
             "wfs": state.wfs.capabilities().status(),
             "wmts": state.basemaps.capabilities().status(),
