@@ -30,7 +30,7 @@ pub const WARNING: HeaderValue = HeaderValue::from_static(
 const BANNER: &str = concat!(
     r#"<div role="note" style="background:#b3261e;color:#fff;padding:.45rem 1.2rem;font:600 14px/1.4 system-ui,sans-serif">"#,
     "DEMO — answers replayed from recordings of the Géoplateforme (geocoding around Montpellier, ",
-    "routes and isochrones in Lozère, communes of Finistère, drawn tiles), not live data. ",
+    "a route across the Cévennes and isochrones around Florac, a commune of Finistère, drawn tiles), not live data. ",
     "Start without <code>--demo</code> for the real service.</div>"
 );
 
@@ -148,13 +148,14 @@ impl<W: Write> Write for MarkedLine<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if !self.started && !buf.is_empty() {
             self.started = true;
-            if buf[0] == b'{' {
-                self.inner.write_all(b"{\"demo\":true,")?;
-                self.inner.write_all(&buf[1..])?;
+            // One write of the whole marked line: lines of other threads may come between two
+            // writes to a non-blocking writer.
+            let line = if buf[0] == b'{' {
+                [b"{\"demo\":true,".as_slice(), &buf[1..]].concat()
             } else {
-                self.inner.write_all(b"[demo] ")?;
-                self.inner.write_all(buf)?;
-            }
+                [b"[demo] ".as_slice(), buf].concat()
+            };
+            self.inner.write_all(&line)?;
             return Ok(buf.len());
         }
         self.inner.write(buf)
