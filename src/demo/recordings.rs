@@ -221,11 +221,14 @@ fn content_type(name: &str) -> &'static str {
 }
 
 /// How many words of `asked` begin a word of `recorded` (case and accents aside): "montp" counts
-/// for "Montpellier", as an autocompletion types it.
+/// for "Montpellier", as an autocompletion types it. Words shorter than three letters ("de", "la",
+/// a house number) count for nothing: "10 rue de la paix" shares nothing with "Mairie de
+/// Montpellier".
 pub fn words_shared(asked: &str, recorded: &str) -> usize {
     let recorded = words(recorded);
     words(asked)
         .iter()
+        .filter(|w| w.chars().count() >= 3)
         .filter(|w| recorded.iter().any(|r| r.starts_with(w.as_str())))
         .count()
 }
@@ -286,6 +289,7 @@ mod tests {
             2
         );
         assert_eq!(words_shared("Paris", "Mairie de Montpellier"), 0);
+        assert_eq!(words_shared("10 rue de la paix", "Mairie de Montpellier"), 0);
     }
 
     #[test]
