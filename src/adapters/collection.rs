@@ -209,7 +209,7 @@ impl AdapterSet {
                 &a.file.description,
             );
             p.form = Some(a.search_form(base, pairs));
-            let features = doc["features"].as_array().cloned().unwrap_or_default();
+            let features: Vec<&Value> = doc.features.iter().collect();
             // The first properties of the first feature make the columns.
             let columns: Vec<String> = features
                 .first()
@@ -231,7 +231,7 @@ impl AdapterSet {
                 t.rows.push(row);
             }
             p.tables.push(t);
-            p.links = l;
+            p.links = l.clone();
             p
         });
         Ok(with_cache_status(response, Some(status)))

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::links::Link;
+use crate::services::PageFeatures;
 
 /// `/`: what the service is and where everything is.
 #[derive(Debug, Serialize)]
@@ -147,26 +148,40 @@ pub struct StatusInfo<'a> {
 
 /// A page of items (`…/items`) as a GeoJSON FeatureCollection with the OGC API members:
 /// `timeStamp`, `numberMatched` (when known), `numberReturned`, a `note` when the page is not what
-/// one might expect, the features (moved in, not copied) and the links.
-pub fn items_page(
-    features: Vec<Value>,
+/// one might expect, the features and the links. Written out as it is: features that are a view
+/// into a cached answer are serialized from there, never copied.
+#[derive(Serialize)]
+pub struct ItemsPage<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(rename = "timeStamp")]
+    pub time_stamp: String,
+    #[serde(rename = "numberMatched", skip_serializing_if = "Option::is_none")]
+    pub number_matched: Option<usize>,
+    #[serde(rename = "numberReturned")]
+    pub number_returned: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
+    pub features: PageFeatures,
+    pub links: &'a [Link],
+}
+
+pub fn items_page<'a>(
+    features: impl Into<PageFeatures>,
     number_matched: Option<usize>,
-    note: Option<&str>,
-    links: &[Link],
-) -> Value {
-    let mut doc = serde_json::Map::new();
-    doc.insert("type".into(), Value::from("FeatureCollection"));
-    doc.insert("timeStamp".into(), Value::from(crate::rfc3339::now()));
-    if let Some(matched) = number_matched {
-        doc.insert("numberMatched".into(), Value::from(matched));
+    note: Option<&'a str>,
+    links: &'a [Link],
+) -> ItemsPage<'a> {
+    let features = features.into();
+    ItemsPage {
+        kind: "FeatureCollection",
+        time_stamp: crate::rfc3339::now(),
+        number_matched,
+        number_returned: features.len(),
+        note,
+        features,
+        links,
     }
-    doc.insert("numberReturned".into(), Value::from(features.len()));
-    if let Some(note) = note {
-        doc.insert("note".into(), Value::from(note));
-    }
-    doc.insert("features".into(), Value::Array(features));
-    doc.insert("links".into(), super::links::to_value(links));
-    Value::Object(doc)
 }
 
 /// A document as JSON (serializing these types cannot fail: their keys are strings).

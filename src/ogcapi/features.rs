@@ -369,11 +369,11 @@ async fn items_page(
         let mut t = Table::new(
             &format!(
                 "{} of {} feature(s)",
-                doc["numberReturned"], page.number_matched
+                doc.number_returned, page.number_matched
             ),
             &["id", "label", "type", "lon, lat"],
         );
-        for f in doc["features"].as_array().into_iter().flatten() {
+        for f in doc.features.iter() {
             let props = &f["properties"];
             let label = ["label", "toponym", "name", "id"]
                 .iter()
@@ -390,7 +390,7 @@ async fn items_page(
             ]);
         }
         p.tables.push(t);
-        p.links = l;
+        p.links = l.clone();
         p
     });
     Ok(with_cache_status(response, page.cache_status))

@@ -109,7 +109,7 @@ const JSON_BUFFER: usize = 16 * 1024;
 /// by `page` (which receives the pretty JSON to embed).
 pub fn respond(
     format: Format,
-    json: &Value,
+    json: &impl serde::Serialize,
     json_type: &'static str,
     page: impl FnOnce() -> Page,
 ) -> Response {

@@ -327,11 +327,12 @@ async fn items_page(
         let mut t = Table::new(
             &format!(
                 "{} of {} record(s)",
-                doc["numberReturned"], doc["numberMatched"]
+                doc.number_returned,
+                doc.number_matched.unwrap_or_default()
             ),
             &["Layer", "Title", "Services", "Theme"],
         );
-        for r in doc["features"].as_array().into_iter().flatten() {
+        for r in doc.features.iter() {
             let id = cell_text(&r["id"]);
             let href = base.join(&format!("{path}/{}?f=html", urlencode(&id)));
             let props = &r["properties"];
@@ -343,7 +344,7 @@ async fn items_page(
             ]);
         }
         p.tables.push(t);
-        p.links = l;
+        p.links = l.clone();
         p
     }))
 }

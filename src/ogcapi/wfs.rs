@@ -284,7 +284,7 @@ pub async fn items(
     let mut response = respond(format, &doc, links::GEOJSON, || {
         let mut p = Page::new(base, format!("{} — items", t.title), t.abstract_.clone());
         let mut table = Table::new(&format!("{returned} feature(s)"), &["id", "properties"]);
-        for f in doc["features"].as_array().into_iter().flatten() {
+        for f in doc.features.iter() {
             let props: Vec<String> = f["properties"]
                 .as_object()
                 .into_iter()
@@ -298,7 +298,7 @@ pub async fn items(
             ]);
         }
         p.tables.push(table);
-        p.links = l;
+        p.links = l.clone();
         p
     });
     if let Ok(v) = HeaderValue::from_str(&format!("<{}>", query.crs.uri)) {

@@ -11,12 +11,14 @@ pub mod images;
 pub mod inputs;
 pub mod mirror;
 pub mod navigation;
+pub mod page;
 pub mod process;
 pub mod tms;
 pub mod wfs;
 pub mod wms;
 
-pub use fetch::Fetcher;
+pub use fetch::{CachedJson, Fetcher};
+pub use page::PageFeatures;
 
 use std::{future::Future, sync::Arc, time::Duration};
 

@@ -62,7 +62,7 @@ pub struct WfsQuery {
 }
 
 pub struct WfsPage {
-    pub features: Vec<Value>,
+    pub features: super::PageFeatures,
     pub number_matched: Option<u64>,
     pub cache_status: CacheStatus,
 }
@@ -240,15 +240,13 @@ impl WfsService {
             .fetcher
             .json(request, CacheKind::Features, prepare_page)
             .await?;
-        let features = answer.value["features"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
         let matched = answer.value["numberMatched"]
             .as_u64()
             .or(answer.value["totalFeatures"].as_u64());
+        let count = answer.value["features"].as_array().map_or(0, Vec::len);
         Ok(WfsPage {
-            features,
+            // The whole cached page, not copied.
+            features: super::PageFeatures::shared(answer, Some("features"), 0..count),
             number_matched: matched,
             cache_status: status,
         })

@@ -25,7 +25,7 @@ use self::{
 use super::{
     fetch::{CachedJson, Fetcher},
     inputs::Inputs,
-    ServiceError,
+    PageFeatures, ServiceError,
 };
 use crate::{
     cache::{CacheKind, CacheStatus},
@@ -83,7 +83,7 @@ fn features_of(answer: &CachedJson) -> &[Value] {
 /// A page of features, with what is known of the whole result.
 #[derive(Debug, Clone)]
 pub struct ItemsPage {
-    pub features: Vec<Value>,
+    pub features: PageFeatures,
     pub number_matched: usize,
     /// Why the page is smaller than one might expect (a box too large to search, say).
     pub note: Option<String>,
@@ -215,7 +215,7 @@ impl GeocodeService {
                 query.limit,
             );
             ItemsPage {
-                features,
+                features: features.into(),
                 number_matched,
                 note,
                 cache_status: None,
@@ -256,15 +256,19 @@ impl GeocodeService {
             return Ok(page);
         };
         let (answer, status) = self.run_shared(request).await?;
-        let matched = || features_of(&answer).iter().filter(|f| in_bbox(f));
+        let matched = || {
+            features_of(&answer)
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| in_bbox(f))
+                .map(|(i, _)| i)
+        };
+        let number_matched = matched().count();
+        // No feature is copied: the page is a view into the cached answer.
+        let at: Vec<usize> = matched().skip(query.offset).take(query.limit).collect();
         Ok(ItemsPage {
-            number_matched: matched().count(),
-            // Only the page's features are copied out of the cached answer.
-            features: matched()
-                .skip(query.offset)
-                .take(query.limit)
-                .cloned()
-                .collect(),
+            number_matched,
+            features: PageFeatures::shared(answer, None, at),
             note: None,
             cache_status: Some(status),
         })
@@ -282,7 +286,7 @@ impl GeocodeService {
         let (features, status) = self.run(request).await?;
         Ok(ItemsPage {
             number_matched: features.len(),
-            features,
+            features: features.into(),
             note: Some(
                 "Nothing has been looked up yet: these are the features nearest to the Hôtel de Ville \
                  of Paris, as examples. Search with q=… or bbox=…"
