@@ -292,7 +292,8 @@ async fn the_elevation_adapter_matches_the_built_in() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// The real binary: a file dropped into adapters.dir and a SIGHUP make a new process appear.
+/// The real binary: files dropped into adapters.dir and a SIGHUP make a new process and a new
+/// collection appear (the `/collections` list kept since the first request is made again).
 #[tokio::test]
 async fn a_sighup_brings_in_a_new_adapter_file() {
     let fake = support::FakeUpstream::start().await;
@@ -344,7 +345,36 @@ async fn a_sighup_brings_in_a_new_adapter_file() {
         .await
         .unwrap();
     assert!(!has(&before));
+    let collection_ids = |doc: Value| -> Vec<String> {
+        doc["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["id"].as_str().map(String::from))
+            .collect()
+    };
+    let collections = || async {
+        let doc: Value = http
+            .get(format!("{base}/collections"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        collection_ids(doc)
+    };
+    assert!(!collections().await.contains(&"layers-again".to_string()));
     std::fs::write(dir.join("elevation-points.toml"), elevation_example()).unwrap();
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("adapters/geoplateforme-layers.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("layers-again.toml"),
+        shipped.replacen("id = \"geoplateforme-layers\"", "id = \"layers-again\"", 1),
+    )
+    .unwrap();
     let hup = Command::new("kill")
         .args(["-HUP", &child.id().to_string()])
         .status()
@@ -374,9 +404,14 @@ async fn a_sighup_brings_in_a_new_adapter_file() {
         .await
         .unwrap();
     let status = run.status().as_u16();
+    let listed = collections().await;
     child.kill().unwrap();
     let _ = child.wait();
     std::fs::remove_dir_all(dir).unwrap();
     assert!(appeared, "the new adapter did not appear after SIGHUP");
     assert_eq!(status, 200);
+    assert!(
+        listed.contains(&"layers-again".to_string()),
+        "the new collection is not listed: {listed:?}"
+    );
 }

@@ -242,13 +242,15 @@ impl CollectionProvider for AdapterSet {
     fn list(&self, _state: &AppState, base: &BaseUrl, format: Format) -> Vec<Listed> {
         self.of_kind(Kind::Collection)
             .iter()
-            .map(|a| Listed {
-                id: a.file.id.clone(),
-                title: a.file.title.clone(),
-                description: a.file.description.clone(),
-                doc: a.document(base, format, false).0,
+            .map(|a| {
+                let (doc, _) = a.document(base, format, false);
+                Listed::new(&a.file.id, &a.file.title, &a.file.description, &doc)
             })
             .collect()
+    }
+
+    fn list_source(&self, _state: &AppState) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
+        Some(self.current())
     }
 
     fn has(&self, _state: &AppState, id: &str) -> bool {

@@ -289,7 +289,10 @@ mod tests {
             2
         );
         assert_eq!(words_shared("Paris", "Mairie de Montpellier"), 0);
-        assert_eq!(words_shared("10 rue de la paix", "Mairie de Montpellier"), 0);
+        assert_eq!(
+            words_shared("10 rue de la paix", "Mairie de Montpellier"),
+            0
+        );
     }
 
     #[test]

@@ -3,14 +3,17 @@
 //! knows its own collections (the geocoding indexes, the WFS feature types…); nothing else lists
 //! them. Adding one is an implementation and one line in [`crate::AppState::new`].
 
-use std::sync::Arc;
+use std::{
+    any::Any,
+    sync::{Arc, Mutex},
+};
 
 use axum::{
     extract::{Path, RawQuery, State},
     response::Response,
 };
 use futures::future::BoxFuture;
-use serde_json::{json, Value};
+use serde_json::{value::RawValue, Value};
 
 use super::{
     features::{parse_limit, parse_offset},
@@ -23,12 +26,34 @@ use crate::{
     AppState,
 };
 
-/// One collection as `/collections` lists it: its document, and what its HTML row shows.
+/// One collection as `/collections` lists it: its document, written out once (a list is kept
+/// and served many times), and what its HTML row shows.
 pub struct Listed {
     pub id: String,
     pub title: String,
     pub description: String,
-    pub doc: Value,
+    pub doc: Box<RawValue>,
+}
+
+impl Listed {
+    pub fn new(id: &str, title: &str, description: &str, doc: &Value) -> Self {
+        Listed {
+            id: id.to_string(),
+            title: title.to_string(),
+            description: description.to_string(),
+            // A `Value` always serializes.
+            doc: serde_json::value::to_raw_value(doc).unwrap_or_default(),
+        }
+    }
+}
+
+/// The `/collections` document.
+#[derive(serde::Serialize)]
+struct CollectionsDocument<'a> {
+    collections: Vec<&'a RawValue>,
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    links: &'a [links::Link],
 }
 
 /// A source of feature collections. Its answers are whole HTTP responses (JSON or HTML, with their
@@ -36,6 +61,13 @@ pub struct Listed {
 pub trait CollectionProvider: Send + Sync {
     /// Its collections now, in a stable order.
     fn list(&self, state: &AppState, base: &BaseUrl, format: Format) -> Vec<Listed>;
+
+    /// What its list is made from (a capabilities document, a set of files), compared by
+    /// identity: while it is the same, the list built for a base URL and format is kept, not built
+    /// again for each `/collections`. `None` (the default): the list is built every time.
+    fn list_source(&self, _state: &AppState) -> Option<Arc<dyn Any + Send + Sync>> {
+        None
+    }
 
     /// Whether it serves collection `id`.
     fn has(&self, state: &AppState, id: &str) -> bool;
@@ -90,15 +122,69 @@ pub trait CollectionProvider: Send + Sync {
 
 /// The registry of collection providers.
 #[derive(Clone)]
-pub struct Collections(Vec<Arc<dyn CollectionProvider>>);
+pub struct Collections(Vec<Arc<dyn CollectionProvider>>, Arc<ListMemo>);
+
+/// Lists kept while their source is the one in use, a few (base URL, format) pairs per provider.
+#[derive(Default)]
+struct ListMemo(Mutex<Vec<Memo>>);
+
+struct Memo {
+    provider: usize,
+    base: BaseUrl,
+    format: Format,
+    /// Held, so that its identity cannot be taken by another while compared.
+    source: Arc<dyn Any + Send + Sync>,
+    list: Arc<Vec<Listed>>,
+}
+
+/// Lists kept at most (two formats of a few base URLs for the one or two providers that keep).
+const MEMO_ENTRIES: usize = 8;
 
 impl Collections {
     pub fn new(providers: Vec<Arc<dyn CollectionProvider>>) -> Self {
-        Collections(providers)
+        Collections(providers, Arc::default())
     }
 
     pub fn providers(&self) -> &[Arc<dyn CollectionProvider>] {
         &self.0
+    }
+
+    /// Every provider's list, taken from the memo while its source is unchanged.
+    fn lists(&self, state: &AppState, base: &BaseUrl, format: Format) -> Vec<Arc<Vec<Listed>>> {
+        self.0
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let Some(source) = p.list_source(state) else {
+                    return Arc::new(p.list(state, base, format));
+                };
+                let kept = self.1 .0.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(m) = kept.iter().find(|m| {
+                    m.provider == i
+                        && m.format == format
+                        && m.base == *base
+                        && Arc::ptr_eq(&m.source, &source)
+                }) {
+                    return m.list.clone();
+                }
+                drop(kept);
+                let list = Arc::new(p.list(state, base, format));
+                let mut kept = self.1 .0.lock().unwrap_or_else(|e| e.into_inner());
+                // What an older source made goes first, then the oldest entry beyond the bound.
+                kept.retain(|m| m.provider != i || Arc::ptr_eq(&m.source, &source));
+                if kept.len() >= MEMO_ENTRIES {
+                    kept.remove(0);
+                }
+                kept.push(Memo {
+                    provider: i,
+                    base: base.clone(),
+                    format,
+                    source,
+                    list: list.clone(),
+                });
+                list
+            })
+            .collect()
     }
 
     /// The provider of collection `id`, or a 404 saying where the collections are listed.
@@ -132,15 +218,12 @@ pub async fn collections(
             _ => {}
         }
     }
-    let listed: Vec<Listed> = state
-        .collections
-        .providers()
-        .iter()
-        .flat_map(|p| p.list(&state, &base, format))
-        .collect();
+    let lists = state.collections.lists(&state, &base, format);
+    let listed: Vec<&Listed> = lists.iter().flat_map(|l| l.iter()).collect();
     let total = listed.len();
     let shown: Vec<&Listed> = listed
         .iter()
+        .copied()
         .skip(offset)
         .take(limit.unwrap_or(usize::MAX))
         .collect();
@@ -158,8 +241,11 @@ pub async fn collections(
             links::JSON,
         ));
     }
-    let docs: Vec<&Value> = shown.iter().map(|c| &c.doc).collect();
-    let doc = json!({ "collections": docs, "numberMatched": total, "links": links::to_value(&l) });
+    let doc = CollectionsDocument {
+        collections: shown.iter().map(|c| c.doc.as_ref()).collect(),
+        number_matched: total,
+        links: &l,
+    };
     Ok(respond(format, &doc, links::JSON, || {
         let mut page = Page::new(
             &base,
@@ -179,7 +265,7 @@ pub async fn collections(
             ]);
         }
         page.tables.push(t);
-        page.links = l;
+        page.links = l.clone();
         page
     }))
 }

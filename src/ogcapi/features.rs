@@ -55,11 +55,9 @@ impl CollectionProvider for GeocodingCollections {
         state
             .geocoding_collections
             .iter()
-            .map(|c| Listed {
-                id: c.id.to_string(),
-                title: c.title.to_string(),
-                description: c.description.to_string(),
-                doc: collection_doc(state, base, c, format, false).0,
+            .map(|c| {
+                let (doc, _) = collection_doc(state, base, c, format, false);
+                Listed::new(c.id, c.title, c.description, &doc)
             })
             .collect()
     }

@@ -351,12 +351,8 @@ async fn items_page(
 
 impl CollectionProvider for CatalogRecords {
     fn list(&self, _state: &AppState, base: &BaseUrl, format: Format) -> Vec<Listed> {
-        vec![Listed {
-            id: ID.into(),
-            title: TITLE.into(),
-            description: DESCRIPTION.into(),
-            doc: collection_document(base, format, false).0,
-        }]
+        let (doc, _) = collection_document(base, format, false);
+        vec![Listed::new(ID, TITLE, DESCRIPTION, &doc)]
     }
 
     fn has(&self, _state: &AppState, id: &str) -> bool {

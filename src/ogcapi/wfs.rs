@@ -44,13 +44,18 @@ impl CollectionProvider for WfsCollections {
             .wfs
             .types()
             .iter()
-            .map(|t| Listed {
-                id: t.name.clone(),
-                title: t.title.clone(),
-                description: t.abstract_.clone(),
-                doc: collection_doc(base, t, format, false).0,
+            .map(|t| {
+                let (doc, _) = collection_doc(base, t, format, false);
+                Listed::new(&t.name, &t.title, &t.abstract_, &doc)
             })
             .collect()
+    }
+
+    fn list_source(
+        &self,
+        state: &AppState,
+    ) -> Option<std::sync::Arc<dyn std::any::Any + Send + Sync>> {
+        Some(state.wfs.types())
     }
 
     fn has(&self, state: &AppState, id: &str) -> bool {
