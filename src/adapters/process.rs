@@ -39,6 +39,10 @@ impl ProcessProvider for AdapterSet {
             .collect()
     }
 
+    fn descriptions_source(&self) -> Option<std::sync::Arc<dyn std::any::Any + Send + Sync>> {
+        Some(self.current())
+    }
+
     fn execute<'a>(
         &'a self,
         id: &'a str,

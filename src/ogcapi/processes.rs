@@ -30,7 +30,7 @@ use crate::{
 
 const VERSION: &str = "1.0.0";
 
-fn find(state: &AppState, id: &str) -> Result<ProcessSpec, ApiError> {
+fn find(state: &AppState, id: &str) -> Result<std::sync::Arc<ProcessSpec>, ApiError> {
     state.processes.get(id).ok_or_else(|| {
         let list = state.processes.list();
         let ids: Vec<&str> = list.iter().map(|p| p.id.as_ref()).collect();
@@ -142,7 +142,7 @@ pub async fn describe(
     let p = find(&state, &id)?;
     let doc = description(&base, &p);
     Ok(respond(format, &doc, links::JSON, || {
-        let mut page = Page::new(&base, p.title, p.description);
+        let mut page = Page::new(&base, p.title.as_ref(), p.description.as_ref());
         let mut t = Table::new("Inputs", &["Input", "Required", "Meaning", "Schema"]);
         for i in &p.inputs {
             t.rows.push(vec![

@@ -2,7 +2,11 @@
 //! [`ProcessProvider`] trait the services implement, and the registry that dispatches a process id
 //! to its provider.
 
-use std::{borrow::Cow, sync::Arc};
+use std::{
+    any::Any,
+    borrow::Cow,
+    sync::{Arc, Mutex, OnceLock},
+};
 
 use serde_json::{json, Value};
 
@@ -172,6 +176,14 @@ pub trait ProcessProvider: Send + Sync {
     /// The processes it runs, as described now (they may follow the upstream's capabilities).
     fn processes(&self) -> Vec<ProcessSpec>;
 
+    /// What its descriptions are made from (capabilities, adapter files), compared by identity:
+    /// while it is the same, the registry keeps the descriptions it built from it
+    /// ([`fixed_descriptions`] for descriptions that never change). `None` (the default): they are
+    /// built for every request.
+    fn descriptions_source(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        None
+    }
+
     /// Runs its process `id` on inputs already checked against the description, reporting how
     /// far it is through `progress`.
     fn execute<'a>(
@@ -189,6 +201,12 @@ pub trait ProcessProvider: Send + Sync {
     }
 }
 
+/// The source of descriptions that never change: always the same, so they are built once.
+pub fn fixed_descriptions() -> Arc<dyn Any + Send + Sync> {
+    static FIXED: OnceLock<Arc<dyn Any + Send + Sync>> = OnceLock::new();
+    FIXED.get_or_init(|| Arc::new(())).clone()
+}
+
 /// The error of a provider asked for a process it does not run.
 pub fn no_such_process(id: &str) -> ServiceError {
     ServiceError::NotFound(format!("there is no process {id:?}"))
@@ -198,37 +216,63 @@ pub fn no_such_process(id: &str) -> ServiceError {
 #[derive(Clone)]
 pub struct Processes {
     providers: Vec<Arc<dyn ProcessProvider>>,
+    /// Per provider, the descriptions last built and the source they were built from (held, so
+    /// that its identity cannot be taken by another while compared).
+    kept: Arc<Mutex<Vec<Option<Kept>>>>,
 }
+
+type Descriptions = Arc<[Arc<ProcessSpec>]>;
+type Kept = (Arc<dyn Any + Send + Sync>, Descriptions);
 
 impl Processes {
     /// The registry of `providers` (one line each where the app state is built).
     pub fn new(providers: Vec<Arc<dyn ProcessProvider>>) -> Self {
-        Processes { providers }
+        let kept = Arc::new(Mutex::new(vec![None; providers.len()]));
+        Processes { providers, kept }
+    }
+
+    /// The descriptions of provider `i`, kept while their source is the same.
+    fn descriptions(&self, i: usize) -> Descriptions {
+        let provider = &self.providers[i];
+        let build = || provider.processes().into_iter().map(Arc::new).collect();
+        let Some(source) = provider.descriptions_source() else {
+            return build();
+        };
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        match &kept[i] {
+            Some((s, specs)) if Arc::ptr_eq(s, &source) => specs.clone(),
+            _ => {
+                let specs: Descriptions = build();
+                kept[i] = Some((source, specs.clone()));
+                specs
+            }
+        }
     }
 
     /// The processes as described now.
-    pub fn list(&self) -> Vec<ProcessSpec> {
-        self.providers.iter().flat_map(|p| p.processes()).collect()
+    pub fn list(&self) -> Vec<Arc<ProcessSpec>> {
+        (0..self.providers.len())
+            .flat_map(|i| self.descriptions(i).to_vec())
+            .collect()
     }
 
     /// The description of `id` and the provider that runs it.
-    fn find(&self, id: &str) -> Option<(ProcessSpec, &Arc<dyn ProcessProvider>)> {
-        self.providers.iter().find_map(|provider| {
-            provider
-                .processes()
-                .into_iter()
+    fn find(&self, id: &str) -> Option<(Arc<ProcessSpec>, &Arc<dyn ProcessProvider>)> {
+        self.providers.iter().enumerate().find_map(|(i, provider)| {
+            self.descriptions(i)
+                .iter()
                 .find(|p| p.id == id)
-                .map(|spec| (spec, provider))
+                .map(|spec| (spec.clone(), provider))
         })
     }
 
-    pub fn get(&self, id: &str) -> Option<ProcessSpec> {
+    pub fn get(&self, id: &str) -> Option<Arc<ProcessSpec>> {
         self.find(id).map(|(spec, _)| spec)
     }
 
     /// Checks what can be checked before a run: the process exists, every input is one of its
     /// own, every required input is there.
-    pub fn validate(&self, id: &str, inputs: &Inputs) -> Result<ProcessSpec, ServiceError> {
+    pub fn validate(&self, id: &str, inputs: &Inputs) -> Result<Arc<ProcessSpec>, ServiceError> {
         let (spec, provider) = self.find(id).ok_or_else(|| no_such_process(id))?;
         check_inputs(&spec, inputs)?;
         provider.check(id, inputs)?;

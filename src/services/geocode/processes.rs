@@ -326,6 +326,10 @@ impl ProcessProvider for GeocodeService {
         process_specs()
     }
 
+    fn descriptions_source(&self) -> Option<std::sync::Arc<dyn std::any::Any + Send + Sync>> {
+        Some(crate::services::process::fixed_descriptions())
+    }
+
     fn execute<'a>(
         &'a self,
         id: &'a str,

@@ -186,6 +186,10 @@ impl ProcessProvider for NavigationService {
         process_specs(&self.capabilities().caps)
     }
 
+    fn descriptions_source(&self) -> Option<std::sync::Arc<dyn std::any::Any + Send + Sync>> {
+        Some(self.capabilities().caps)
+    }
+
     fn execute<'a>(
         &'a self,
         id: &'a str,
