@@ -54,23 +54,56 @@ def _catalogued(gateway, params):
         return False
 
 
+def catalogue_ready(gateway, timeout_ms=5000):
+    """Whether the gateway's catalogue lists layers yet (a new gateway with a slow upstream and no
+    snapshot may have none for a while)."""
+    try:
+        return gateway.get_json("/catalog.json", {"limit": "1"}, timeout_ms=timeout_ms).get("numberMatched", 0) > 0
+    except Exception:  # noqa: BLE001 - not ready, or no catalogue at all
+        return False
+
+
 def register(gateway, authcfg=""):
     """Writes the connections for `gateway` (idempotent); returns what was written."""
-    written = []
+    return write(plan(gateway, authcfg))
+
+
+def write(planned):
+    """Writes planned connections into QGIS's settings (the main thread's part: no network)."""
+    for kind, name, prefixes, values in planned:
+        _write(prefixes, values)
+        _remember(kind, name)
+    return [(kind, name, values["url"]) for kind, name, _, values in planned]
+
+
+def plan(gateway, authcfg=""):
+    """The connections to write for `gateway`, asked of it (network only: run it off the main
+    thread): [(kind, name, settings prefixes, values)]."""
+    planned = []
     oapif = {"url": gateway.url + "/", "version": "OGC_API_FEATURES", "pagingEnabled": "true",
              "paging-enabled": "true", "authcfg": authcfg}
-    _write(_ows_keys("wfs", NAME), oapif)
-    _remember("wfs", NAME)
-    written.append(("wfs", NAME, gateway.url + "/"))
+    planned.append(("wfs", NAME, _ows_keys("wfs", NAME), oapif))
+    planned.extend(basemaps(gateway, authcfg))
+    # The catalogue as an OGC API – Records collection, for QGIS's MetaSearch (Web menu).
+    try:
+        records = gateway.get_json("/collections/catalog").get("itemType") == "record"
+    except Exception:  # noqa: BLE001 - an older gateway: no catalogue connection
+        records = False
+    if records:
+        url = gateway.url + "/collections/catalog"
+        planned.append(("metasearch", NAME, _metasearch_keys(NAME), {"url": url, "catalog-type": "OGC API - Records"}))
+    return planned
 
+
+def basemaps(gateway, authcfg=""):
+    """The basemap connections (WMTS, WMS-R, featured XYZ) the gateway's catalogue allows now."""
+    planned = []
     # The WMTS (every basemap) and the WMS-R, when the gateway's catalogue lists layers for them.
     for service, name, path in [("wmts", NAME, "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"),
                                 ("wms", NAME_WMS, "/wms")]:
         if _catalogued(gateway, {"service": service, "limit": "1"}):
             url = gateway.url + path
-            _write(_ows_keys("wms", name), {"url": url, "authcfg": authcfg})
-            _remember("wms", name)
-            written.append(("wms", name, url))
+            planned.append(("wms", name, _ows_keys("wms", name), {"url": url, "authcfg": authcfg}))
 
     for layer_id in FEATURED:
         try:
@@ -81,22 +114,9 @@ def register(gateway, authcfg=""):
             continue
         name = "%s — %s" % (layer.get("title") or layer_id, "IGN")
         url = "%s/tiles/%s/{z}/{x}/{y}.%s" % (gateway.url, layer_id, "jpeg" if "jpeg" in str(layer.get("formats")) else "png")
-        _write(_xyz_keys(name), {"url": url, "zmin": layer.get("min_zoom") or 0, "zmax": layer.get("max_zoom") or 19,
-                                  "authcfg": authcfg})
-        _remember("xyz", name)
-        written.append(("xyz", name, url))
-
-    # The catalogue as an OGC API – Records collection, for QGIS's MetaSearch (Web menu).
-    try:
-        records = gateway.get_json("/collections/catalog").get("itemType") == "record"
-    except Exception:  # noqa: BLE001 - an older gateway: no catalogue connection
-        records = False
-    if records:
-        url = gateway.url + "/collections/catalog"
-        _write(_metasearch_keys(NAME), {"url": url, "catalog-type": "OGC API - Records"})
-        _remember("metasearch", NAME)
-        written.append(("metasearch", NAME, url))
-    return written
+        planned.append(("xyz", name, _xyz_keys(name), {"url": url, "zmin": layer.get("min_zoom") or 0,
+                                                       "zmax": layer.get("max_zoom") or 19, "authcfg": authcfg}))
+    return planned
 
 
 def unregister():

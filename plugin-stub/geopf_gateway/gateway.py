@@ -45,6 +45,8 @@ class Gateway:
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
         request = QNetworkRequest(QUrl(url))
+        # A silent host gives up after timeout_ms, not after QGIS's network timeout (a minute).
+        request.setTransferTimeout(int(timeout_ms))
         request.setRawHeader(b"Accept", b"application/json")
         for k, v in (headers or {}).items():
             request.setRawHeader(k.encode(), v.encode())
@@ -54,7 +56,7 @@ class Gateway:
         if method == "GET":
             err = blocking.get(request, True)
         elif method == "DELETE":
-            err = blocking.deleteResource(request) if hasattr(blocking, "deleteResource") else blocking.get(request, True)
+            err = blocking.deleteResource(request)
         else:
             request.setHeader(QNetworkRequest.ContentTypeHeader, "application/json")
             err = blocking.post(request, QByteArray(json.dumps(body or {}).encode()), True)
@@ -80,15 +82,17 @@ class Gateway:
         location = bytes(reply.rawHeader(b"Location")).decode() if reply.rawHeader(b"Location") else None
         return status, location, json.loads(content.decode("utf-8"))
 
-    def delete(self, path):
+    def delete(self, path, timeout_ms=10000):
+        """DELETE `path`; False when the gateway refused or did not answer."""
         try:
-            self._request("DELETE", path)
+            self._request("DELETE", path, timeout_ms=timeout_ms)
+            return True
         except GatewayError:
-            pass
+            return False
 
-    def alive(self):
+    def alive(self, timeout_ms=3000):
         try:
-            return self.get_json("/health", timeout_ms=3000).get("status") == "ok"
+            return self.get_json("/health", timeout_ms=timeout_ms).get("status") == "ok"
         except (GatewayError, ValueError):
             return False
 
@@ -136,7 +140,7 @@ class Launcher:
             if self.process.poll() is not None:
                 raise GatewayError("geopf-gateway exited at start (code %s); see %s" % (
                     self.process.returncode, os.path.join(cache_dir, "gateway.log")))
-            if gateway.alive():
+            if gateway.alive(timeout_ms=1000):
                 return self.url
             time.sleep(0.1)
         self.stop()

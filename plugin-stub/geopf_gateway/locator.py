@@ -44,7 +44,8 @@ class GeopfLocatorFilter(QgsLocatorFilter):
         if len(text.strip()) < 3:
             return []
         fc = Gateway(self.gateway_url, self.authcfg).get_json(
-            "/processes/autocomplete/execution", {"text": text.strip(), "maximumResponses": limit})
+            "/processes/autocomplete/execution", {"text": text.strip(), "maximumResponses": limit},
+            timeout_ms=5000)
         out = []
         for f in fc.get("features", []):
             props = f.get("properties") or {}

@@ -1,8 +1,8 @@
 """A map tool that shows the address or parcel under a click (the gateway's reverse-geocode)."""
-from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject
+from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsTask
 from qgis.gui import QgsMapToolEmitPoint
 
-from .gateway import Gateway, GatewayError
+from .gateway import Gateway
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 
@@ -26,14 +26,20 @@ class ReverseGeocodeTool(QgsMapToolEmitPoint):
         super().__init__(iface.mapCanvas())
         self.iface = iface
         self.gateway = Gateway(gateway_url, authcfg)
+        self.task = None
         self.canvasClicked.connect(self.clicked)
 
     def clicked(self, point, _button):
+        """Asks the gateway in a background task: QGIS stays responsive while it answers."""
         crs = self.canvas().mapSettings().destinationCrs()
         p = QgsCoordinateTransform(crs, WGS84, QgsProject.instance()).transform(point)
-        try:
-            text = describe(self.gateway, p.x(), p.y())
-        except GatewayError as e:
-            self.iface.messageBar().pushWarning("Géoplateforme", str(e))
-            return
-        self.iface.messageBar().pushInfo("Géoplateforme", text)
+        self.task = QgsTask.fromFunction("Géoplateforme: what is here?",
+                                         lambda _task: describe(self.gateway, p.x(), p.y()),
+                                         on_finished=self.show)
+        QgsApplication.taskManager().addTask(self.task)
+
+    def show(self, exception, text=None):
+        if exception is not None:
+            self.iface.messageBar().pushWarning("Géoplateforme", str(exception))
+        else:
+            self.iface.messageBar().pushInfo("Géoplateforme", text)

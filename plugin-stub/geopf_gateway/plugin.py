@@ -1,5 +1,7 @@
 """The plugin: finds or starts the gateway, then registers it with QGIS (connections, locator,
-Processing provider, reverse-geocoding tool, kiosk). Unloading removes all of it."""
+Processing provider, reverse-geocoding tool, kiosk). Unloading removes all of it. Every network
+exchange runs in QGIS's task manager (`discovery.py`): `initGui` returns at once, and QGIS stays
+responsive whatever the gateway does."""
 import os
 
 from qgis.core import Qgis, QgsApplication
@@ -8,12 +10,16 @@ from qgis.PyQt.QtGui import QDesktopServices, QIcon
 from qgis.PyQt.QtWidgets import QAction, QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLineEdit
 
 from . import connections
-from .gateway import Gateway, GatewayError, Launcher, configured_url, find_binary, set_setting, setting
+from .discovery import Connect, WaitForCatalogue
+from .gateway import Launcher, configured_url, find_binary, set_setting, setting
 from .locator import GeopfLocatorFilter
 from .maptool import ReverseGeocodeTool
 from .processing_provider import GatewayProvider
 
 MENU = "&Géoplateforme"
+# How long the plugin waits for an empty catalogue before saying so (a first start without snapshot
+# and a slow upstream).
+CATALOGUE_WAIT_S = 300
 
 
 class SettingsDialog(QDialog):
@@ -63,30 +69,18 @@ class GeopfGatewayPlugin:
         self.locator = None
         self.tool = None
         self.actions = []
+        # Tasks under way, referenced until they end (the task manager does not keep Python's).
+        self.tasks = []
 
     # -- finding the gateway ------------------------------------------------------------------
-    def connect_gateway(self):
-        """A gateway that answers: the configured one, else one this plugin starts; None with a
-        message bar saying what to do."""
-        authcfg = setting("authcfg", "") or ""
-        gateway = Gateway(configured_url(), authcfg)
-        if gateway.alive():
-            return gateway
-        binary = find_binary(setting("binary", "") or None)
-        autostart = str(setting("autostart", "true")).lower() == "true"
-        if binary and autostart:
-            cache = os.path.join(QgsApplication.qgisSettingsDirPath(), "geopf-gateway-cache")
-            try:
-                return Gateway(self.launcher.start(binary, cache), authcfg)
-            except GatewayError as e:
-                self.tell("geopf-gateway could not start: %s" % e, Qgis.Critical)
-                return None
-        self.tell(
-            "No geopf-gateway answers at %s. Start one (geopf-gateway serve), or set its URL or "
-            "binary in Web → Géoplateforme → Settings." % gateway.url,
-            Qgis.Warning,
-        )
-        return None
+    def _run(self, task):
+        self.tasks.append(task)
+        QgsApplication.taskManager().addTask(task)
+
+    def _ended(self, task):
+        if task in self.tasks:
+            self.tasks.remove(task)
+        return not task.isCanceled()
 
     def tell(self, text, level=Qgis.Info):
         try:
@@ -110,20 +104,62 @@ class GeopfGatewayPlugin:
         self.register()
 
     def register(self):
-        """(Re)registers everything with the gateway that answers; idempotent."""
+        """(Re)registers everything with the gateway that answers, in the background; idempotent."""
         self.unregister()
-        self.gateway = self.connect_gateway()
-        if self.gateway is None:
-            return False
-        connections.register(self.gateway, self.gateway.authcfg)
+        cache = os.path.join(QgsApplication.qgisSettingsDirPath(), "geopf-gateway-cache")
+        self._run(Connect(
+            configured_url(),
+            setting("authcfg", "") or "",
+            find_binary(setting("binary", "") or None),
+            str(setting("autostart", "true")).lower() == "true",
+            cache,
+            self.launcher,
+            self._connected,
+        ))
+
+    def _connected(self, task):
+        """On the main thread: registers what the task found, or says what to do."""
+        if not self._ended(task):
+            return
+        if task.gateway is None:
+            level = Qgis.Critical if "could not start" in (task.message or "") else Qgis.Warning
+            self.tell(task.message, level)
+            return
+        self.gateway = task.gateway
+        connections.write(task.planned)
+        self.reload_browser()
         self.locator = GeopfLocatorFilter(self.gateway.url, self.gateway.authcfg, self.iface)
         self.iface.registerLocatorFilter(self.locator)
-        self.provider = GatewayProvider(self.gateway.url, self.gateway.authcfg)
+        self.provider = GatewayProvider(self.gateway.url, self.gateway.authcfg, task.descriptions)
         QgsApplication.processingRegistry().addProvider(self.provider)
         self.tool = ReverseGeocodeTool(self.iface, self.gateway.url, self.gateway.authcfg)
-        return True
+        if not task.catalogue_ready:
+            self.tell("The gateway's catalogue is not ready yet: the basemap connections will be added "
+                      "as soon as it is.", Qgis.Info)
+            self._run(WaitForCatalogue(self.gateway, self.gateway.authcfg, CATALOGUE_WAIT_S, self._catalogue))
+
+    def _catalogue(self, task):
+        if not self._ended(task) or task.gateway is not self.gateway:
+            return  # unloaded or reconnected meanwhile
+        if task.planned:
+            connections.write(task.planned)
+            self.reload_browser()
+            self.tell("The basemap connections of the gateway are in the Browser panel now.", Qgis.Success)
+        else:
+            self.tell("The gateway's catalogue is still empty (does the Géoplateforme answer?); try "
+                      "Web → Géoplateforme → Reconnect to the gateway later.", Qgis.Warning)
+
+    def reload_browser(self):
+        try:
+            self.iface.reloadConnections()
+        except Exception:  # noqa: BLE001 - an interface without it (tests)
+            pass
 
     def unregister(self):
+        for task in list(self.tasks):
+            task.cancel()
+        self.tasks = []
+        self.gateway = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

@@ -133,11 +133,23 @@ class GatewayAlgorithm(QgsProcessingAlgorithm):
         return {"OUTPUT": path}
 
 
+def fetch_descriptions(gateway):
+    """Every process description of the gateway (none if it does not answer). Blocking: the
+    plugin calls it from a worker thread, and a user's "Reload algorithms" from Processing's."""
+    try:
+        listing = gateway.get_json("/processes", timeout_ms=10000).get("processes", [])
+        return [gateway.get_json("/processes/%s" % s["id"], timeout_ms=10000) for s in listing]
+    except GatewayError:
+        return []
+
+
 class GatewayProvider(QgsProcessingProvider):
-    def __init__(self, gateway_url, authcfg=""):
+    def __init__(self, gateway_url, authcfg="", descriptions=None):
         super().__init__()
         self.gateway_url = gateway_url
         self.authcfg = authcfg
+        # Fetched beforehand off the main thread: the first load asks the gateway nothing.
+        self.preloaded = descriptions
 
     def id(self):
         return "geopf_gateway"
@@ -153,14 +165,12 @@ class GatewayProvider(QgsProcessingProvider):
         return QIcon(os.path.join(os.path.dirname(__file__), "icon.png"))
 
     def loadAlgorithms(self):  # noqa: N802
-        gateway = Gateway(self.gateway_url, self.authcfg)
-        try:
-            listing = gateway.get_json("/processes").get("processes", [])
-            for summary in listing:
-                description = gateway.get_json("/processes/%s" % summary["id"])
-                self.addAlgorithm(GatewayAlgorithm(self.gateway_url, self.authcfg, description))
-        except GatewayError:
-            pass  # no gateway: no algorithms, until a refresh
+        descriptions = self.preloaded
+        self.preloaded = None  # a later refresh asks the gateway again: new adapters appear
+        if descriptions is None:
+            descriptions = fetch_descriptions(Gateway(self.gateway_url, self.authcfg))
+        for description in descriptions:
+            self.addAlgorithm(GatewayAlgorithm(self.gateway_url, self.authcfg, description))
 
 
 __all__ = ["GatewayProvider", "GatewayAlgorithm", "QgsProcessing"]

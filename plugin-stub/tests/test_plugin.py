@@ -1,23 +1,46 @@
 """The plugin against a real gateway: connections, locator, Processing, map tool, load/unload."""
+import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 
 from qgis.core import (QgsApplication, QgsFeedback, QgsLocatorContext, QgsOwsConnection, QgsProcessingContext,
                        QgsProcessingFeedback, QgsSettings, QgsVectorLayer)
+from qgis.PyQt.QtCore import QCoreApplication
 
 from geopf_gateway import connections
+from geopf_gateway.discovery import discover
 from geopf_gateway.gateway import Gateway, GatewayError, Launcher, configured_url
 from geopf_gateway.locator import GeopfLocatorFilter, _get_data
 from geopf_gateway.maptool import describe
 from geopf_gateway.processing_provider import GatewayProvider
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def spin_until(condition, timeout_s=30):
+    """Runs QGIS's event loop (tasks end there) until `condition()`; returns the longest time the
+    loop was held (what a user would feel as a freeze)."""
+    deadline = time.monotonic() + timeout_s
+    longest, last = 0.0, time.monotonic()
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        QCoreApplication.processEvents()
+        time.sleep(0.005)
+        now = time.monotonic()
+        longest, last = max(longest, now - last), now
+    return longest
+
+
+def messages(iface):
+    return [c[0][1] for c in iface.messageBar().pushMessage.call_args_list]
 
 
 def test_the_url_comes_from_the_environment(gateway_url):
@@ -108,7 +131,8 @@ def test_the_plugin_loads_registers_and_unloads_cleanly(iface, gateway_url):
     plugin = geopf_gateway.classFactory(iface)
     plugin.initGui()
     registry = QgsApplication.processingRegistry()
-    assert registry.providerById("geopf_gateway") is not None
+    spin_until(lambda: registry.providerById("geopf_gateway") is not None)
+    assert registry.algorithmById("geopf_gateway:route") is not None, "descriptions fetched beforehand"
     assert connections.NAME in QgsOwsConnection.connectionList("WFS")
     assert iface.registerLocatorFilter.called
     plugin.unload()
@@ -117,19 +141,106 @@ def test_the_plugin_loads_registers_and_unloads_cleanly(iface, gateway_url):
     assert iface.deregisterLocatorFilter.called
 
 
-def test_without_a_gateway_a_message_says_what_to_do(iface, monkeypatch):
+def test_without_a_gateway_a_message_says_what_to_do():
+    gateway, message = discover("http://127.0.0.1:9", "", None, False, tempfile.mkdtemp(), Launcher())
+    assert gateway is None
+    assert "geopf-gateway serve" in message
+    assert "Web → Géoplateforme" in message, message  # the menu the plugin is in
+
+
+def test_a_gateway_that_never_answers_does_not_freeze_qgis(iface, monkeypatch):
+    """A black hole: the connection is accepted, no answer ever comes."""
     import geopf_gateway
 
-    monkeypatch.setenv("GEOPF_GATEWAY_URL", "http://127.0.0.1:9")
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    monkeypatch.setenv("GEOPF_GATEWAY_URL", "http://127.0.0.1:%d" % hole.getsockname()[1])
     QgsSettings().setValue("geopf_gateway/autostart", "false")
+    iface.messageBar().pushMessage.reset_mock()
+    plugin = geopf_gateway.classFactory(iface)
     try:
-        plugin = geopf_gateway.classFactory(iface)
-        assert plugin.connect_gateway() is None
-        message = iface.messageBar().pushMessage.call_args[0][1]
-        assert "geopf-gateway serve" in message
-        assert "Web → Géoplateforme" in message, message  # the menu the plugin is in
+        started = time.monotonic()
+        plugin.initGui()
+        took = time.monotonic() - started
+        assert took < 0.1, "initGui took %.3f s" % took
+        held = spin_until(lambda: any("No geopf-gateway answers" in m for m in messages(iface)), timeout_s=20)
+        assert held < 0.5, "QGIS's event loop was held %.2f s" % held
+        assert QgsApplication.processingRegistry().providerById("geopf_gateway") is None
     finally:
+        plugin.unload()
         QgsSettings().remove("geopf_gateway/autostart")
+        hole.close()
+
+
+class SlowCatalogue(http.server.BaseHTTPRequestHandler):
+    """A gateway whose catalogue is empty for its first second and a half (no snapshot, a slow
+    upstream), then lists the Plan IGN."""
+    ready_at = 0.0
+
+    def do_GET(self):  # noqa: N802
+        path = self.path.split("?")[0]
+        ready = time.monotonic() >= SlowCatalogue.ready_at
+        if path == "/health":
+            body = {"status": "ok"}
+        elif path == "/catalog.json":
+            body = {"numberMatched": 1 if ready else 0, "layers": []}
+        elif path == "/catalog/GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2" and ready:
+            body = {"title": "Plan IGN v2", "formats": ["image/png"], "min_zoom": 0, "max_zoom": 19,
+                    "links": {"tiles": "x"}}
+        elif path == "/processes":
+            body = {"processes": []}
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_args):
+        pass
+
+
+def test_a_slow_catalogue_still_gets_its_basemap_connections(iface, monkeypatch):
+    import geopf_gateway
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowCatalogue)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    SlowCatalogue.ready_at = time.monotonic() + 1.5
+    monkeypatch.setenv("GEOPF_GATEWAY_URL", "http://127.0.0.1:%d" % server.server_address[1])
+    iface.messageBar().pushMessage.reset_mock()
+    plugin = geopf_gateway.classFactory(iface)
+    xyz = "Plan IGN v2 — IGN"
+    try:
+        plugin.initGui()
+        spin_until(lambda: any("not ready yet" in m for m in messages(iface)))
+        assert connections.NAME in QgsOwsConnection.connectionList("WFS"), "the OGC API connection at once"
+        spin_until(lambda: QgsSettings().value("qgis/connections-xyz/%s/url" % xyz) is not None)
+        assert any("Browser panel now" in m for m in messages(iface)), messages(iface)
+    finally:
+        plugin.unload()
+        server.shutdown()
+    assert QgsSettings().value("qgis/connections-xyz/%s/url" % xyz) is None, "removed at unload"
+
+
+def test_cancelling_sends_a_real_delete(gateway):
+    status, _, job = gateway.post_json(
+        "/processes/route/execution",
+        {"inputs": {"start": "3.708864,43.93584", "end": "4.077405,44.12519"}},
+        {"Prefer": "respond-async"})
+    assert status == 201
+    path = "/jobs/%s" % job["jobID"]
+    assert gateway.delete(path)
+    try:
+        gateway.get_json(path)
+    except GatewayError:
+        pass
+    else:
+        raise AssertionError("the job is still there after DELETE")
 
 
 def test_the_plugin_starts_a_gateway_when_none_answers():
