@@ -40,7 +40,7 @@ class Gateway:
         self.url = url.rstrip("/")
         self.authcfg = authcfg or ""
 
-    def _request(self, method, path, params=None, body=None, headers=None, timeout_ms=30000):
+    def _request(self, method, path, params=None, body=None, headers=None, timeout_ms=30000, raw=None):
         url = self.url + path
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
@@ -57,6 +57,8 @@ class Gateway:
             err = blocking.get(request, True)
         elif method == "DELETE":
             err = blocking.deleteResource(request)
+        elif raw is not None:
+            err = blocking.post(request, QByteArray(raw), True)
         else:
             request.setHeader(QNetworkRequest.ContentTypeHeader, "application/json")
             err = blocking.post(request, QByteArray(json.dumps(body or {}).encode()), True)
@@ -81,6 +83,12 @@ class Gateway:
         status, reply, content = self._request("POST", path, body=body, headers=headers)
         location = bytes(reply.rawHeader(b"Location")).decode() if reply.rawHeader(b"Location") else None
         return status, location, json.loads(content.decode("utf-8"))
+
+    def post_raw(self, path, data, content_type, timeout_ms=120000):
+        """POSTs bytes (an upload) and reads the JSON answer."""
+        _, _, content = self._request("POST", path, headers={"Content-Type": content_type}, raw=data,
+                                      timeout_ms=timeout_ms)
+        return json.loads(content.decode("utf-8"))
 
     def delete(self, path, timeout_ms=10000):
         """DELETE `path`; False when the gateway refused or did not answer."""

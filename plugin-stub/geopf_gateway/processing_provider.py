@@ -1,13 +1,18 @@
 """A Processing provider generated from the gateway's OGC API Processes: one algorithm per process,
-its parameters built from the process description (points, enums, bounded numbers, text), run as a
-gateway job with progress, its GeoJSON result loaded as a layer. A process the gateway adds appears
-after a refresh, with no plugin change."""
+its parameters built from the process description's schemas (a point picked on the map, a point or
+line layer for GeoJSON MultiPoint / LineString inputs, a table or CSV file for a `text/csv` input —
+uploaded to the gateway —, enums, bounded numbers, booleans, text), run as a gateway job with
+progress, its GeoJSON result loaded as a layer. A process the gateway adds appears after a refresh,
+with no plugin change."""
+import csv
+import io
 import json
 import time
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingAlgorithm,
-                       QgsProcessingContext, QgsProcessingException, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProcessing,
+                       QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
+                       QgsProcessingParameterBoolean, QgsProcessingParameterDefinition,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterPoint, QgsProcessingParameterString, QgsProcessingProvider)
 from qgis.PyQt.QtGui import QIcon
@@ -17,10 +22,22 @@ from .gateway import Gateway, GatewayError
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 
 
-def is_point(schema):
-    """A "lon,lat" string or a GeoJSON Point."""
+LON_LAT = "^-?[0-9.]+,-?[0-9.]+$"
+
+
+def geometry_kind(schema):
+    """What geometry an input takes, from its schema's alternatives: "points" (a GeoJSON
+    MultiPoint), "line" (a LineString), "point" (a GeoJSON Point or "lon,lat"), else None."""
     alternatives = schema.get("oneOf") or [schema]
-    return any("lon,lat" in (a.get("description") or "") for a in alternatives)
+    hints = " ".join((a.get("description") or "") for a in alternatives)
+    if "MultiPoint" in hints:
+        return "points"
+    if "LineString" in hints:
+        return "line"
+    if ("GeoJSON Point" in hints or "lon,lat" in hints
+            or any(a.get("pattern") == LON_LAT or a.get("format") == "lonlat" for a in alternatives)):
+        return "point"
+    return None
 
 
 def parameter_for(name, spec):
@@ -28,8 +45,19 @@ def parameter_for(name, spec):
     schema = spec.get("schema") or {}
     title = spec.get("title") or name
     optional = int(spec.get("minOccurs", 1)) == 0
-    if is_point(schema):
+    geometry = geometry_kind(schema)
+    if geometry == "point":
         p, kind = QgsProcessingParameterPoint(name, title, optional=optional), "point"
+    elif geometry == "points":
+        p = QgsProcessingParameterFeatureSource(name, title, [QgsProcessing.TypeVectorPoint], optional=optional)
+        kind = "points"
+    elif geometry == "line":
+        p = QgsProcessingParameterFeatureSource(name, title, [QgsProcessing.TypeVectorLine], optional=optional)
+        kind = "line"
+    elif schema.get("contentMediaType") == "text/csv":
+        # Any layer or table: a CSV file opens as one in the widget's file browser.
+        p = QgsProcessingParameterFeatureSource(name, title, [QgsProcessing.TypeVector], optional=optional)
+        kind = "table"
     elif "enum" in schema:
         options = [str(o) for o in schema["enum"]]
         default = options.index(str(schema["default"])) if str(schema.get("default")) in options else None
@@ -90,6 +118,16 @@ class GatewayAlgorithm(QgsProcessingAlgorithm):
             if kind == "point":
                 pt = self.parameterAsPoint(parameters, name, context, WGS84)
                 out[name] = "%.7f,%.7f" % (pt.x(), pt.y())
+            elif kind in ("points", "line", "table"):
+                source = self.parameterAsSource(parameters, name, context)
+                if source is None:
+                    raise QgsProcessingException("%s: no layer" % name)
+                if kind == "points":
+                    out[name] = points_of(source, context)
+                elif kind == "line":
+                    out[name] = line_of(source, context)
+                else:
+                    out[name] = {"href": self.upload(csv_of(source))}
             elif kind == "enum":
                 out[name] = p.options()[self.parameterAsEnum(parameters, name, context)]
             elif kind == "integer":
@@ -105,6 +143,13 @@ class GatewayAlgorithm(QgsProcessingAlgorithm):
                 except ValueError:
                     out[name] = text
         return out
+
+    def upload(self, text):
+        """Keeps a large input at the gateway (`POST /uploads`); its href is the input."""
+        try:
+            return Gateway(self.gateway_url, self.authcfg).post_raw("/uploads", text.encode("utf-8"), "text/csv")["href"]
+        except (GatewayError, KeyError) as e:
+            raise QgsProcessingException("the table could not be uploaded: %s" % e)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         gateway = Gateway(self.gateway_url, self.authcfg)
@@ -131,6 +176,49 @@ class GatewayAlgorithm(QgsProcessingAlgorithm):
         context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(self.displayName(), context.project(), "OUTPUT"))
         feedback.setProgress(100)
         return {"OUTPUT": path}
+
+
+def _to_wgs84(source, context):
+    return QgsCoordinateTransform(source.sourceCrs(), WGS84, context.transformContext())
+
+
+def points_of(source, context):
+    """[[lon, lat], …] of every point of a point layer (multipoints give all theirs)."""
+    transform, out = _to_wgs84(source, context), []
+    for feature in source.getFeatures():
+        geometry = feature.geometry()
+        if geometry.isEmpty():
+            continue
+        geometry.transform(transform)
+        points = geometry.asMultiPoint() if geometry.isMultipart() else [geometry.asPoint()]
+        out.extend([p.x(), p.y()] for p in points)
+    if not out:
+        raise QgsProcessingException("the point layer has no point")
+    return out
+
+
+def line_of(source, context):
+    """The coordinates of the first line of a line layer (of a multi-line, its first part)."""
+    transform = _to_wgs84(source, context)
+    for feature in source.getFeatures():
+        geometry = feature.geometry()
+        if geometry.isEmpty():
+            continue
+        geometry.transform(transform)
+        line = geometry.asMultiPolyline()[0] if geometry.isMultipart() else geometry.asPolyline()
+        return [[p.x(), p.y()] for p in line]
+    raise QgsProcessingException("the line layer has no line")
+
+
+def csv_of(source):
+    """A table (its attributes, geometry left out) as CSV text with a header line."""
+    names = source.fields().names()
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(names)
+    for feature in source.getFeatures():
+        writer.writerow(["" if v is None or str(v) == "NULL" else v for v in feature.attributes()])
+    return text.getvalue()
 
 
 def fetch_descriptions(gateway):

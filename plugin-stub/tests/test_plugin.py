@@ -120,6 +120,89 @@ def test_every_process_becomes_an_algorithm_and_a_route_runs(gateway_url):
         registry.removeProvider(provider)
 
 
+def memory_layer(uri, rows):
+    """A memory layer of `uri` ("Point?crs=EPSG:4326&field=address:string"…) with `rows` of
+    (WKT or None, attributes)."""
+    from qgis.core import QgsFeature, QgsGeometry
+
+    layer = QgsVectorLayer(uri, "input", "memory")
+    features = []
+    for wkt, attributes in rows:
+        f = QgsFeature(layer.fields())
+        if wkt:
+            f.setGeometry(QgsGeometry.fromWkt(wkt))
+        f.setAttributes(attributes)
+        features.append(f)
+    assert layer.dataProvider().addFeatures(features)[0]
+    return layer
+
+
+def run_algorithm(alg_id, params):
+    provider = GatewayProvider(os.environ["GEOPF_GATEWAY_URL"])
+    registry = QgsApplication.processingRegistry()
+    assert registry.addProvider(provider)
+    try:
+        alg = registry.createAlgorithmById("geopf_gateway:%s" % alg_id)
+        params = dict(params, OUTPUT=os.path.join(tempfile.mkdtemp(), "%s.geojson" % alg_id))
+        context, feedback = QgsProcessingContext(), QgsProcessingFeedback()
+        results, ok = alg.run(params, context, feedback)
+        assert ok, alg_id
+        return alg, QgsVectorLayer(results["OUTPUT"], alg_id, "ogr")
+    finally:
+        registry.removeProvider(provider)
+
+
+def test_inputs_take_the_widgets_their_schemas_call_for():
+    """Several points from a point layer, a line from a line layer, a table for CSV, a map pick for
+    one point: read from the descriptions' schemas, not from process names."""
+    provider = GatewayProvider(os.environ["GEOPF_GATEWAY_URL"])
+    registry = QgsApplication.processingRegistry()
+    assert registry.addProvider(provider)
+    try:
+        def kind(alg_id, name):
+            alg = registry.createAlgorithmById("geopf_gateway:%s" % alg_id)
+            return alg.parameterDefinition(name).type()
+        assert kind("elevation", "points") == "source"
+        assert kind("elevation-profile", "line") == "source"
+        assert kind("batch-geocode", "data") == "source"
+        assert kind("reverse-geocode", "point") == "point"
+        assert kind("route", "start") == "point"
+    finally:
+        registry.removeProvider(provider)
+
+
+def test_elevations_of_a_point_layer():
+    layer = memory_layer("Point?crs=EPSG:4326", [("POINT(1.48 43.54)", []), ("POINT(1.49 43.55)", [])])
+    _, out = run_algorithm("elevation", {"points": layer})
+    assert out.isValid() and out.featureCount() == 2
+    for f in out.getFeatures():
+        assert f["z"] is not None
+
+
+def test_points_of_a_layer_in_another_crs_are_sent_in_wgs84():
+    from geopf_gateway.processing_provider import points_of
+
+    # The Capitole of Toulouse in Lambert-93 (EPSG:2154).
+    layer = memory_layer("Point?crs=EPSG:2154", [("POINT(574380 6279830)", [])])
+    [[lon, lat]] = points_of(layer, QgsProcessingContext())
+    assert abs(lon - 1.4436) < 0.01 and abs(lat - 43.6045) < 0.01, (lon, lat)
+
+
+def test_a_profile_along_a_line_layer():
+    layer = memory_layer("LineString?crs=EPSG:4326", [("LINESTRING(1.48 43.54, 1.49 43.55)", [])])
+    _, out = run_algorithm("elevation-profile", {"line": layer})
+    assert out.isValid() and out.featureCount() >= 1
+
+
+def test_batch_geocoding_uploads_a_table():
+    layer = memory_layer("None?field=address:string&field=ref:integer",
+                         [(None, ["1 Place Georges Freche 34000 Montpellier", 1])])
+    _, out = run_algorithm("batch-geocode", {"data": layer})
+    assert out.isValid() and out.featureCount() == 1
+    feature = next(out.getFeatures())
+    assert not feature.geometry().isEmpty()
+
+
 def test_the_map_tool_describes_what_is_clicked(gateway):
     text = describe(gateway, 3.896549, 43.59884)
     assert text and text != "nothing found here"

@@ -333,7 +333,7 @@ pub fn process_specs() -> Vec<ProcessSpec> {
                     "line",
                     "Line",
                     "A GeoJSON LineString (2 to 5000 vertices), or its coordinates.",
-                    json!({"oneOf": [{"type": "object", "format": "geojson-geometry"}, {"type": "array"}, {"type": "string"}]}),
+                    json!({"oneOf": [{"type": "object", "format": "geojson-geometry", "description": "a GeoJSON LineString"}, {"type": "array"}, {"type": "string"}]}),
                 )
                 .required(),
                 InputSpec::new("sampling", "Samples", "Number of points sampled along the line, 2 to 5000.", json!({"type": "integer", "minimum": 2, "maximum": 5000, "default": 100})),
