@@ -133,7 +133,10 @@ impl AppState {
             )
             .with_cluster(cluster.clone()),
         );
-        let wfs = Arc::new(services::wfs::WfsService::new(fetcher, snapshots.clone()));
+        let wfs = Arc::new(services::wfs::WfsService::new(
+            fetcher.clone(),
+            snapshots.clone(),
+        ));
         let images = image_cache(&config, &upstream).with_shared(
             cluster::tiles::SharedTiles::from_config(&config.cluster, cluster.as_ref())?,
         );
@@ -147,8 +150,16 @@ impl AppState {
             images.clone(),
             config.mirror.prefixes.clone(),
         ));
-        let wms = Arc::new(services::wms::WmsService::new(images, snapshots.clone()));
-        let tms = Arc::new(services::tms::TmsService::new(upstream.clone(), snapshots));
+        let wms = Arc::new(services::wms::WmsService::new(
+            images.clone(),
+            snapshots.clone(),
+        ));
+        let tms = Arc::new(services::tms::TmsService::new(
+            upstream.clone(),
+            snapshots,
+            images,
+            fetcher,
+        ));
         if config.catalog.embedded {
             use catalog::embedded;
             basemaps.capabilities().start_from_embedded(&embedded::WMTS);

@@ -72,6 +72,7 @@ pub fn public_routes() -> Router<AppState> {
         .route("/catalog/{layer_id}", get(catalog::catalog_entry))
         .route("/wmts", get(tiles::wmts_kvp))
         .route("/wms", get(wms::wms))
+        .route("/styles/{layer_id}/{file}", get(tiles::style))
         .route(
             "/wmts/1.0.0/WMTSCapabilities.xml",
             get(tiles::wmts_rest_capabilities),

@@ -4,7 +4,7 @@
 use axum::{
     extract::{Path, RawQuery, State},
     http::HeaderMap,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 
 use super::ows::{self, Kvp};
@@ -21,7 +21,7 @@ fn tile_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ApiEr
     })
 }
 
-/// `GET /tiles/{id}/{z}/{x}/{y}.{png|jpeg}`.
+/// `GET /tiles/{id}/{z}/{x}/{y}.{png|jpeg}`, or `.pbf` for a vector tile layer of the TMS.
 pub async fn tile(
     State(state): State<AppState>,
     Path((id, z, x, file)): Path<(String, String, String, String)>,
@@ -35,14 +35,50 @@ pub async fn tile(
         .ok_or_else(|| {
             ApiError::bad_parameter("y", format!("{file:?} is not {{y}}.png or {{y}}.jpeg"))
         })?;
-    let layer = state.basemaps.xyz_layer(&id)?;
-    let (tile, origin) = state.basemaps.tile(layer, z, x, y, &format).await?;
+    let (tile, origin) = if format == "pbf" {
+        state.tms.tile(&id, z, x, y).await?
+    } else {
+        let layer = state.basemaps.xyz_layer(&id)?;
+        state.basemaps.tile(layer, z, x, y, &format).await?
+    };
     Ok(ows::image(
         &headers,
         &tile,
         origin.cache_status,
         origin.stale,
     ))
+}
+
+/// `GET /styles/{id}/{style}.json`: a vector layer's MapLibre style as the Géoplateforme
+/// publishes it, its tiles, sprite and glyphs pointed at the gateway (so that it works through
+/// the gateway's caches, and offline once they are filled).
+pub async fn style(
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+    base: BaseUrl,
+) -> Result<Response, ApiError> {
+    let name = file.strip_suffix(".json").ok_or_else(|| {
+        ApiError::not_found(format!(
+            "{file:?}: a style is {{name}}.json (e.g. standard.json)"
+        ))
+    })?;
+    let mut style = (*state.tms.style(&id, name).await?).clone();
+    let upstream = state.config.upstream.base_url.as_str();
+    crate::services::tms::rewrite_style(&mut style, &base.0, &["https://data.geopf.fr", upstream]);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            ),
+            (
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        style.to_string(),
+    )
+        .into_response())
 }
 
 fn capabilities_response(state: &AppState, base: &BaseUrl) -> Result<Response, ApiError> {

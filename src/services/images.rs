@@ -63,6 +63,19 @@ pub fn sniff_image(body: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// The media type of a tile's bytes: an image's ([`sniff_image`]), or a Mapbox Vector Tile's — a
+/// protocol buffer whose first field is a layer (`0x1a`), or gzip (`1f 8b`) as some servers store
+/// them; `None` for anything else (an error page).
+pub fn sniff_tile(body: &[u8]) -> Option<&'static str> {
+    sniff_image(body).or(match body {
+        [0x1a, ..] | [0x1f, 0x8b, ..] => Some(VECTOR_TILE),
+        _ => None,
+    })
+}
+
+/// The media type of a vector tile, as the Géoplateforme's TMS sends it.
+pub const VECTOR_TILE: &str = "application/x-protobuf";
+
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
@@ -89,9 +102,9 @@ impl Tile {
         }
     }
 
-    /// A disk copy, if it is an image (one written before images were checked may not be).
+    /// A disk copy, if it is a tile (one written before tiles were checked may not be).
     fn from_disk(stored: Stored) -> Option<Self> {
-        sniff_image(&stored.body)?;
+        sniff_tile(&stored.body)?;
         Some(Tile::new(&stored.content_type, &stored.etag, stored.body))
     }
 
@@ -112,7 +125,7 @@ impl Tile {
         let content_type = std::str::from_utf8(parts.next()?).ok()?;
         let etag = std::str::from_utf8(parts.next()?).ok()?;
         let body = parts.next()?;
-        sniff_image(body)?;
+        sniff_tile(body)?;
         Some(Tile::new(content_type, etag, Bytes::copy_from_slice(body)))
     }
 
@@ -163,8 +176,8 @@ impl ImageFetcher {
         &self.client
     }
 
-    /// The upstream's image answer to `request`; anything but an image's bytes is a bad body. The
-    /// media type is the one the bytes announce.
+    /// The upstream's image (or vector tile) answer to `request`; anything else is a bad body.
+    /// The media type is the one the bytes announce.
     pub async fn get(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
         let _permit = self
             .in_flight
@@ -175,13 +188,21 @@ impl ImageFetcher {
                 reason: "the gateway is shutting down".into(),
             })?;
         let mut r = self.client.get(request).await?;
-        if !r.content_type.starts_with("image/") {
+        let tile_type = r.content_type.starts_with("image/")
+            || [
+                VECTOR_TILE,
+                "application/vnd.mapbox-vector-tile",
+                "application/octet-stream",
+            ]
+            .iter()
+            .any(|t| r.content_type.starts_with(t));
+        if !tile_type {
             return Err(UpstreamError::BadBody {
                 api: request.api,
                 reason: format!("a {} answer instead of an image", r.content_type),
             });
         }
-        match sniff_image(&r.body) {
+        match sniff_tile(&r.body) {
             Some(sniffed) => {
                 if !r.content_type.starts_with(sniffed) {
                     r.content_type = sniffed.to_string();

@@ -94,7 +94,8 @@ fn is_plain_path(path: &str) -> bool {
                 && segment != ".."
                 && segment.bytes().all(|b| {
                     b.is_ascii_alphanumeric()
-                        || matches!(b, b'-' | b'_' | b'.' | b'~' | b',' | b'@' | b'+' | b'=')
+                        // A space: the font stacks of the vector styles ("Source Sans Pro Regular").
+                        || matches!(b, b'-' | b'_' | b'.' | b'~' | b',' | b'@' | b'+' | b'=' | b' ')
                 })
         })
 }
