@@ -87,6 +87,8 @@ fn api_of_map_service(prefix: &str) -> Api {
 /// Whether `path` (without its leading `/`) is a plain relative path: segments of URL-safe
 /// characters, none empty, `.` or `..`.
 fn is_plain_path(path: &str) -> bool {
+    // Spaces only in the font stacks of the vector styles ("Source Sans Pro Regular,…").
+    let spaces = path.starts_with(FONTS);
     path.len() <= 1024
         && path.split('/').all(|segment| {
             !segment.is_empty()
@@ -94,11 +96,14 @@ fn is_plain_path(path: &str) -> bool {
                 && segment != ".."
                 && segment.bytes().all(|b| {
                     b.is_ascii_alphanumeric()
-                        // A space: the font stacks of the vector styles ("Source Sans Pro Regular").
-                        || matches!(b, b'-' | b'_' | b'.' | b'~' | b',' | b'@' | b'+' | b'=' | b' ')
+                        || matches!(b, b'-' | b'_' | b'.' | b'~' | b',' | b'@' | b'+' | b'=')
+                        || (spaces && b == b' ')
                 })
         })
 }
+
+/// Where the glyphs of the vector styles are, below `/geopf/`.
+const FONTS: &str = "annexes/ressources/vectorTiles/fonts/";
 
 impl Mirror {
     pub fn new(
@@ -228,6 +233,7 @@ mod tests {
             "wmts",
             "annexes/ressources/legendes/LEGEND.jpg",
             "tms/1.0.0/PLAN.IGN/10/511/367.pbf",
+            "annexes/ressources/vectorTiles/fonts/Source Sans Pro Regular,Arial/0-255.pbf",
         ] {
             assert!(is_plain_path(ok), "{ok}");
         }
@@ -240,6 +246,7 @@ mod tests {
             "geocodage/search/",
             "geocodage/%2e%2e",
             "geocodage/a b",
+            "annexes/ressources/legendes/a b.png",
             "geocodage/a?b",
         ] {
             assert!(!is_plain_path(bad), "{bad}");
