@@ -128,3 +128,57 @@ async fn a_style_points_at_the_gateway() {
     let (status, _, problem) = app.get_json("/styles/PLAN.IGN/..%2Fx.json").await;
     assert_eq!(status, 400, "{problem}");
 }
+
+#[tokio::test]
+async fn the_default_style_is_the_first_its_tile_map_lists_wherever_it_is() {
+    // A layer whose styles sit in another layer's folder, as the OCSGE millésimes' do upstream.
+    let tile_map = r#"<?xml version="1.0" encoding="utf-8"?>
+<TileMap version="1.0.0"><Title>BDTOPO</Title><Metadata type="Other" mime-type="application/json" href="https://data.geopf.fr/annexes/ressources/vectorTiles/styles/ELSEWHERE/classique.json"/><SRS>EPSG:3857</SRS></TileMap>"#;
+    let app = TestApp::start_with_fake(
+        |fake| {
+            fake.set_body(
+                "/tms/1.0.0/BDTOPO",
+                200,
+                "text/xml",
+                tile_map.as_bytes().to_vec(),
+            );
+            fake.set_body(
+                "/annexes/ressources/vectorTiles/styles/ELSEWHERE/classique.json",
+                200,
+                "application/json",
+                br#"{"version":8,"sources":{},"layers":[]}"#.to_vec(),
+            );
+        },
+        |_| {},
+    )
+    .await;
+    let r = once_listed(&app, "/styles/BDTOPO/default.json").await;
+    assert_eq!(r.status(), 200);
+    let got: Value = r.json().await.unwrap();
+    assert_eq!(got["version"], 8);
+    // The connections file names every vector layer with its default style.
+    let xml = app
+        .get("/catalog/qgis-connections.xml?type=vectortile")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        xml.starts_with("<!DOCTYPE connections>\n<qgsVectorTileConnections"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!(
+            "url=\"{}/tiles/BDTOPO/{{z}}/{{x}}/{{y}}.pbf\"",
+            app.base
+        )) && xml.contains(&format!(
+            "styleUrl=\"{}/styles/BDTOPO/default.json\"",
+            app.base
+        )),
+        "{xml}"
+    );
+    // And the kiosk's layer definition adds it as a vector tile layer.
+    let qlr = app.get("/catalog/BDTOPO.qlr").await.text().await.unwrap();
+    assert!(qlr.contains("<maplayer type=\"vector-tile\""), "{qlr}");
+    assert!(qlr.contains("<authid>EPSG:3857</authid>"), "{qlr}");
+}

@@ -96,3 +96,76 @@ mod tests {
         assert!(parse_service("<TileMapService").is_err());
     }
 }
+
+/// The styles a TileMap (`/tms/1.0.0/{layer}`) lists — its `<Metadata type="Other"
+/// mime-type="application/json" href="…/styles/{folder}/{name}.json">` — as (name, path of the
+/// style below the host), in the TileMap's order (the first is the layer's default).
+pub fn parse_tile_map_styles(xml: &str) -> Result<Vec<(String, String)>, String> {
+    let mut reader = Reader::from_str(xml);
+    let mut out = Vec::new();
+    loop {
+        match reader
+            .read_event()
+            .map_err(|e| format!("the TileMap is not XML: {e}"))?
+        {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) if super::local(e.name().as_ref()) == "Metadata" => {
+                let (mut json, mut href) = (false, None);
+                for a in e.attributes().flatten() {
+                    let value = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(|e| format!("a Metadata attribute is not text: {e}"))?
+                        .into_owned();
+                    match super::local(a.key.as_ref()) {
+                        "mime-type" => json = value == "application/json",
+                        "href" => href = Some(value),
+                        _ => {}
+                    }
+                }
+                let Some(href) = href.filter(|_| json) else {
+                    continue;
+                };
+                // The path below the host, whatever host the document names.
+                let path = match href.split_once("://") {
+                    Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+                    None => href.as_str(),
+                };
+                if let Some(name) = path
+                    .rsplit('/')
+                    .next()
+                    .and_then(|f| f.strip_suffix(".json"))
+                    .filter(|n| !n.is_empty())
+                {
+                    out.push((name.to_string(), path.to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tile_map_tests {
+    use super::*;
+
+    #[test]
+    fn the_styles_of_a_tile_map_in_its_order() {
+        let xml = r#"<?xml version="1.0" encoding="utf-8"?>
+<TileMap version="1.0.0"><Title>OCSGE_2016</Title><Metadata type="Other" mime-type="application/json" href="https://data.geopf.fr/annexes/ressources/vectorTiles/styles/OCSGE/ocsge_couverture.json"/><Metadata type="Other" mime-type="application/json" href="https://data.geopf.fr/annexes/ressources/vectorTiles/styles/OCSGE/ocsge_usage.json"/><Metadata type="Other" mime-type="text/html" href="https://example.org/about.html"/><SRS>EPSG:3857</SRS></TileMap>"#;
+        assert_eq!(
+            parse_tile_map_styles(xml).expect("parses"),
+            vec![
+                (
+                    "ocsge_couverture".to_string(),
+                    "/annexes/ressources/vectorTiles/styles/OCSGE/ocsge_couverture.json"
+                        .to_string()
+                ),
+                (
+                    "ocsge_usage".to_string(),
+                    "/annexes/ressources/vectorTiles/styles/OCSGE/ocsge_usage.json".to_string()
+                ),
+            ]
+        );
+    }
+}

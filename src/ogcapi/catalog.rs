@@ -129,6 +129,16 @@ pub(crate) fn detail_url(base: &BaseUrl, e: &Entry) -> String {
     base.join(&format!("/catalog/{}", urlencode(&e.id)))
 }
 
+/// The vector tiles of a TMS vector layer through the gateway, and its default IGN style.
+pub(crate) fn vector_urls(base: &BaseUrl, e: &Entry) -> Option<(String, String)> {
+    let t = e.tms.as_ref().filter(|t| t.is_vector())?;
+    let id = urlencode(&t.id);
+    Some((
+        base.join(&format!("/tiles/{id}/{{z}}/{{x}}/{{y}}.pbf")),
+        base.join(&format!("/styles/{id}/default.json")),
+    ))
+}
+
 pub(crate) fn collection_url(base: &BaseUrl, e: &Entry) -> Option<String> {
     e.wfs
         .as_ref()
@@ -162,6 +172,8 @@ pub fn entry(base: &BaseUrl, e: &Entry) -> Value {
             "wmts": wmts.map(|_| base.join("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities")),
             "wms": e.wms.as_ref().map(|_| base.join("/wms?SERVICE=WMS&REQUEST=GetCapabilities")),
             "collection": collection_url(base, e),
+            "vector_tiles": vector_urls(base, e).map(|(tiles, _)| tiles),
+            "style": vector_urls(base, e).map(|(_, style)| style),
             "preview": preview(base, e),
             "qlr": qlr_source(base, e).map(|_| format!("{detail}.qlr")),
             "detail": detail,
@@ -280,6 +292,9 @@ fn card(base: &BaseUrl, e: &Entry) -> Card {
         };
         // A complete map request, layer included, not just the service's address.
         ("Copy WMS URL", wms_map(base, e, l, 1024), about)
+    } else if let Some((_, style)) = vector_urls(base, e) {
+        // QGIS and MapLibre need only the style: its sources lead to the tiles.
+        ("Copy style URL", style, "vector tiles, zoom 0–18".into())
     } else {
         let crs = e.wfs.as_ref().and_then(|t| t.default_crs.clone());
         (
@@ -361,7 +376,9 @@ pub async fn kiosk(State(state): State<AppState>, base: BaseUrl) -> Response {
 /// gateway, named as the QGIS plugin names the same connections (doing both makes no duplicates).
 /// QGIS reads one kind of connection per file, chosen by `type`: `xyz` (the default: the
 /// featured basemaps as XYZ), `wms` (the WMTS and the WMS, both in QGIS's WMS/WMTS tab), `wfs` (the
-/// OGC API – Features connection, in QGIS's WFS / OGC API – Features tab).
+/// OGC API – Features connection, in QGIS's WFS / OGC API – Features tab), `vectortile` (every
+/// vector layer of the TMS with its default IGN style, in QGIS's Vector Tiles tab: a layer added
+/// from such a connection gets the style).
 fn connections_xml(state: &AppState, base: &BaseUrl, kind: &str) -> Result<Response, ApiError> {
     let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
     let mut xml = String::from("<!DOCTYPE connections>\n");
@@ -401,6 +418,21 @@ fn connections_xml(state: &AppState, base: &BaseUrl, kind: &str) -> Result<Respo
             }
             xml.push_str("</qgsWMSConnections>\n");
         }
+        "vectortile" => {
+            xml.push_str("<qgsVectorTileConnections version=\"1.0\">\n");
+            let catalogue = state.catalogue.entries();
+            for e in catalogue.iter() {
+                if let (None, Some((tiles, style))) = (e.xyz(), vector_urls(base, e)) {
+                    xml.push_str(&format!(
+                        "  <vectortile name=\"{} (vector) — IGN\" url=\"{}\" zmin=\"0\" zmax=\"18\" serviceType=\"\" styleUrl=\"{}\" authcfg=\"\" username=\"\" password=\"\" referer=\"\"/>\n",
+                        esc(&e.title),
+                        esc(&tiles),
+                        esc(&style),
+                    ));
+                }
+            }
+            xml.push_str("</qgsVectorTileConnections>\n");
+        }
         "wfs" | "oapif" => {
             xml.push_str("<qgsWFSConnections version=\"1.1\">\n");
             xml.push_str(&format!(
@@ -412,7 +444,7 @@ fn connections_xml(state: &AppState, base: &BaseUrl, kind: &str) -> Result<Respo
         other => {
             return Err(ApiError::bad_parameter(
                 "type",
-                format!("{other:?} is not xyz, wms or wfs"),
+                format!("{other:?} is not xyz, wms, wfs or vectortile"),
             ))
         }
     }
@@ -439,6 +471,16 @@ pub(crate) fn qlr_source(
     e: &Entry,
 ) -> Option<(&'static str, &'static str, String, &'static str)> {
     let enc = |v: &str| percent_encoding::utf8_percent_encode(v, QGIS_URI_VALUE).to_string();
+    if let (None, Some((tiles, style))) = (e.xyz(), vector_urls(base, e)) {
+        // A vector tile layer with the layer's default IGN style ("xyzvectortiles": the provider
+        // key of QGIS 3.40, which 3.22 reads too).
+        let source = format!(
+            "styleUrl={}&type=xyz&url={}&zmax=18&zmin=0",
+            enc(&style),
+            enc(&tiles)
+        );
+        return Some(("xyzvectortiles", "vector-tile", source, "EPSG:3857"));
+    }
     if let Some(l) = e.xyz() {
         let (lo, hi) = l.zoom_range().unwrap_or((0, 19));
         let source = format!(

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     cache::{snapshot::Snapshots, CacheKind},
-    catalog::tms::{parse_service, TmsLayer},
+    catalog::tms::{parse_service, parse_tile_map_styles, TmsLayer},
     upstream::{Api, SharedUpstream, UpstreamError, UpstreamRequest},
 };
 
@@ -29,7 +29,11 @@ pub struct TmsService {
     caps: Arc<Capabilities<TmsLayer>>,
     images: ImageCache,
     fetcher: Fetcher,
+    /// Per layer, the styles its TileMap lists: (name, upstream path), the default first.
+    styles: moka::future::Cache<String, Styles>,
 }
+
+type Styles = Arc<Vec<(String, String)>>;
 
 impl TmsService {
     pub fn new(
@@ -50,6 +54,10 @@ impl TmsService {
             caps: Arc::new(caps),
             images,
             fetcher,
+            styles: moka::future::Cache::builder()
+                .max_capacity(64)
+                .time_to_live(Duration::from_secs(3600))
+                .build(),
         }
     }
 
@@ -121,7 +129,28 @@ impl TmsService {
         self.images.get(key, &request).await
     }
 
-    /// Style `style` of layer `id` as the upstream publishes it (cached like capabilities).
+    /// The styles of layer `id`, as its TileMap lists them (the default first).
+    pub async fn styles(&self, id: &str) -> Result<Styles, ServiceError> {
+        let layer = self.vector_layer(id)?;
+        let client = self.images.client().clone();
+        self.styles
+            .try_get_with(layer.id.clone(), async move {
+                let request = UpstreamRequest::new(Api::Wmts, format!("{PATH}/{}", layer.id));
+                let answer = client.get(&request).await?;
+                let text = String::from_utf8_lossy(&answer.body);
+                parse_tile_map_styles(&text)
+                    .map(Arc::new)
+                    .map_err(|reason| UpstreamError::BadBody {
+                        api: Api::Wmts,
+                        reason,
+                    })
+            })
+            .await
+            .map_err(|e| ServiceError::Upstream((*e).clone()))
+    }
+
+    /// Style `style` of layer `id` as the upstream publishes it (cached like capabilities);
+    /// `default` is the first its TileMap lists.
     pub async fn style(&self, id: &str, style: &str) -> Result<Arc<Value>, ServiceError> {
         let layer = self.vector_layer(id)?;
         if style.is_empty()
@@ -135,8 +164,27 @@ impl TmsService {
                 "letters, digits, '_' and '-' only (e.g. standard)",
             ));
         }
-        let request =
-            UpstreamRequest::new(Api::Wmts, format!("{STYLES}/{}/{style}.json", layer.id));
+        // Where the TileMap says the style is (a layer's styles may sit in another's folder),
+        // else where the Géoplateforme keeps them.
+        let listed = self.styles(id).await.ok();
+        let path = match listed.as_deref() {
+            Some(list) if style == "default" => list.first().map(|(_, p)| p.clone()),
+            Some(list) => list
+                .iter()
+                .find(|(n, _)| n == style)
+                .map(|(_, p)| p.clone()),
+            None => None,
+        };
+        let path = match path {
+            Some(p) => p,
+            None if style == "default" => {
+                return Err(ServiceError::NotFound(format!(
+                    "{id}: its TileMap lists no style"
+                )))
+            }
+            None => format!("{STYLES}/{}/{style}.json", layer.id),
+        };
+        let request = UpstreamRequest::new(Api::Wmts, path);
         let (answer, _) = self
             .fetcher
             .raw_json(request, CacheKind::Capabilities)

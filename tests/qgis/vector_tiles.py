@@ -1,6 +1,10 @@
 """QGIS renders the Géoplateforme's vector Plan IGN through the gateway, as a user adds it: a vector
 tile layer on the gateway's `/tiles/PLAN.IGN/{z}/{x}/{y}.pbf` with its MapLibre style from
-`/styles/PLAN.IGN/standard.json` (whose sprite and glyph URLs point at the gateway too).
+`/styles/PLAN.IGN/standard.json` (whose sprite and glyph URLs point at the gateway too); the
+kiosk's `/catalog/PLAN.IGN.qlr` dropped into a Lambert-93 project (valid CRS, tiles drawn — with
+QGIS's default vector tile style: a layer definition carries no style URL QGIS applies); and the
+`qgis-connections.xml?type=vectortile` file imported as the Data Source Manager does, its Plan IGN
+connection giving the IGN style (QGIS applies a connection's style URL when the layer is added).
 
 Usage: GEOPF_URL=http://gateway [OUT_DIR=dir] python3 vector_tiles.py
 Prints PASS/FAIL lines and a closing "qgis-vector-tiles: N passed, N failed" line; exits 1 on failure.
@@ -8,11 +12,13 @@ Prints PASS/FAIL lines and a closing "qgis-vector-tiles: N passed, N failed" lin
 import json
 import os
 import sys
+import tempfile
 import urllib.request
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsDataSourceUri,  # noqa: E402
-                       QgsMapRendererParallelJob, QgsMapSettings, QgsRectangle, QgsVectorTileLayer)
+                       QgsLayerDefinition, QgsMapRendererParallelJob, QgsMapSettings, QgsProject,
+                       QgsRectangle, QgsSettings, QgsVectorTileLayer)
 from qgis.PyQt.QtCore import QSize  # noqa: E402
 from qgis.PyQt.QtGui import QColor  # noqa: E402
 
@@ -24,6 +30,22 @@ MONTPELLIER = QgsRectangle(425000, 5400000, 445000, 5420000)
 def report(ok, name, reason):
     results.append(ok)
     print("%s %s: %s" % ("PASS" if ok else "FAIL", name, reason), flush=True)
+
+
+def render(layer, name, out_dir):
+    """Draws `layer` over Montpellier on a transparent background: how many pixels it painted."""
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:3857"))
+    settings.setExtent(MONTPELLIER)
+    settings.setOutputSize(QSize(512, 512))
+    settings.setBackgroundColor(QColor(255, 255, 255, 0))
+    job = QgsMapRendererParallelJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    image.save(os.path.join(out_dir, name + ".png"))
+    return sum(1 for x in range(512) for y in range(512) if QColor.fromRgba(image.pixel(x, y)).alpha() > 0)
 
 
 def main():
@@ -54,25 +76,70 @@ def main():
     message, ok = layer.loadDefaultStyle()
     report(ok, "style", "the IGN style applies (%s)" % (message or "no message"))
 
-    settings = QgsMapSettings()
-    settings.setLayers([layer])
-    settings.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:3857"))
-    settings.setExtent(MONTPELLIER)
-    settings.setOutputSize(QSize(512, 512))
-    settings.setBackgroundColor(QColor(255, 255, 255, 0))
-    job = QgsMapRendererParallelJob(settings)
-    job.start()
-    job.waitForFinished()
-    image = job.renderedImage()
-    path = os.path.join(out_dir, "qgis-vector-tiles.png")
-    image.save(path)
     # On a transparent background: any pixel with some opacity is the style drawing tile features.
-    painted = sum(1 for x in range(512) for y in range(512) if QColor.fromRgba(image.pixel(x, y)).alpha() > 0)
-    report(0 < painted < 512 * 512, "render", "%d of %d pixels drawn -> %s" % (painted, 512 * 512, path))
+    painted = render(layer, "qgis-vector-tiles", out_dir)
+    report(0 < painted < 512 * 512, "render", "%d of %d pixels drawn" % (painted, 512 * 512))
+    ign_styles = len(layer.renderer().styles())
+
+    # The kiosk's .qlr, dropped into a Lambert-93 project.
+    project = QgsProject.instance()
+    project.setCrs(QgsCoordinateReferenceSystem("EPSG:2154"))
+    path = os.path.join(tempfile.mkdtemp(), "PLAN.IGN.qlr")
+    with urllib.request.urlopen(base + "/catalog/PLAN.IGN.qlr", timeout=30) as r, open(path, "wb") as f:
+        f.write(r.read())
+    ok, message = QgsLayerDefinition.loadLayerDefinition(path, project, project.layerTreeRoot())
+    loaded = [lyr for lyr in project.mapLayers().values() if isinstance(lyr, QgsVectorTileLayer)]
+    report(ok and len(loaded) == 1, "qlr", "the kiosk's .qlr loads a vector tile layer (%s)" % (message or "ok"))
+    if loaded:
+        qlr_layer = loaded[0]
+        report(qlr_layer.crs().isValid() and qlr_layer.crs().authid() == "EPSG:3857", "qlr crs",
+               "valid CRS %s in an EPSG:2154 project" % qlr_layer.crs().authid())
+        painted = render(qlr_layer, "qgis-vector-tiles-qlr", out_dir)
+        report(0 < painted < 512 * 512, "qlr render", "%d of %d pixels drawn" % (painted, 512 * 512))
+
+    # The connections file, imported with QGIS's own dialog (Data Source Manager → Vector Tiles → Load).
+    from qgis.gui import QgsManageConnectionsDialog
+    groups = ("qgis/connections-vector-tile", "connections/vector-tile/items")
+    settings = QgsSettings()
+    for group in groups:  # a connection of the same name would make the import ask
+        settings.beginGroup(group)
+        for name in settings.childGroups():
+            if name.endswith("(vector) — IGN"):
+                settings.remove(name)
+        settings.endGroup()
+    path = os.path.join(tempfile.mkdtemp(), "vectortile.xml")
+    with urllib.request.urlopen(base + "/catalog/qgis-connections.xml?type=vectortile", timeout=30) as r, \
+            open(path, "wb") as f:
+        f.write(r.read())
+    dialog = QgsManageConnectionsDialog(None, QgsManageConnectionsDialog.Import, QgsManageConnectionsDialog.VectorTile, path)
+    dialog.selectAll()
+    dialog.doExportImport()
+    found = {}
+    for group in groups:
+        settings.beginGroup(group)
+        for name in settings.childGroups():
+            found[name] = (settings.value(name + "/url"), settings.value(name + "/styleUrl"))
+        settings.endGroup()
+    plan = [n for n in found if n.startswith("Plan IGN")]
+    report(len(plan) == 1 and all(found[plan[0]]), "connections", "%d vector tile connections imported: %s"
+           % (len(found), sorted(found)))
+    if plan:
+        uri = QgsDataSourceUri()
+        uri.setParam("type", "xyz")
+        uri.setParam("url", found[plan[0]][0])
+        uri.setParam("styleUrl", found[plan[0]][1])
+        connected = QgsVectorTileLayer(bytes(uri.encodedUri()).decode(), plan[0])
+        # What QGIS does with a vector tile layer dropped from the Browser.
+        connected.loadDefaultStyle()
+        rules = len(connected.renderer().styles())
+        report(rules > 10 and rules == ign_styles, "connection style",
+               "the IGN style from the connection (%d rendering rules)" % rules)
+        del connected
 
     passed = sum(1 for r in results if r)
     print("qgis-vector-tiles: %d passed, %d failed" % (passed, len(results) - passed), flush=True)
-    del job, layer
+    project.clear()
+    del layer, loaded
     app.exitQgis()
     return 0 if all(results) else 1
 
