@@ -6,7 +6,7 @@ import time
 from qgis.core import QgsTask
 
 from . import connections
-from .gateway import Gateway, GatewayError
+from .gateway import MIN_GATEWAY_VERSION, Gateway, GatewayError, too_old
 from .processing_provider import fetch_descriptions
 
 # How long a configured gateway has to answer /health before the plugin starts its own.
@@ -42,11 +42,18 @@ class Connect(QgsTask):
         self.planned = []
         self.descriptions = None
         self.catalogue_ready = False
+        # Set when the gateway is older than this plugin needs: what to tell the user.
+        self.version_warning = None
 
     def run(self):
         self.gateway, self.message = discover(*self.args)
         if self.gateway is None or self.isCanceled():
             return True
+        version = (self.gateway.health() or {}).get("version")
+        if too_old(version):
+            self.version_warning = (
+                "The gateway at %s is version %s; this plugin needs %s or later: some tools may "
+                "fail. Update geopf-gateway." % (self.gateway.url, version or "unknown", MIN_GATEWAY_VERSION))
         self.catalogue_ready = connections.catalogue_ready(self.gateway)
         self.planned = connections.plan(self.gateway, self.authcfg)
         self.descriptions = fetch_descriptions(self.gateway)

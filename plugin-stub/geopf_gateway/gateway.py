@@ -13,6 +13,21 @@ from qgis.PyQt.QtNetwork import QNetworkRequest
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 SETTINGS = "geopf_gateway"
+# The oldest gateway this plugin works with (its /health "version").
+MIN_GATEWAY_VERSION = "0.1.0"
+
+
+def version_tuple(text):
+    """"0.1.0" → (0, 1, 0); anything unreadable → () (older than every version)."""
+    try:
+        return tuple(int(part) for part in str(text).split("-")[0].split("."))
+    except ValueError:
+        return ()
+
+
+def too_old(version):
+    """Whether a gateway of `version` is older than this plugin needs."""
+    return version_tuple(version) < version_tuple(MIN_GATEWAY_VERSION)
 
 
 class GatewayError(Exception):
@@ -98,11 +113,16 @@ class Gateway:
         except GatewayError:
             return False
 
-    def alive(self, timeout_ms=3000):
+    def health(self, timeout_ms=3000):
+        """The gateway's /health document, or None when it does not answer."""
         try:
-            return self.get_json("/health", timeout_ms=timeout_ms).get("status") == "ok"
+            doc = self.get_json("/health", timeout_ms=timeout_ms)
         except (GatewayError, ValueError):
-            return False
+            return None
+        return doc if isinstance(doc, dict) and doc.get("status") == "ok" else None
+
+    def alive(self, timeout_ms=3000):
+        return self.health(timeout_ms) is not None
 
     def has(self, path):
         try:

@@ -126,6 +126,8 @@ class GeopfGatewayPlugin:
             self.tell(task.message, level)
             return
         self.gateway = task.gateway
+        if task.version_warning:
+            self.tell(task.version_warning, Qgis.Warning)
         connections.write(task.planned)
         self.reload_browser()
         self.locator = GeopfLocatorFilter(self.gateway.url, self.gateway.authcfg, self.iface)

@@ -260,12 +260,13 @@ class SlowCatalogue(http.server.BaseHTTPRequestHandler):
     """A gateway whose catalogue is empty for its first second and a half (no snapshot, a slow
     upstream), then lists the Plan IGN."""
     ready_at = 0.0
+    version = "0.1.0"
 
     def do_GET(self):  # noqa: N802
         path = self.path.split("?")[0]
         ready = time.monotonic() >= SlowCatalogue.ready_at
         if path == "/health":
-            body = {"status": "ok"}
+            body = {"status": "ok", "version": SlowCatalogue.version}
         elif path == "/catalog.json":
             body = {"numberMatched": 1 if ready else 0, "layers": []}
         elif path == "/catalog/GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2" and ready:
@@ -308,6 +309,34 @@ def test_a_slow_catalogue_still_gets_its_basemap_connections(iface, monkeypatch)
         plugin.unload()
         server.shutdown()
     assert QgsSettings().value("qgis/connections-xyz/%s/url" % xyz) is None, "removed at unload"
+
+
+def test_an_older_gateway_is_named_and_still_used(iface, monkeypatch):
+    import geopf_gateway
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowCatalogue)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    SlowCatalogue.ready_at = 0.0
+    SlowCatalogue.version = "0.0.9"
+    monkeypatch.setenv("GEOPF_GATEWAY_URL", "http://127.0.0.1:%d" % server.server_address[1])
+    iface.messageBar().pushMessage.reset_mock()
+    plugin = geopf_gateway.classFactory(iface)
+    try:
+        plugin.initGui()
+        spin_until(lambda: any("version 0.0.9" in m for m in messages(iface)))
+        assert any("0.1.0 or later" in m for m in messages(iface)), messages(iface)
+        assert connections.NAME in QgsOwsConnection.connectionList("WFS"), "still connected"
+    finally:
+        plugin.unload()
+        server.shutdown()
+        SlowCatalogue.version = "0.1.0"
+
+
+def test_the_running_gateway_is_recent_enough(gateway):
+    from geopf_gateway.gateway import too_old
+
+    assert not too_old(gateway.health()["version"])
+    assert too_old("0.0.9") and too_old(None) and not too_old("0.1.0") and not too_old("1.0.0")
 
 
 def test_cancelling_sends_a_real_delete(gateway):
