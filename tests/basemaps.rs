@@ -765,6 +765,44 @@ async fn path_traversal_and_absurd_ids_are_plain_404s() {
     assert_eq!(get_tiles(&app), 0, "nothing reached the upstream");
 }
 
+/// The cache folder of a gateway started again with another `--upstream` that does not answer
+/// (a field laptop): the snapshots it holds still serve the whole catalogue, without validators
+/// (another upstream never confirms them with a 304).
+#[tokio::test]
+async fn a_snapshot_serves_under_another_upstream() {
+    let (first, folder) = app_on_a_folder_of_its_own().await;
+    let written = |name: &str| {
+        std::path::Path::new(&folder)
+            .join(format!("catalog/{name}.snapshot"))
+            .exists()
+    };
+    for _ in 0..500 {
+        if ["wmts", "wms-r", "wfs"].iter().all(|n| written(n)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (_, _, all) = first.get_json("/catalog.json").await;
+    let layers = all["numberMatched"].as_u64().unwrap();
+    assert!(layers > 0);
+    let second = TestApp::start_on(first.fake.clone(), move |c| {
+        c.cache.dir = folder;
+        c.upstream.base_url = "http://127.0.0.1:9".into();
+        c.upstream.retries = 0;
+    })
+    .await;
+    let (status, _, offline) = second.get_json("/catalog.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(offline["numberMatched"].as_u64(), Some(layers));
+    let (_, _, ready) = second.get_json("/ready").await;
+    for doc in ["wmts", "wms", "wfs"] {
+        assert_eq!(
+            ready["upstream"][doc]["source"], "disk snapshot",
+            "{doc}: {ready}"
+        );
+    }
+}
+
 /// A first start with no snapshot and no upstream: the catalogue embedded in the binary serves
 /// at once, and says so.
 #[tokio::test]

@@ -27,7 +27,10 @@ struct Header {
     fetched_at_unix_s: u64,
 }
 
-/// The snapshots of one upstream: a snapshot taken from another base URL is not loaded.
+/// The snapshots of one upstream. A snapshot taken from another base URL (the same cache folder
+/// started with another `--upstream`, a field laptop whose upstream is unreachable) is loaded too —
+/// a catalogue beats none — but without its validators: the upstream in use never confirms with a
+/// 304 a document another one wrote, its first answer replaces it.
 #[derive(Debug, Clone)]
 pub struct Snapshots {
     dir: PathBuf,
@@ -68,14 +71,19 @@ impl Snapshots {
         let bytes = std::fs::read(self.path(name)).ok()?;
         let newline = bytes.iter().position(|b| *b == b'\n')?;
         let header: Header = serde_json::from_slice(&bytes[..newline]).ok()?;
-        if header.upstream != self.upstream {
-            return None;
+        let ours = header.upstream == self.upstream;
+        if !ours {
+            tracing::info!(
+                document = name,
+                from = %crate::config::masked_url(&header.upstream),
+                "a snapshot of another upstream is used until this one answers"
+            );
         }
         let text = String::from_utf8(bytes[newline + 1..].to_vec()).ok()?;
         Some(Snapshot {
             text,
-            etag: header.etag,
-            last_modified: header.last_modified,
+            etag: header.etag.filter(|_| ours),
+            last_modified: header.last_modified.filter(|_| ours),
             fetched_at: SystemTime::UNIX_EPOCH + Duration::from_secs(header.fetched_at_unix_s),
         })
     }
@@ -143,13 +151,27 @@ mod tests {
     }
 
     #[test]
-    fn another_upstreams_or_a_damaged_snapshot_is_not_loaded() {
+    fn another_upstreams_snapshot_loads_without_its_validators() {
         let dir = TempDir::new();
         Snapshots::new(dir.0.to_path_buf(), "http://127.0.0.1:9")
             .save("wmts", &snapshot())
             .unwrap();
         let real = Snapshots::new(dir.0.to_path_buf(), "https://data.geopf.fr");
-        assert_eq!(real.load("wmts"), None);
+        assert_eq!(
+            real.load("wmts"),
+            Some(Snapshot {
+                etag: None,
+                last_modified: None,
+                ..snapshot()
+            })
+        );
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_not_loaded() {
+        let dir = TempDir::new();
+        let real = Snapshots::new(dir.0.to_path_buf(), "https://data.geopf.fr");
+        std::fs::create_dir_all(&dir.0).unwrap();
         std::fs::write(dir.0.join("wfs.snapshot"), b"not a header\n<x/>").unwrap();
         assert_eq!(real.load("wfs"), None);
     }
