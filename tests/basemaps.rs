@@ -835,3 +835,32 @@ async fn offline_the_embedded_catalogue_is_complete_at_once() {
         "the kiosk says where its layers come from"
     );
 }
+
+/// A layer's page has a pannable map on the gateway's own tiles and its own copy of Leaflet (no
+/// CDN), the tile mosaic kept for a browser without scripts; `tests/browser/detail_map.py` drags it.
+#[tokio::test]
+async fn a_layer_page_has_a_map_served_by_the_gateway() {
+    let app = TestApp::start().await;
+    wait_for_layers(&app).await;
+    let page = app
+        .http
+        .get(app.url(&format!("/catalog/{PLAN}?f=html")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tiles = format!("{}/tiles/{PLAN}/{{z}}/{{x}}/{{y}}.png", app.base);
+    assert!(page.contains(&format!("L.tileLayer(\"{tiles}\"")), "{page}");
+    assert!(page.contains(&format!("{}/assets/leaflet/leaflet.js", app.base)));
+    assert!(page.contains("<noscript><div class=\"preview mosaic\">"));
+    let js = app.get("/assets/leaflet/leaflet.js").await;
+    assert_eq!(js.status(), 200);
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(js.text().await.unwrap().contains("Leaflet"));
+    assert_eq!(app.get("/assets/leaflet/nope.js").await.status(), 404);
+}

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::{
     features::{parse_limit, parse_offset, urlencode},
-    html::{respond, Cell, Page, Table},
+    html::{respond, Cell, MapView, Page, Table},
     links::{self, Link},
 };
 use crate::{
@@ -606,18 +606,35 @@ pub async fn catalog_entry(
     }))
 }
 
-/// The HTML page of one layer: a 3×3 tile mosaic (or a WMS map) around the middle of its extent,
-/// then what the catalogue knows and the ways to add it.
+/// The HTML page of one layer: a pannable, zoomable map (its XYZ tiles, else its WMS) around the
+/// middle of its extent over France — a 3×3 tile mosaic (or one WMS map) without scripts —, then
+/// what the catalogue knows and the ways to add it.
 fn detail_page(base: &BaseUrl, e: &Entry) -> Page {
     let mut p = Page::new(base, e.title.clone(), e.abstract_.clone());
+    let assets = base.join("/assets/leaflet");
     if let Some(layer) = e.xyz() {
         for dy in -1..=1 {
             for dx in -1..=1 {
                 p.preview.push(preview_tile(base, e, layer, dx, dy));
             }
         }
+        let zooms = layer.zoom_range().unwrap_or((0, 19));
+        p.map = Some(MapView::xyz(
+            assets,
+            &xyz_url(base, layer),
+            centre(e),
+            preview_zoom(layer),
+            zooms,
+        ));
     } else if let Some(l) = &e.wms {
         p.preview.push(wms_map(base, e, l, 384));
+        p.map = Some(MapView::wms(
+            assets,
+            &base.join("/wms"),
+            &l.name,
+            centre(e),
+            wms_zoom(l),
+        ));
     }
     let mut t = Table::new("", &["", ""]);
     for (k, v) in [

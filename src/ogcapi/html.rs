@@ -80,6 +80,62 @@ pub struct Page {
     pub json: Option<String>,
     /// Images shown above the tables: a 3×3 tile mosaic (nine) or one map.
     pub preview: Vec<String>,
+    /// A pannable, zoomable map (Leaflet, served by the gateway) instead, the preview images kept
+    /// for a browser without scripts.
+    pub map: Option<MapView>,
+}
+
+/// What the map of a page shows: XYZ tiles, or a WMS layer, around a point.
+#[derive(Debug, Clone)]
+pub struct MapView {
+    /// The Leaflet assets (`…/assets/leaflet`).
+    pub assets: String,
+    /// An XYZ URL template, or the WMS endpoint when `wms_layer_js` is set, as JavaScript string
+    /// literals (written into the page's script as they are).
+    pub url_js: String,
+    pub wms_layer_js: Option<String>,
+    pub lon: f64,
+    pub lat: f64,
+    pub zoom: u32,
+    pub min_zoom: u32,
+    pub max_zoom: u32,
+}
+
+/// A JavaScript string literal of `text`, safe inside a `<script>` element.
+fn js_string(text: &str) -> String {
+    serde_json::to_string(text)
+        .unwrap_or_else(|_| "\"\"".into())
+        .replace("</", "<\\/")
+}
+
+impl MapView {
+    /// XYZ tiles (`{z}/{x}/{y}`) between zoom levels `min_zoom` and `max_zoom`.
+    pub fn xyz(
+        assets: String,
+        url: &str,
+        (lon, lat): (f64, f64),
+        zoom: u32,
+        (min_zoom, max_zoom): (u32, u32),
+    ) -> Self {
+        MapView {
+            assets,
+            url_js: js_string(url),
+            wms_layer_js: None,
+            lon,
+            lat,
+            zoom,
+            min_zoom,
+            max_zoom,
+        }
+    }
+
+    /// WMS `layer` of the WMS at `url`.
+    pub fn wms(assets: String, url: &str, layer: &str, (lon, lat): (f64, f64), zoom: u32) -> Self {
+        MapView {
+            wms_layer_js: Some(js_string(layer)),
+            ..MapView::xyz(assets, url, (lon, lat), zoom, (0, 20))
+        }
+    }
 }
 
 impl Page {

@@ -16,6 +16,7 @@ pub mod ows;
 pub mod processes;
 pub mod records;
 pub mod tiles;
+pub mod vendor;
 pub mod wfs;
 pub mod wms;
 
@@ -73,6 +74,7 @@ pub fn public_routes() -> Router<AppState> {
         .route("/wmts", get(tiles::wmts_kvp))
         .route("/wms", get(wms::wms))
         .route("/styles/{layer_id}/{file}", get(tiles::style))
+        .route("/assets/leaflet/{file}", get(vendor::leaflet))
         .route(
             "/wmts/1.0.0/WMTSCapabilities.xml",
             get(tiles::wmts_rest_capabilities),

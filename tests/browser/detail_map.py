@@ -1,0 +1,112 @@
+"""A layer's page in the kiosk, in headless Chromium driven over the DevTools protocol: its map is
+drawn from the gateway's tiles, and a drag with the mouse pans it — the map's centre moves and new
+tiles are asked of the gateway — with every host but loopback unresolvable (nothing from a CDN).
+
+Usage: /usr/bin/python3 tests/browser/detail_map.py http://gateway [OUT_DIR]
+Needs chromium and python3-websocket. Prints PASS lines; exits 1 on the first failure.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import websocket
+
+GW = sys.argv[1].rstrip("/")
+OUT = sys.argv[2] if len(sys.argv) > 2 else "."
+LAYER = "GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2"
+
+
+class Page:
+    def __init__(self, ws_url):
+        self.ws = websocket.create_connection(ws_url, timeout=30)
+        self.next_id = 0
+        self.events = []
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError("%s: %s" % (method, message["error"]))
+                return message.get("result", {})
+            self.events.append(message)
+
+    def evaluate(self, expression):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result.get("result", {}).get("value")
+
+    def tiles_asked(self):
+        """The gateway tile URLs the page has requested so far."""
+        self.call("Runtime.evaluate", expression="1")  # flushes pending events
+        return {e["params"]["request"]["url"] for e in self.events
+                if e.get("method") == "Network.requestWillBeSent"
+                and "/tiles/%s/" % LAYER in e["params"]["request"]["url"]}
+
+
+def wait_for(page, expression, timeout_s=20):
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if page.evaluate(expression):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    profile = tempfile.mkdtemp()
+    chrome = subprocess.Popen(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--user-data-dir=" + profile, "--window-size=1000,800", "--remote-debugging-port=0",
+         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = os.path.join(profile, "DevToolsActivePort")
+        deadline = time.time() + 30
+        while not os.path.exists(port_file) and time.time() < deadline:
+            time.sleep(0.1)
+        port = open(port_file).read().split()[0]
+        targets = json.load(urllib.request.urlopen("http://127.0.0.1:%s/json" % port, timeout=10))
+        page = Page(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
+        page.call("Network.enable")
+        page.call("Page.enable")
+        page.call("Page.navigate", url="%s/catalog/%s?f=html" % (GW, LAYER))
+        assert wait_for(page, "window.geopfMap && document.querySelectorAll('#map img.leaflet-tile-loaded').length > 0"), \
+            "the map never drew a tile"
+        before = page.evaluate("JSON.stringify(window.geopfMap.getCenter())")
+        asked = page.tiles_asked()
+        print("PASS browser.map.load: %d tiles drawn from the gateway" % len(asked), flush=True)
+        box = page.evaluate("JSON.stringify(document.getElementById('map').getBoundingClientRect())")
+        box = json.loads(box)
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.call("Input.dispatchMouseEvent", type="mousePressed", x=x, y=y, button="left", clickCount=1)
+        for step in range(1, 21):
+            page.call("Input.dispatchMouseEvent", type="mouseMoved", x=x - 15 * step, y=y - 8 * step, button="left")
+            time.sleep(0.02)
+        page.call("Input.dispatchMouseEvent", type="mouseReleased", x=x - 300, y=y - 160, button="left", clickCount=1)
+        time.sleep(1.5)
+        after = page.evaluate("JSON.stringify(window.geopfMap.getCenter())")
+        assert after != before, "the drag did not move the map (%s)" % before
+        new = page.tiles_asked() - asked
+        assert new, "no new tile was asked after the drag"
+        print("PASS browser.map.drag: centre %s -> %s, %d new tiles asked" % (before, after, len(new)), flush=True)
+        shot = page.call("Page.captureScreenshot", format="png")
+        import base64
+        with open(os.path.join(OUT, "detail-map.png"), "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
+    finally:
+        chrome.kill()
+        chrome.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
