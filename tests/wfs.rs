@@ -260,3 +260,31 @@ async fn one_item_and_upstream_exceptions() {
         .await;
     assert_problem(&got, 400, "Feature type BDTOPO_V3:batiment unknown");
 }
+
+/// The kiosk's page of a feature type lists its fields (from its schema), its CRS and extent.
+#[tokio::test]
+async fn a_feature_types_kiosk_page_lists_its_fields() {
+    let app = app().await;
+    let page = app
+        .http
+        .get(app.url(&format!("/catalog/{COMMUNE}?f=html")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("field(s)"), "{page}");
+    for field in ["nom_officiel", "code_insee", "population", "geometrie"] {
+        assert!(
+            page.contains(&format!("<td>{field}</td>")),
+            "{field} missing"
+        );
+    }
+    assert!(page.contains("<td>CRS</td>"));
+    // The JSON entry is unchanged: no schema fetched for it.
+    app.fake.clear_log();
+    let (status, _, _) = app.get_json(&format!("/catalog/{COMMUNE}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.fake.count("/wfs"), 0);
+}

@@ -601,9 +601,34 @@ pub async fn catalog_entry(
         return Ok(r);
     }
     let doc = entry(&base, &e);
+    // A feature type's page lists its fields (its schema, cached; the page still shows without it).
+    let fields = match (&e.wfs, format) {
+        (Some(t), Format::Html) => Some(state.wfs.schema(&t.name).await),
+        _ => None,
+    };
     Ok(respond(format, &doc, links::JSON, || {
-        detail_page(&base, &e)
+        let mut page = detail_page(&base, &e);
+        match fields {
+            Some(Ok(fields)) => page.tables.push(fields_table(&fields)),
+            Some(Err(e)) => page.note = Some(format!("The fields could not be read: {e}")),
+            None => {}
+        }
+        page
     }))
+}
+
+/// The fields of a feature type, as its DescribeFeatureType schema gives them.
+fn fields_table(fields: &[crate::catalog::wfs::Property]) -> Table {
+    let mut t = Table::new(&format!("{} field(s)", fields.len()), &["field", "type"]);
+    for f in fields {
+        let kind = match (&f.gml_type, f.kind) {
+            (Some(gml), _) => gml.trim_end_matches("PropertyType").to_string(),
+            (None, kind) => format!("{kind:?}").to_lowercase(),
+        };
+        t.rows
+            .push(vec![Cell::text(f.name.clone()), Cell::text(kind)]);
+    }
+    t
 }
 
 /// The HTML page of one layer: a pannable, zoomable map (its XYZ tiles, else its WMS) around the
@@ -667,6 +692,18 @@ fn detail_page(base: &BaseUrl, e: &Entry) -> Page {
         t.rows.push(vec![
             Cell::text("OGC API collection"),
             Cell::link(url.clone(), format!("{url}?f=html")),
+        ]);
+    }
+    if let Some(crs) = e.wfs.as_ref().and_then(|t| t.default_crs.clone()) {
+        t.rows.push(vec![Cell::text("CRS"), Cell::text(crs)]);
+    }
+    if let Some(b) = e.bbox {
+        t.rows.push(vec![
+            Cell::text("extent (WGS 84)"),
+            Cell::text(format!(
+                "{:.4}, {:.4}, {:.4}, {:.4}",
+                b.min_lon, b.min_lat, b.max_lon, b.max_lat
+            )),
         ]);
     }
     if let Some(legend) = legend(base, e) {
