@@ -26,6 +26,8 @@ pub struct Replay {
     communes: Value,
     /// Layer identifier → formats, from the WMTS capabilities.
     wmts_formats: HashMap<String, Vec<String>>,
+    /// Bounds the requests worked on at once ([`WORKING`]).
+    working: Arc<tokio::sync::Semaphore>,
 }
 
 impl Replay {
@@ -50,6 +52,7 @@ impl Replay {
             wfs: embedded::WFS.text()?,
             communes,
             wmts_formats,
+            working: Arc::new(tokio::sync::Semaphore::new(WORKING)),
         })
     }
 
@@ -75,22 +78,40 @@ async fn answer(State(replay): State<Arc<Replay>>, uri: Uri, body: Bytes) -> Res
         .decode_utf8_lossy()
         .trim_end_matches('/')
         .to_string();
-    let (status, content_type, body) = match path.as_str() {
-        "/wmts" => replay.wmts(&params),
-        "/wms-r" | "/wms-r/wms" | "/wms-r/ows" => replay.wms(&params),
-        "/wfs" | "/wfs/ows" | "/wfs/wfs" => replay.wfs(&params),
-        "/geocodage/search" => replay.search(&params),
-        "/geocodage/getcapabilities" => replay.recorded("/geocodage/getCapabilities", &params),
-        "/navigation/isodistance" => replay.recorded("/navigation/isochrone", &params),
-        other => {
-            params.remove("apikey");
-            replay.recorded(other, &params)
-        }
+    params.remove("apikey");
+    // Drawing a map (up to 4096² pixels) is CPU work and memory: off the runtime's threads, a few
+    // at a time.
+    let Ok(permit) = replay.working.clone().acquire_owned().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+    let work = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        replay.route(&path, &params)
+    });
+    match work.await {
+        Ok((status, content_type, body)) => {
+            (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
+/// How many requests the replay works on at once.
+const WORKING: usize = 4;
+
 impl Replay {
+    fn route(&self, path: &str, params: &HashMap<String, String>) -> Answer {
+        match path {
+            "/wmts" => self.wmts(params),
+            "/wms-r" | "/wms-r/wms" | "/wms-r/ows" => self.wms(params),
+            "/wfs" | "/wfs/ows" | "/wfs/wfs" => self.wfs(params),
+            "/geocodage/search" => self.search(params),
+            "/geocodage/getcapabilities" => self.recorded("/geocodage/getCapabilities", params),
+            "/navigation/isodistance" => self.recorded("/navigation/isochrone", params),
+            other => self.recorded(other, params),
+        }
+    }
+
     /// The recording of this path that agrees best with the request, or the upstream's "not
     /// found" when none was recorded.
     fn recorded(&self, path: &str, params: &HashMap<String, String>) -> Answer {
