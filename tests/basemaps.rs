@@ -842,15 +842,7 @@ async fn offline_the_embedded_catalogue_is_complete_at_once() {
 async fn a_layer_page_has_a_map_served_by_the_gateway() {
     let app = TestApp::start().await;
     wait_for_layers(&app).await;
-    let page = app
-        .http
-        .get(app.url(&format!("/catalog/{PLAN}?f=html")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.html(&format!("/catalog/{PLAN}?f=html")).await;
     let tiles = format!("{}/tiles/{PLAN}/{{z}}/{{x}}/{{y}}.png", app.base);
     assert!(page.contains(&format!("L.tileLayer(\"{tiles}\"")), "{page}");
     assert!(page.contains(&format!("{}/assets/leaflet/leaflet.js", app.base)));

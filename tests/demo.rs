@@ -150,16 +150,7 @@ async fn every_page_ready_and_error_says_it_is_a_demo() {
     let page = kiosk.text().await.unwrap();
     assert!(page.contains("<body><div role=\"note\""), "banner first");
     assert!(page.contains("Plan IGN"), "the kiosk lists the catalogue");
-    let landing = app
-        .http
-        .get(app.url("/"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let landing = app.html("/").await;
     assert!(landing.contains("DEMO —"), "{landing}");
     let (status, _, ready) = app.get_json("/ready").await;
     assert_eq!(status, 200, "{ready}");

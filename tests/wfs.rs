@@ -265,15 +265,7 @@ async fn one_item_and_upstream_exceptions() {
 #[tokio::test]
 async fn a_feature_types_kiosk_page_lists_its_fields() {
     let app = app().await;
-    let page = app
-        .http
-        .get(app.url(&format!("/catalog/{COMMUNE}?f=html")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.html(&format!("/catalog/{COMMUNE}?f=html")).await;
     assert!(page.contains("field(s)"), "{page}");
     for field in ["nom_officiel", "code_insee", "population", "geometrie"] {
         assert!(

@@ -6,6 +6,7 @@ use std::{collections::HashMap, fmt, future::Future, sync::Arc, time::Duration};
 use moka::{future::Cache, Expiry};
 
 pub mod disk;
+pub mod kept;
 pub mod snapshot;
 
 use crate::config::CacheConfig;

@@ -170,11 +170,12 @@ impl Recordings {
                 if Some(key.as_str()) == fuzzy {
                     shared = words_shared(params.get(key).map_or("", String::as_str), value);
                     score += 10 * shared as i64;
-                } else if value.is_empty() {
-                } else if let Some(asked) = params.get(key) {
-                    score += if asked == value { 3 } else { -1 };
-                } else {
-                    score -= 1;
+                } else if !value.is_empty() {
+                    // Agreeing counts, and so does lacking or contradicting a recorded value.
+                    score += match params.get(key) {
+                        Some(asked) if asked == value => 3,
+                        _ => -1,
+                    };
                 }
             }
             if best.as_ref().is_none_or(|(_, s, _)| score > *s) {

@@ -3,10 +3,7 @@
 //! knows its own collections (the geocoding indexes, the WFS feature types…); nothing else lists
 //! them. Adding one is an implementation and one line in [`crate::AppState::new`].
 
-use std::{
-    any::Any,
-    sync::{Arc, Mutex},
-};
+use std::{any::Any, sync::Arc};
 
 use axum::{
     extract::{Path, RawQuery, State},
@@ -21,6 +18,7 @@ use super::{
     links::{self, query_pairs},
 };
 use crate::{
+    cache::kept::KeptBySource,
     error::ApiError,
     http::{base_url::BaseUrl, negotiate::Format},
     AppState,
@@ -120,69 +118,38 @@ pub trait CollectionProvider: Send + Sync {
     }
 }
 
-/// The registry of collection providers.
+/// The registry of collection providers, and the lists of those that keep theirs.
 #[derive(Clone)]
-pub struct Collections(Vec<Arc<dyn CollectionProvider>>, Arc<ListMemo>);
+pub struct Collections(Vec<Arc<dyn CollectionProvider>>, Arc<KeptLists>);
 
-/// Lists kept while their source is the one in use, a few (base URL, format) pairs per provider.
-#[derive(Default)]
-struct ListMemo(Mutex<Vec<Memo>>);
-
-struct Memo {
-    provider: usize,
-    base: BaseUrl,
-    format: Format,
-    /// Held, so that its identity cannot be taken by another while compared.
-    source: Arc<dyn Any + Send + Sync>,
-    list: Arc<Vec<Listed>>,
-}
+/// Lists kept while their source is the one in use, by provider, base URL and format.
+type KeptLists = KeptBySource<(usize, BaseUrl, Format), Arc<Vec<Listed>>>;
 
 /// Lists kept at most (two formats of a few base URLs for the one or two providers that keep).
-const MEMO_ENTRIES: usize = 8;
+const KEPT_LISTS: usize = 8;
 
 impl Collections {
     pub fn new(providers: Vec<Arc<dyn CollectionProvider>>) -> Self {
-        Collections(providers, Arc::default())
+        Collections(providers, Arc::new(KeptBySource::new(KEPT_LISTS, |k| k.0)))
     }
 
     pub fn providers(&self) -> &[Arc<dyn CollectionProvider>] {
         &self.0
     }
 
-    /// Every provider's list, taken from the memo while its source is unchanged.
+    /// Every provider's list, kept while its source is unchanged.
     fn lists(&self, state: &AppState, base: &BaseUrl, format: Format) -> Vec<Arc<Vec<Listed>>> {
         self.0
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let Some(source) = p.list_source(state) else {
-                    return Arc::new(p.list(state, base, format));
-                };
-                let kept = self.1 .0.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(m) = kept.iter().find(|m| {
-                    m.provider == i
-                        && m.format == format
-                        && m.base == *base
-                        && Arc::ptr_eq(&m.source, &source)
-                }) {
-                    return m.list.clone();
+                let build = || Arc::new(p.list(state, base, format));
+                match p.list_source(state) {
+                    Some(source) => self
+                        .1
+                        .get_or_build((i, base.clone(), format), source, build),
+                    None => build(),
                 }
-                drop(kept);
-                let list = Arc::new(p.list(state, base, format));
-                let mut kept = self.1 .0.lock().unwrap_or_else(|e| e.into_inner());
-                // What an older source made goes first, then the oldest entry beyond the bound.
-                kept.retain(|m| m.provider != i || Arc::ptr_eq(&m.source, &source));
-                if kept.len() >= MEMO_ENTRIES {
-                    kept.remove(0);
-                }
-                kept.push(Memo {
-                    provider: i,
-                    base: base.clone(),
-                    format,
-                    source,
-                    list: list.clone(),
-                });
-                list
             })
             .collect()
     }

@@ -5,7 +5,7 @@
 use std::{
     any::Any,
     borrow::Cow,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, OnceLock},
 };
 
 use serde_json::{json, Value};
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use futures::future::BoxFuture;
 
 use super::{inputs::Inputs, ServiceError};
-use crate::cache::CacheStatus;
+use crate::cache::{kept::KeptBySource, CacheStatus};
 
 /// How far a running process is, in percent; shared between the work and whoever follows it.
 #[derive(Debug, Clone, Default)]
@@ -216,18 +216,16 @@ pub fn no_such_process(id: &str) -> ServiceError {
 #[derive(Clone)]
 pub struct Processes {
     providers: Vec<Arc<dyn ProcessProvider>>,
-    /// Per provider, the descriptions last built and the source they were built from (held, so
-    /// that its identity cannot be taken by another while compared).
-    kept: Arc<Mutex<Vec<Option<Kept>>>>,
+    /// Per provider, the descriptions built from the source in use.
+    kept: Arc<KeptBySource<usize, Descriptions>>,
 }
 
 type Descriptions = Arc<[Arc<ProcessSpec>]>;
-type Kept = (Arc<dyn Any + Send + Sync>, Descriptions);
 
 impl Processes {
     /// The registry of `providers` (one line each where the app state is built).
     pub fn new(providers: Vec<Arc<dyn ProcessProvider>>) -> Self {
-        let kept = Arc::new(Mutex::new(vec![None; providers.len()]));
+        let kept = Arc::new(KeptBySource::new(providers.len(), |i| *i));
         Processes { providers, kept }
     }
 
@@ -235,17 +233,9 @@ impl Processes {
     fn descriptions(&self, i: usize) -> Descriptions {
         let provider = &self.providers[i];
         let build = || provider.processes().into_iter().map(Arc::new).collect();
-        let Some(source) = provider.descriptions_source() else {
-            return build();
-        };
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        match &kept[i] {
-            Some((s, specs)) if Arc::ptr_eq(s, &source) => specs.clone(),
-            _ => {
-                let specs: Descriptions = build();
-                kept[i] = Some((source, specs.clone()));
-                specs
-            }
+        match provider.descriptions_source() {
+            Some(source) => self.kept.get_or_build(i, source, build),
+            None => build(),
         }
     }
 

@@ -102,6 +102,18 @@ impl TestApp {
         self.http.get(self.url(path)).send().await.unwrap()
     }
 
+    /// The HTML page at `path` (asked as a browser does), as text.
+    pub async fn html(&self, path: &str) -> String {
+        let r = self
+            .http
+            .get(self.url(path))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap()
+    }
+
     /// GET with JSON wanted; returns the status, the content type and the parsed body.
     /// The JSON document at an absolute URL (a link the gateway gave).
     pub async fn follow(&self, url: &str) -> Value {
