@@ -158,7 +158,6 @@ impl AppState {
             upstream.clone(),
             snapshots,
             images,
-            fetcher,
         ));
         if config.catalog.embedded {
             use catalog::embedded;

@@ -1,16 +1,19 @@
 //! Seeding (`geopf-gateway seed`), like MapProxy's seeder: fills the disk tile store with a layer's
-//! tiles over an area and a zoom range before going offline. Tiles already fresh on disk are
+//! tiles over an area and a zoom range before going offline — raster basemaps, or vector tiles with
+//! everything their styles need (the styles, sprites and glyphs) — and keeps every capabilities
+//! document on disk, so that the catalogue is complete offline. Tiles already fresh on disk are
 //! skipped, so an interrupted run resumes where it stopped; upstream requests stay behind
 //! `upstream.max_tile_fetches`, as the server's do.
 
-use std::ops::RangeInclusive;
+use std::{future::Future, ops::RangeInclusive};
 
 use futures::StreamExt;
 
 use crate::{
     catalog::wmts::WmtsLayer,
     geo::{tile_of, Bbox},
-    services::basemaps::Basemaps,
+    services::{tms, ServiceError},
+    AppState,
 };
 
 /// Where and how deep to seed.
@@ -47,21 +50,23 @@ pub fn parse_bbox(text: &str) -> Result<Bbox, String> {
     crate::geo::parse_wgs84_bbox(text)
 }
 
+/// The WebMercator tiles (XYZ numbering) of the area, level by level, row by row.
+pub fn area_tiles(area: &SeedArea) -> impl Iterator<Item = (u32, u64, u64)> + '_ {
+    let b = area.bbox;
+    area.zooms.clone().flat_map(move |z| {
+        let (x0, y0) = tile_of(b.min_lon, b.max_lat, z);
+        let (x1, y1) = tile_of(b.max_lon, b.min_lat, z);
+        (y0..=y1).flat_map(move |y| (x0..=x1).map(move |x| (z, x, y)))
+    })
+}
+
 /// The tiles of `layer` in the area, level by level, row by row (only those inside the layer's
 /// tile matrix limits).
 pub fn tiles<'a>(
     layer: &'a WmtsLayer,
     area: &'a SeedArea,
 ) -> impl Iterator<Item = (u32, u64, u64)> + 'a {
-    let b = area.bbox;
-    area.zooms
-        .clone()
-        .flat_map(move |z| {
-            let (x0, y0) = tile_of(b.min_lon, b.max_lat, z);
-            let (x1, y1) = tile_of(b.max_lon, b.min_lat, z);
-            (y0..=y1).flat_map(move |y| (x0..=x1).map(move |x| (z, x, y)))
-        })
-        .filter(|(z, x, y)| layer.has_tile(*z, *x, *y))
+    area_tiles(area).filter(|(z, x, y)| layer.has_tile(*z, *x, *y))
 }
 
 /// What a run did so far.
@@ -80,19 +85,21 @@ impl Tally {
     }
 }
 
-/// Seeds `layer` (as `media`) over `area`, `concurrency` tiles at a time; `progress` sees the
-/// tally after every tile.
-pub async fn run(
-    basemaps: &Basemaps,
-    layer: &WmtsLayer,
-    media: &str,
-    area: &SeedArea,
+/// Seeds `tiles`, `concurrency` at a time, each with `seed_one` (the bytes fetched, or `None` when
+/// a fresh copy was on disk); `progress` sees the tally after every tile.
+pub async fn run<F, Fut>(
+    tiles: impl Iterator<Item = (u32, u64, u64)>,
     concurrency: usize,
+    seed_one: F,
     mut progress: impl FnMut(&Tally),
-) -> Tally {
+) -> Tally
+where
+    F: Fn((u32, u64, u64)) -> Fut,
+    Fut: Future<Output = Result<Option<usize>, ServiceError>>,
+{
     let mut tally = Tally::default();
-    let mut results = futures::stream::iter(tiles(layer, area))
-        .map(|(z, x, y)| basemaps.seed_tile(layer, z, x, y, media))
+    let mut results = futures::stream::iter(tiles)
+        .map(seed_one)
         .buffer_unordered(concurrency.max(1));
     while let Some(result) = results.next().await {
         match result {
@@ -107,6 +114,86 @@ pub async fn run(
             }
         }
         progress(&tally);
+    }
+    tally
+}
+
+/// Refreshes every capabilities document the catalogue is made of (WMTS, WMS, WFS, TMS), each
+/// kept on disk as it is read: the kiosk is complete offline. Returns each document's name and
+/// its layer count, or why it could not be read (the one on disk, if any, stays).
+pub async fn keep_catalogue(state: &AppState) -> Vec<(&'static str, Result<usize, ServiceError>)> {
+    let (wmts, wms, wfs, tms) = tokio::join!(
+        state.basemaps.refresh(),
+        state.wms.refresh(),
+        state.wfs.refresh(),
+        state.tms.refresh(),
+    );
+    vec![("WMTS", wmts), ("WMS", wms), ("WFS", wfs), ("TMS", tms)]
+}
+
+/// What seeding a vector layer's styles did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StyleTally {
+    pub styles: u64,
+    /// Sprite sheets and glyph ranges kept on disk.
+    pub resources: u64,
+    /// Resources the Géoplateforme does not publish (a glyph range no text uses, say).
+    pub not_published: u64,
+    pub failed: u64,
+    pub last_error: Option<String>,
+}
+
+/// Keeps on disk every style vector layer `id`'s TileMap lists, and each style's sprite sheets
+/// and glyph ranges ([`tms::style_resources`]), `concurrency` at a time.
+pub async fn vector_styles(state: &AppState, id: &str, concurrency: usize) -> StyleTally {
+    let mut tally = StyleTally::default();
+    let styles = match state.tms.styles(id).await {
+        Ok(s) => s,
+        Err(e) => {
+            tally.failed += 1;
+            tally.last_error = Some(format!("{id}'s TileMap: {e}"));
+            return tally;
+        }
+    };
+    let upstream = state.config.upstream.base_url.as_str();
+    let upstreams = [tms::GEOPF, upstream];
+    let mut paths = std::collections::BTreeSet::new();
+    for (name, _) in styles.iter() {
+        match state.tms.style(id, name).await {
+            Ok(style) => {
+                tally.styles += 1;
+                paths.extend(tms::style_resources(&style, &upstreams));
+            }
+            Err(e) => {
+                tally.failed += 1;
+                tally.last_error = Some(format!("style {name}: {e}"));
+            }
+        }
+    }
+    let mut results = futures::stream::iter(paths)
+        .map(|path| async move {
+            let request = state
+                .mirror
+                .request(path.trim_start_matches('/'), Vec::new(), None)
+                .ok_or_else(|| {
+                    format!("{path}: not a path the mirror leads to (mirror.prefixes)")
+                })?;
+            match state.mirror.get(request).await {
+                Ok(_) => Ok(true),
+                Err(ServiceError::NotFound(_)) => Ok(false),
+                Err(e) => Err(format!("{path}: {e}")),
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some(result) = results.next().await {
+        match result {
+            Ok(true) => tally.resources += 1,
+            Ok(false) => tally.not_published += 1,
+            Err(e) => {
+                tally.failed += 1;
+                tally.last_error = Some(e);
+            }
+        }
     }
     tally
 }

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     http::{base_url::BaseUrl, negotiate::Format},
-    upstream::{Api, UpstreamRequest},
+    upstream::{Api, UpstreamError, UpstreamRequest},
     AppState,
 };
 
@@ -206,7 +206,17 @@ pub async fn health() -> Json<Value> {
 /// The last upstream probe, kept a short while so `/ready` never floods the upstream.
 #[derive(Default)]
 pub struct Readiness {
-    last: Mutex<Option<(Instant, bool, Value)>>,
+    last: Mutex<Option<Probe>>,
+}
+
+/// What the upstream probe found.
+#[derive(Clone)]
+struct Probe {
+    at: Instant,
+    ok: bool,
+    /// No answer at all (no network, DNS, refused, timed out), as opposed to an error answer.
+    unreachable: bool,
+    detail: Value,
 }
 
 const PROBE_TTL: Duration = Duration::from_secs(15);
@@ -222,10 +232,15 @@ pub async fn ready(
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         last.as_ref()
-            .filter(|(at, _, _)| at.elapsed() < PROBE_TTL)
-            .map(|(_, ok, detail)| (*ok, detail.clone()))
+            .filter(|p| p.at.elapsed() < PROBE_TTL)
+            .cloned()
     };
-    let (ok, geocoding) = match cached {
+    let Probe {
+        ok,
+        unreachable,
+        detail: geocoding,
+        ..
+    } = match cached {
         Some(c) => c,
         None => {
             let started = Instant::now();
@@ -237,20 +252,40 @@ pub async fn ready(
                 }
                 Err(e) => json!({"reachable": false, "error": e.to_string()}),
             };
-            let ok = result.is_ok();
+            let probe = Probe {
+                at: Instant::now(),
+                ok: result.is_ok(),
+                unreachable: matches!(
+                    result,
+                    Err(UpstreamError::Unreachable { .. } | UpstreamError::Timeout { .. })
+                ),
+                detail,
+            };
             *state
                 .readiness
                 .last
                 .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), ok, detail.clone()));
-            (ok, detail)
+                .unwrap_or_else(|e| e.into_inner()) = Some(probe.clone());
+            probe
         }
     };
-    let status = if ok {
-        StatusCode::OK
+    // Upstream unreachable (no network: an upstream that answers errors is degraded), but every
+    // capabilities document is one the upstream gave (this run or a snapshot a previous run or
+    // `seed` kept): the gateway serves its catalogue and cached maps, offline — ready for what a
+    // field laptop is for.
+    let offline = unreachable
+        && !state.basemaps.capabilities().wants_upstream()
+        && !state.wms.capabilities().wants_upstream()
+        && !state.wfs.capabilities().wants_upstream()
+        && !state.tms.capabilities().wants_upstream();
+    let (status, word) = if ok || offline {
+        (StatusCode::OK, "ready")
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (StatusCode::SERVICE_UNAVAILABLE, "degraded")
     };
+    let mode = offline.then_some(
+        "offline: the upstream is unreachable; the catalogue and the cached maps are served from disk",
+    );
     // Cluster mode: a replica without Redis still serves (alone), so it stays ready — a load
     // balancer must not take every replica out when Redis goes — but says so.
     let cluster = match &state.cluster {
@@ -263,7 +298,8 @@ pub async fn ready(
     if !state.keys.is_open() && caller.is_none() {
         // A team gateway tells anyone whether it is ready; what is wrong, only to its users.
         let body = json!({
-            "status": if ok { "ready" } else { "degraded" },
+            "status": word,
+            "offline": mode,
             "cluster": cluster.as_ref().map(|c| &c["mode"]),
             "detail": "send an access key for the state of each upstream service",
         });
@@ -287,7 +323,8 @@ pub async fn ready(
         })
         .collect();
     let body = json!({
-        "status": if ok { "ready" } else { "degraded" },
+        "status": word,
+        "offline": mode,
         "demo": state.config.server.demo.then_some(
             "answers are replayed recordings of the Géoplateforme (serve --demo), not live data"
         ),

@@ -57,7 +57,7 @@ async fn forward(
     })?;
     let m = state.mirror.get(request).await?;
     let status = m.origin.cache_status;
-    if m.image {
+    if m.durable {
         return Ok(ows::image(headers, &m.answer, status, m.origin.stale));
     }
     let answer = m.answer;

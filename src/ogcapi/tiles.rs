@@ -62,9 +62,13 @@ pub async fn style(
             "{file:?}: a style is {{name}}.json (e.g. standard.json)"
         ))
     })?;
-    let mut style = (*state.tms.style(&id, name).await?).clone();
+    let mut style = state.tms.style(&id, name).await?;
     let upstream = state.config.upstream.base_url.as_str();
-    crate::services::tms::rewrite_style(&mut style, &base.0, &["https://data.geopf.fr", upstream]);
+    crate::services::tms::rewrite_style(
+        &mut style,
+        &base.0,
+        &[crate::services::tms::GEOPF, upstream],
+    );
     Ok((
         [
             (

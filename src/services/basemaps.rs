@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::{
     capabilities::{point_operations_at, Capabilities, Current, Item},
-    images::{ImageCache, Tile, TileOrigin},
+    images::{ImageCache, Tile, TileOrigin, Vet},
     ServiceError,
 };
 use crate::{
@@ -103,7 +103,7 @@ impl Basemaps {
     ) -> Result<Option<usize>, ServiceError> {
         let key = request_key(&layer.id, z, x, y, media);
         self.images
-            .seed(&key, &get_tile(layer, z, x, y, media))
+            .seed(&key, &get_tile(layer, z, x, y, media), Vet::Image)
             .await
     }
 

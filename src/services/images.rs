@@ -102,9 +102,9 @@ impl Tile {
         }
     }
 
-    /// A disk copy, if it is a tile (one written before tiles were checked may not be).
-    fn from_disk(stored: Stored) -> Option<Self> {
-        sniff_tile(&stored.body)?;
+    /// A disk copy, if it is what `vet` asks (one written before tiles were checked may not be).
+    fn from_disk(stored: Stored, vet: Vet) -> Option<Self> {
+        vet.passes(&stored.body).then_some(())?;
         Some(Tile::new(&stored.content_type, &stored.etag, stored.body))
     }
 
@@ -120,12 +120,12 @@ impl Tile {
     }
 
     /// A tile another replica shared, if it reads as one.
-    fn from_shared(bytes: &[u8]) -> Option<Self> {
+    fn from_shared(bytes: &[u8], vet: Vet) -> Option<Self> {
         let mut parts = bytes.splitn(3, |b| *b == b'\n');
         let content_type = std::str::from_utf8(parts.next()?).ok()?;
         let etag = std::str::from_utf8(parts.next()?).ok()?;
         let body = parts.next()?;
-        sniff_tile(body)?;
+        vet.passes(body).then_some(())?;
         Some(Tile::new(content_type, etag, Bytes::copy_from_slice(body)))
     }
 
@@ -177,8 +177,12 @@ impl ImageFetcher {
     }
 
     /// The upstream's image (or vector tile) answer to `request`; anything else is a bad body.
-    /// The media type is the one the bytes announce.
-    pub async fn get(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+    /// The media type is the one the bytes announce. A [`Vet::Resource`] is taken as it comes.
+    pub async fn get(
+        &self,
+        request: &UpstreamRequest,
+        vet: Vet,
+    ) -> Result<UpstreamResponse, UpstreamError> {
         let _permit = self
             .in_flight
             .acquire()
@@ -188,6 +192,9 @@ impl ImageFetcher {
                 reason: "the gateway is shutting down".into(),
             })?;
         let mut r = self.client.get(request).await?;
+        if vet == Vet::Resource {
+            return Ok(r);
+        }
         let tile_type = r.content_type.starts_with("image/")
             || [
                 VECTOR_TILE,
@@ -221,7 +228,24 @@ impl ImageFetcher {
     }
 }
 
-/// The image caches shared by the tiles and the WMS maps.
+/// What an answer must be to be kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vet {
+    /// An image or a vector tile, by its bytes (an error page sent as a 200 is refused).
+    Image,
+    /// A static resource a map needs (a style, a sprite, glyphs, a TileMap): any 2xx answer.
+    Resource,
+}
+
+impl Vet {
+    /// Whether `body` is what is asked.
+    fn passes(self, body: &[u8]) -> bool {
+        self == Vet::Resource || sniff_tile(body).is_some()
+    }
+}
+
+/// The image caches shared by the tiles and the WMS maps, and the static resources the vector
+/// styles need.
 #[derive(Clone)]
 pub struct ImageCache {
     fetcher: ImageFetcher,
@@ -279,9 +303,9 @@ impl ImageCache {
     }
 
     /// A copy another replica shared; kept on disk here too.
-    async fn shared_copy(&self, key: &str) -> Option<Tile> {
+    async fn shared_copy(&self, key: &str, vet: Vet) -> Option<Tile> {
         let shared = self.shared.as_ref()?;
-        let tile = Tile::from_shared(&shared.get(key, self.fresh_for).await?)?;
+        let tile = Tile::from_shared(&shared.get(key, self.fresh_for).await?, vet)?;
         self.keep_on_disk(key, &tile).await;
         Some(tile)
     }
@@ -323,12 +347,12 @@ impl ImageCache {
     }
 
     /// A copy on disk younger than the time to live.
-    async fn fresh_on_disk(&self, key: &str) -> Option<Tile> {
+    async fn fresh_on_disk(&self, key: &str, vet: Vet) -> Option<Tile> {
         let stored = self
             .on_disk(key)
             .await
             .filter(|s| s.age() < self.fresh_for)?;
-        Tile::from_disk(stored)
+        Tile::from_disk(stored, vet)
     }
 
     /// Fetches the image and keeps it on disk.
@@ -336,8 +360,9 @@ impl ImageCache {
         &self,
         key: &str,
         request: &UpstreamRequest,
+        vet: Vet,
     ) -> Result<Tile, UpstreamError> {
-        let tile = Tile::from_upstream(self.fetcher.get(request).await?);
+        let tile = Tile::from_upstream(self.fetcher.get(request, vet).await?);
         self.keep_on_disk(key, &tile).await;
         if let Some(shared) = &self.shared {
             shared.put(key, tile.to_shared(), self.fresh_for).await;
@@ -353,6 +378,24 @@ impl ImageCache {
         key: String,
         request: &UpstreamRequest,
     ) -> Result<(Tile, TileOrigin), ServiceError> {
+        self.lookup(key, request, Vet::Image).await
+    }
+
+    /// A static resource (see [`Vet::Resource`]), kept as the images are.
+    pub async fn resource(
+        &self,
+        request: &UpstreamRequest,
+    ) -> Result<(Tile, TileOrigin), ServiceError> {
+        self.lookup(request.cache_key(), request, Vet::Resource)
+            .await
+    }
+
+    async fn lookup(
+        &self,
+        key: String,
+        request: &UpstreamRequest,
+        vet: Vet,
+    ) -> Result<(Tile, TileOrigin), ServiceError> {
         if let Some(hit) = self.memory.get(&key).await {
             return Ok((hit.value.clone(), origin(CacheStatus::Hit, false)));
         }
@@ -360,22 +403,22 @@ impl ImageCache {
         let (k, req) = (key.clone(), request.clone());
         let mut lookup = Box::pin(async move {
             let fetch = async {
-                if let Some(tile) = this.fresh_on_disk(&k).await {
+                if let Some(tile) = this.fresh_on_disk(&k, vet).await {
                     return Ok(cached(tile));
                 }
-                if let Some(tile) = this.shared_copy(&k).await {
+                if let Some(tile) = this.shared_copy(&k, vet).await {
                     return Ok(Cached {
                         shared: true,
                         ..cached(tile)
                     });
                 }
-                this.fetch_to_disk(&k, &req).await.map(cached)
+                this.fetch_to_disk(&k, &req, vet).await.map(cached)
             };
             this.memory.get_or_fetch(k.clone(), fetch).await
         });
         let result = match tokio::time::timeout(STALE_DEADLINE, lookup.as_mut()).await {
             Ok(result) => result,
-            Err(_) => match self.stale_on_disk(&key).await {
+            Err(_) => match self.stale_on_disk(&key, vet).await {
                 Some(tile) => {
                     tracing::warn!(key = %key, "the upstream is slow: serving a stale image");
                     // The fetch goes on, and fills the caches when the upstream answers.
@@ -387,7 +430,7 @@ impl ImageCache {
         };
         match result {
             Ok((t, status)) => Ok((t.value.clone(), origin(status, false))),
-            Err(e) => match self.stale_on_disk(&key).await {
+            Err(e) => match self.stale_on_disk(&key, vet).await {
                 // stale-if-error: an old copy beats no map.
                 Some(tile) => {
                     tracing::warn!(error = %e, "serving a stale image");
@@ -399,8 +442,8 @@ impl ImageCache {
     }
 
     /// A copy on disk, however old.
-    async fn stale_on_disk(&self, key: &str) -> Option<Tile> {
-        Tile::from_disk(self.on_disk(key).await?)
+    async fn stale_on_disk(&self, key: &str, vet: Vet) -> Option<Tile> {
+        Tile::from_disk(self.on_disk(key).await?, vet)
     }
 
     /// Puts the image `key` on disk unless a fresh copy is there: `None` then, else the bytes
@@ -409,11 +452,12 @@ impl ImageCache {
         &self,
         key: &str,
         request: &UpstreamRequest,
+        vet: Vet,
     ) -> Result<Option<usize>, ServiceError> {
-        if self.fresh_on_disk(key).await.is_some() {
+        if self.fresh_on_disk(key, vet).await.is_some() {
             return Ok(None);
         }
-        let tile = self.fetch_to_disk(key, request).await?;
+        let tile = self.fetch_to_disk(key, request, vet).await?;
         Ok(Some(tile.body.len()))
     }
 }

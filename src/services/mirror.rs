@@ -3,14 +3,16 @@
 //! 429 pauses, API key) and a memory cache of its own (TTL by kind of answer, concurrent identical
 //! misses coalesced). Scripts and tools that let a user set a base URL get the gateway's cache,
 //! quota protection and key; a service the gateway does not model yet is reachable on day one.
-//! WMTS tiles and WMS maps go through the gateway's image caches (memory, disk, stale-if-error).
+//! WMTS tiles, WMS maps and the static resources under `annexes/` (the vector styles' sprites and
+//! glyphs, the legends) go through the gateway's image caches (memory, disk, stale-if-error, seedable):
+//! they are what a map needs offline.
 //!
 //! It is never an open proxy: the path is checked segment by segment (no empty, `.` or `..`
 //! segment, no scheme, nothing but URL-safe characters), its first segment must be a listed prefix,
 //! and the host is always the configured upstream.
 
 use super::{
-    images::{sniff_image, ImageCache, Tile, TileOrigin},
+    images::{sniff_image, ImageCache, Tile, TileOrigin, Vet},
     ServiceError,
 };
 use crate::{
@@ -39,19 +41,31 @@ fn is_map_image(prefix: &str, query: &[(String, String)]) -> bool {
     }
 }
 
-/// A mirrored answer: its bytes, how they were obtained, and whether they are a map image (then
-/// answered as the tiles are: long-lived, stale-if-error).
+/// How a GET is kept if it is kept like the tiles (on disk, stale-if-error): a map image, or a
+/// static resource of `annexes/` (sprites, glyphs, styles, legends).
+fn durable(prefix: &str, query: &[(String, String)]) -> Option<Vet> {
+    if is_map_image(prefix, query) {
+        Some(Vet::Image)
+    } else if prefix == "annexes" {
+        Some(Vet::Resource)
+    } else {
+        None
+    }
+}
+
+/// A mirrored answer: its bytes, how they were obtained, and whether it is durable (then answered
+/// as the tiles are: long-lived, stale-if-error).
 pub struct MirrorAnswer {
     pub answer: Tile,
     pub origin: TileOrigin,
-    pub image: bool,
+    pub durable: bool,
 }
 
 /// How a mirrored request is answered.
 pub struct MirrorRequest {
     request: UpstreamRequest,
     kind: CacheKind,
-    image: bool,
+    durable: Option<Vet>,
 }
 
 /// Where a mirrored path goes: its quota bucket and how long its answer is kept.
@@ -136,7 +150,7 @@ impl Mirror {
             return None;
         }
         let (api, kind) = route(prefix, path, &query);
-        let image = body.is_none() && is_map_image(prefix, &query);
+        let durable = durable(prefix, &query).filter(|_| body.is_none());
         let mut request = query.into_iter().fold(
             UpstreamRequest::new(api, format!("/{path}")),
             |r, (k, v)| r.param(&k, v),
@@ -145,7 +159,7 @@ impl Mirror {
         Some(MirrorRequest {
             request,
             kind,
-            image,
+            durable,
         })
     }
 
@@ -154,14 +168,18 @@ impl Mirror {
         let MirrorRequest {
             request,
             kind,
-            image,
+            durable,
         } = m;
-        if image {
-            let (answer, origin) = self.images.get(request.cache_key(), &request).await?;
+        if let Some(vet) = durable {
+            let found = match vet {
+                Vet::Image => self.images.get(request.cache_key(), &request).await,
+                Vet::Resource => self.images.resource(&request).await,
+            };
+            let (answer, origin) = found.map_err(not_there)?;
             return Ok(MirrorAnswer {
                 answer,
                 origin,
-                image: true,
+                durable: true,
             });
         }
         if request.body.is_some() {
@@ -173,7 +191,7 @@ impl Mirror {
                     cache_status: CacheStatus::Miss,
                     stale: false,
                 },
-                image: false,
+                durable: false,
             });
         }
         let client = &self.client;
@@ -196,29 +214,32 @@ impl Mirror {
                 shared: false,
             })
         };
-        let (cached, status) =
-            self.cache
-                .get_or_fetch(key, fetch)
-                .await
-                .map_err(|e| match &*e {
-                    // The upstream has no such path: so is it for the mirror.
-                    UpstreamError::Status {
-                        status: 404,
-                        message,
-                        ..
-                    } => ServiceError::NotFound(format!(
-                        "the Géoplateforme has no such path: {message}"
-                    )),
-                    other => ServiceError::Upstream(other.clone()),
-                })?;
+        let (cached, status) = self
+            .cache
+            .get_or_fetch(key, fetch)
+            .await
+            .map_err(|e| not_there(ServiceError::Upstream((*e).clone())))?;
         Ok(MirrorAnswer {
             answer: cached.value.clone(),
             origin: TileOrigin {
                 cache_status: status,
                 stale: false,
             },
-            image: false,
+            durable: false,
         })
+    }
+}
+
+/// The upstream has no such path: so is it for the mirror (a 404 a map client tolerates, for a
+/// sprite `@2x` the Géoplateforme does not publish, say).
+fn not_there(e: ServiceError) -> ServiceError {
+    match e {
+        ServiceError::Upstream(UpstreamError::Status {
+            status: 404,
+            message,
+            ..
+        }) => ServiceError::NotFound(format!("the Géoplateforme has no such path: {message}")),
+        other => other,
     }
 }
 

@@ -8,12 +8,11 @@ use serde_json::Value;
 
 use super::{
     capabilities::{Capabilities, Current},
-    fetch::Fetcher,
-    images::{ImageCache, Tile, TileOrigin},
+    images::{ImageCache, Tile, TileOrigin, Vet},
     ServiceError,
 };
 use crate::{
-    cache::{snapshot::Snapshots, CacheKind},
+    cache::snapshot::Snapshots,
     catalog::tms::{parse_service, parse_tile_map_styles, TmsLayer},
     upstream::{Api, SharedUpstream, UpstreamError, UpstreamRequest},
 };
@@ -24,24 +23,21 @@ pub const PATH: &str = "/tms/1.0.0";
 pub const STYLES: &str = "/annexes/ressources/vectorTiles/styles";
 /// The deepest zoom level asked of the upstream.
 const MAX_ZOOM: u32 = 22;
+/// The Géoplateforme's public address, which its styles name whatever upstream the gateway uses.
+pub const GEOPF: &str = "https://data.geopf.fr";
+/// The glyph ranges kept when seeding: Latin-1, Latin Extended-A (œ, Œ…), general punctuation
+/// (’, –, …): what French place names are written with. Others are fetched when a text needs them.
+const GLYPH_RANGES: [&str; 3] = ["0-255", "256-511", "8192-8447"];
 
 pub struct TmsService {
     caps: Arc<Capabilities<TmsLayer>>,
     images: ImageCache,
-    fetcher: Fetcher,
-    /// Per layer, the styles its TileMap lists: (name, upstream path), the default first.
-    styles: moka::future::Cache<String, Styles>,
 }
 
 type Styles = Arc<Vec<(String, String)>>;
 
 impl TmsService {
-    pub fn new(
-        client: SharedUpstream,
-        snapshots: Option<Snapshots>,
-        images: ImageCache,
-        fetcher: Fetcher,
-    ) -> Self {
+    pub fn new(client: SharedUpstream, snapshots: Option<Snapshots>, images: ImageCache) -> Self {
         // TMS, like WMTS, is not rate limited upstream: the WMTS bucket (unlimited by default).
         let caps = Capabilities::new(
             "tms",
@@ -53,11 +49,6 @@ impl TmsService {
         TmsService {
             caps: Arc::new(caps),
             images,
-            fetcher,
-            styles: moka::future::Cache::builder()
-                .max_capacity(64)
-                .time_to_live(Duration::from_secs(3600))
-                .build(),
         }
     }
 
@@ -118,41 +109,49 @@ impl TmsService {
                 "no tile {z}/{x}/{y} in {id} (zoom 0 to {MAX_ZOOM})"
             )));
         }
-        let key = format!("tms/{}/{z}/{x}/{y}.pbf", layer.id);
+        let key = tile_key(&layer, z, x, y);
         if let Some(tile) = self.images.cached(&key).await {
             return Ok((tile, TileOrigin::hit()));
         }
-        let request = UpstreamRequest::new(
-            Api::Wmts,
-            format!("{PATH}/{}/{z}/{x}/{y}.{}", layer.id, layer.extension),
-        );
-        self.images.get(key, &request).await
+        self.images.get(key, &get_tile(&layer, z, x, y)).await
     }
 
-    /// The styles of layer `id`, as its TileMap lists them (the default first).
+    /// Puts vector tile z/x/y of layer `id` on disk unless a fresh copy is there (`None` then,
+    /// else the bytes fetched), for the seeder.
+    pub async fn seed_tile(
+        &self,
+        id: &str,
+        z: u32,
+        x: u64,
+        y: u64,
+    ) -> Result<Option<usize>, ServiceError> {
+        let layer = self.vector_layer(id)?;
+        let key = tile_key(&layer, z, x, y);
+        self.images
+            .seed(&key, &get_tile(&layer, z, x, y), Vet::Image)
+            .await
+    }
+
+    /// Whether `id` is a vector tile layer of the TMS.
+    pub fn is_vector_layer(&self, id: &str) -> bool {
+        self.vector_layer(id).is_ok()
+    }
+
+    /// The styles of layer `id`, as its TileMap lists them (the default first). The TileMap is
+    /// kept like the tiles (memory, disk, stale-if-error): a seeded gateway finds it offline.
     pub async fn styles(&self, id: &str) -> Result<Styles, ServiceError> {
         let layer = self.vector_layer(id)?;
-        let client = self.images.client().clone();
-        self.styles
-            .try_get_with(layer.id.clone(), async move {
-                let request = UpstreamRequest::new(Api::Wmts, format!("{PATH}/{}", layer.id));
-                let answer = client.get(&request).await?;
-                let text = String::from_utf8_lossy(&answer.body);
-                parse_tile_map_styles(&text)
-                    .map(Arc::new)
-                    .map_err(|reason| UpstreamError::BadBody {
-                        api: Api::Wmts,
-                        reason,
-                    })
-            })
-            .await
-            .map_err(|e| ServiceError::Upstream((*e).clone()))
+        let request = UpstreamRequest::new(Api::Wmts, format!("{PATH}/{}", layer.id));
+        let (tile_map, _) = self.images.resource(&request).await?;
+        parse_tile_map_styles(&String::from_utf8_lossy(&tile_map.body))
+            .map(Arc::new)
+            .map_err(|reason| bad_body(reason).into())
     }
 
-    /// Style `style` of layer `id` as the upstream publishes it (cached like capabilities);
-    /// `default` is the first its TileMap lists.
-    pub async fn style(&self, id: &str, style: &str) -> Result<Arc<Value>, ServiceError> {
-        let layer = self.vector_layer(id)?;
+    /// Where style `style` of layer `id` is upstream: where its TileMap says (a layer's styles may
+    /// sit in another's folder), else where the Géoplateforme keeps them; `default` is the first
+    /// its TileMap lists.
+    async fn style_path(&self, layer: &TmsLayer, style: &str) -> Result<String, ServiceError> {
         if style.is_empty()
             || style.len() > 64
             || !style
@@ -164,9 +163,7 @@ impl TmsService {
                 "letters, digits, '_' and '-' only (e.g. standard)",
             ));
         }
-        // Where the TileMap says the style is (a layer's styles may sit in another's folder),
-        // else where the Géoplateforme keeps them.
-        let listed = self.styles(id).await.ok();
+        let listed = self.styles(&layer.id).await.ok();
         let path = match listed.as_deref() {
             Some(list) if style == "default" => list.first().map(|(_, p)| p.clone()),
             Some(list) => list
@@ -175,27 +172,47 @@ impl TmsService {
                 .map(|(_, p)| p.clone()),
             None => None,
         };
-        let path = match path {
-            Some(p) => p,
-            None if style == "default" => {
-                return Err(ServiceError::NotFound(format!(
-                    "{id}: its TileMap lists no style"
-                )))
+        match path {
+            Some(p) => Ok(p),
+            None if style == "default" => Err(ServiceError::NotFound(format!(
+                "{}: its TileMap lists no style",
+                layer.id
+            ))),
+            None => Ok(format!("{STYLES}/{}/{style}.json", layer.id)),
+        }
+    }
+
+    /// Style `style` of layer `id` as the upstream publishes it, kept like the tiles (memory,
+    /// disk, stale-if-error, seedable).
+    pub async fn style(&self, id: &str, style: &str) -> Result<Value, ServiceError> {
+        let layer = self.vector_layer(id)?;
+        let request = UpstreamRequest::new(Api::Wmts, self.style_path(&layer, style).await?);
+        let (answer, _) = self.images.resource(&request).await.map_err(|e| match e {
+            ServiceError::Upstream(UpstreamError::Status { status: 404, .. }) => {
+                ServiceError::NotFound(format!("{id} has no style {style:?}"))
             }
-            None => format!("{STYLES}/{}/{style}.json", layer.id),
-        };
-        let request = UpstreamRequest::new(Api::Wmts, path);
-        let (answer, _) = self
-            .fetcher
-            .raw_json(request, CacheKind::Capabilities)
-            .await
-            .map_err(|e| match e {
-                ServiceError::Upstream(UpstreamError::Status { status: 404, .. }) => {
-                    ServiceError::NotFound(format!("{id} has no style {style:?}"))
-                }
-                other => other,
-            })?;
-        Ok(Arc::new(answer.value.clone()))
+            other => other,
+        })?;
+        serde_json::from_slice(&answer.body)
+            .map_err(|e| bad_body(format!("the style is not JSON ({e})")).into())
+    }
+}
+
+fn tile_key(layer: &TmsLayer, z: u32, x: u64, y: u64) -> String {
+    format!("tms/{}/{z}/{x}/{y}.pbf", layer.id)
+}
+
+fn get_tile(layer: &TmsLayer, z: u32, x: u64, y: u64) -> UpstreamRequest {
+    UpstreamRequest::new(
+        Api::Wmts,
+        format!("{PATH}/{}/{z}/{x}/{y}.{}", layer.id, layer.extension),
+    )
+}
+
+fn bad_body(reason: String) -> UpstreamError {
+    UpstreamError::BadBody {
+        api: Api::Wmts,
+        reason,
     }
 }
 
@@ -204,12 +221,7 @@ impl TmsService {
 /// (`sprite`, `glyphs`, a TileJSON `url`) at its guarded mirror `/geopf/…`. URLs elsewhere stay.
 pub fn rewrite_style(style: &mut Value, gateway: &str, upstreams: &[&str]) {
     let to_gateway = |url: &str| -> Option<String> {
-        let path = upstreams
-            .iter()
-            .find_map(|u| url.strip_prefix(u.trim_end_matches('/')))?;
-        if !path.starts_with('/') {
-            return None;
-        }
+        let path = upstream_path(url, upstreams)?;
         Some(match path.strip_prefix(PATH) {
             Some(rest)
                 if rest.ends_with("/{z}/{x}/{y}.pbf") || rest.ends_with("/{z}/{x}/{y}.mvt") =>
@@ -255,6 +267,82 @@ pub fn rewrite_style(style: &mut Value, gateway: &str, upstreams: &[&str]) {
     }
 }
 
+/// The path of `url` on one of the `upstreams` (starting with `/`), if it is there.
+fn upstream_path<'a>(url: &'a str, upstreams: &[&str]) -> Option<&'a str> {
+    upstreams
+        .iter()
+        .find_map(|u| url.strip_prefix(u.trim_end_matches('/')))
+        .filter(|path| path.starts_with('/'))
+}
+
+/// The upstream paths a style needs besides its tiles, for the seeder: its sprite sheets (index
+/// and image) and the [`GLYPH_RANGES`] of every font stack its symbols use (as a map client asks
+/// for them: the fonts joined by commas). URLs elsewhere than the `upstreams` are left out.
+pub fn style_resources(style: &Value, upstreams: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let sprites: Vec<&str> = match style.get("sprite") {
+        Some(Value::String(url)) => vec![url],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.get("url").and_then(Value::as_str))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for sprite in sprites {
+        if let Some(path) = upstream_path(sprite, upstreams).filter(|p| !p.contains('?')) {
+            out.push(format!("{path}.json"));
+            out.push(format!("{path}.png"));
+        }
+    }
+    let glyphs = style
+        .get("glyphs")
+        .and_then(Value::as_str)
+        .and_then(|url| upstream_path(url, upstreams))
+        .filter(|p| p.contains("{fontstack}") && p.contains("{range}") && !p.contains('?'));
+    if let Some(glyphs) = glyphs {
+        let mut stacks = std::collections::BTreeSet::new();
+        for layer in style
+            .get("layers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(fonts) = layer.pointer("/layout/text-font") {
+                font_stacks(fonts, &mut stacks);
+            }
+        }
+        for stack in stacks {
+            for range in GLYPH_RANGES {
+                out.push(
+                    glyphs
+                        .replace("{fontstack}", &stack)
+                        .replace("{range}", range),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The font stacks a `text-font` value names: a list of font names, or such lists inside an
+/// expression (`["literal", […]]`, `["step", ["zoom"], […], 10, […]]`…). A list is taken for
+/// font names when each looks like one (a capital or a space: expression operators have neither).
+fn font_stacks(value: &Value, out: &mut std::collections::BTreeSet<String>) {
+    let Value::Array(items) = value else { return };
+    let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+    match names {
+        Some(names)
+            if !names.is_empty()
+                && names
+                    .iter()
+                    .all(|n| n.contains(' ') || n.chars().any(char::is_uppercase)) =>
+        {
+            out.insert(names.join(","));
+        }
+        _ => items.iter().for_each(|i| font_stacks(i, out)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,5 +384,31 @@ mod tests {
             style["sources"]["other"]["tiles"][0],
             "https://tile.example.org/{z}/{x}/{y}.png"
         );
+    }
+
+    #[test]
+    fn a_style_needs_its_sprites_and_the_glyphs_of_its_font_stacks() {
+        let style = json!({
+            "glyphs": "https://data.geopf.fr/annexes/ressources/vectorTiles/fonts/{fontstack}/{range}.pbf",
+            "sprite": "https://data.geopf.fr/annexes/ressources/vectorTiles/styles/PLAN.IGN/sprite/PlanIgn",
+            "layers": [
+                {"id": "a", "layout": {"text-font": ["Source Sans Pro Regular"]}},
+                {"id": "b", "layout": {"text-font": ["step", ["zoom"], ["literal", ["Source Sans Pro Italic", "Arial"]], 12, ["literal", ["Source Sans Pro Regular"]]]}},
+                {"id": "c", "layout": {"icon-image": "x"}}
+            ]
+        });
+        let paths = style_resources(&style, &[GEOPF]);
+        let sprite = "/annexes/ressources/vectorTiles/styles/PLAN.IGN/sprite/PlanIgn";
+        assert!(paths.contains(&format!("{sprite}.json")));
+        assert!(paths.contains(&format!("{sprite}.png")));
+        let fonts = "/annexes/ressources/vectorTiles/fonts";
+        assert!(paths.contains(&format!("{fonts}/Source Sans Pro Regular/0-255.pbf")));
+        assert!(paths.contains(&format!("{fonts}/Source Sans Pro Italic,Arial/256-511.pbf")));
+        // Two stacks, three ranges each, and the sprite's two files; "zoom" is no font.
+        assert_eq!(paths.len(), 2 + 2 * GLYPH_RANGES.len(), "{paths:?}");
+        // A style of another host's glyphs (maptiler, with a key): not the upstream's to seed.
+        let elsewhere = json!({"glyphs": "https://api.maptiler.com/fonts/{fontstack}/{range}.pbf?key={key}",
+            "layers": [{"layout": {"text-font": ["Noto Sans Regular"]}}]});
+        assert!(style_resources(&elsewhere, &[GEOPF]).is_empty());
     }
 }
