@@ -181,4 +181,6 @@ async fn the_default_style_is_the_first_its_tile_map_lists_wherever_it_is() {
     let qlr = app.get("/catalog/BDTOPO.qlr").await.text().await.unwrap();
     assert!(qlr.contains("<maplayer type=\"vector-tile\""), "{qlr}");
     assert!(qlr.contains("<authid>EPSG:3857</authid>"), "{qlr}");
+    // With the style's symbology written as QGIS reads it (QGIS applies no style URL from a .qlr).
+    assert!(qlr.contains("<renderer type=\"basic\"><styles>"), "{qlr}");
 }

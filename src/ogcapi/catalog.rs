@@ -508,8 +508,9 @@ pub(crate) fn qlr_source(
     })
 }
 
-/// A QGIS layer definition adding the layer through the gateway.
-fn qlr(base: &BaseUrl, e: &Entry) -> Option<String> {
+/// A QGIS layer definition adding the layer through the gateway; `renderer`, a vector tile
+/// layer's symbology (see [`super::qgis_renderer`]).
+fn qlr(base: &BaseUrl, e: &Entry, renderer: Option<&str>) -> Option<String> {
     let (provider, kind, source, crs) = qlr_source(base, e)?;
     let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
     Some(format!(
@@ -524,7 +525,7 @@ fn qlr(base: &BaseUrl, e: &Entry) -> Option<String> {
       <datasource>{source}</datasource>
       <layername>{title}</layername>
       <srs>{srs}</srs>
-      <provider>{provider}</provider>
+      <provider>{provider}</provider>{renderer}
     </maplayer>
   </maplayers>
 </qlr>
@@ -533,6 +534,7 @@ fn qlr(base: &BaseUrl, e: &Entry) -> Option<String> {
         title = esc(&e.title),
         source = esc(&source),
         srs = spatialrefsys(crs),
+        renderer = renderer.unwrap_or_default(),
     ))
 }
 
@@ -581,7 +583,19 @@ pub async fn catalog_entry(
         ))
     })?;
     if as_qlr {
-        let text = qlr(&base, &e).ok_or_else(|| {
+        // A vector layer comes with its default IGN style drawn as QGIS symbols (QGIS applies no
+        // style URL from a layer definition); without the style at hand, QGIS's default style.
+        let renderer = match e.tms.as_ref().filter(|t| t.is_vector()) {
+            Some(t) => match state.tms.style(&t.id, "default").await {
+                Ok(style) => Some(super::qgis_renderer::renderer(&style).0),
+                Err(err) => {
+                    tracing::warn!(layer = %t.id, error = %err, "a vector layer definition without its style");
+                    None
+                }
+            },
+            None => None,
+        };
+        let text = qlr(&base, &e, renderer.as_deref()).ok_or_else(|| {
             ApiError::not_found(format!(
                 "{id} is published neither in WebMercator nor by the WMS or WFS"
             ))

@@ -14,6 +14,7 @@ pub mod mirror;
 pub mod openapi;
 pub mod ows;
 pub mod processes;
+pub mod qgis_renderer;
 pub mod records;
 pub mod tiles;
 pub mod vendor;

@@ -1,8 +1,9 @@
 """QGIS renders the Géoplateforme's vector Plan IGN through the gateway, as a user adds it: a vector
 tile layer on the gateway's `/tiles/PLAN.IGN/{z}/{x}/{y}.pbf` with its MapLibre style from
 `/styles/PLAN.IGN/standard.json` (whose sprite and glyph URLs point at the gateway too); the
-kiosk's `/catalog/PLAN.IGN.qlr` dropped into a Lambert-93 project (valid CRS, tiles drawn — with
-QGIS's default vector tile style: a layer definition carries no style URL QGIS applies); and the
+kiosk's `/catalog/PLAN.IGN.qlr` dropped into a Lambert-93 project (valid CRS, tiles drawn in
+Lambert-93 with the IGN style's fills, lines and circles, which the gateway writes in the layer
+definition as QGIS symbols — QGIS applies no style URL from a .qlr); and the
 `qgis-connections.xml?type=vectortile` file imported as the Data Source Manager does, its Plan IGN
 connection giving the IGN style (QGIS applies a connection's style URL when the layer is added).
 
@@ -32,12 +33,16 @@ def report(ok, name, reason):
     print("%s %s: %s" % ("PASS" if ok else "FAIL", name, reason), flush=True)
 
 
-def render(layer, name, out_dir):
+# The same in Lambert-93 (EPSG:2154).
+MONTPELLIER_L93 = QgsRectangle(760000, 6270000, 780000, 6290000)
+
+
+def render(layer, name, out_dir, crs="EPSG:3857", extent=MONTPELLIER):
     """Draws `layer` over Montpellier on a transparent background: how many pixels it painted."""
     settings = QgsMapSettings()
     settings.setLayers([layer])
-    settings.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:3857"))
-    settings.setExtent(MONTPELLIER)
+    settings.setDestinationCrs(QgsCoordinateReferenceSystem(crs))
+    settings.setExtent(extent)
     settings.setOutputSize(QSize(512, 512))
     settings.setBackgroundColor(QColor(255, 255, 255, 0))
     job = QgsMapRendererParallelJob(settings)
@@ -45,7 +50,14 @@ def render(layer, name, out_dir):
     job.waitForFinished()
     image = job.renderedImage()
     image.save(os.path.join(out_dir, name + ".png"))
-    return sum(1 for x in range(512) for y in range(512) if QColor.fromRgba(image.pixel(x, y)).alpha() > 0)
+    colours = [image.pixel(x, y) for x in range(512) for y in range(512)]
+    painted = [c for c in colours if QColor.fromRgba(c).alpha() > 0]
+    COLOURS[name] = set(painted)
+    return len(painted)
+
+
+# The colours each render painted, by name.
+COLOURS = {}
 
 
 def main():
@@ -94,8 +106,18 @@ def main():
         qlr_layer = loaded[0]
         report(qlr_layer.crs().isValid() and qlr_layer.crs().authid() == "EPSG:3857", "qlr crs",
                "valid CRS %s in an EPSG:2154 project" % qlr_layer.crs().authid())
-        painted = render(qlr_layer, "qgis-vector-tiles-qlr", out_dir)
-        report(0 < painted < 512 * 512, "qlr render", "%d of %d pixels drawn" % (painted, 512 * 512))
+        styles = qlr_layer.renderer().styles()
+        report(len(styles) > 200 and len(styles) < ign_styles, "qlr style",
+               "the .qlr carries the IGN style's fills, lines and circles: %d of the %d styles QGIS's own "
+               "converter makes (labels and icons are not in a .qlr)" % (len(styles), ign_styles))
+        painted = render(qlr_layer, "qgis-vector-tiles-qlr", out_dir, "EPSG:2154", MONTPELLIER_L93)
+        report(0 < painted < 512 * 512, "qlr render",
+               "%d of %d pixels drawn in Lambert-93" % (painted, 512 * 512))
+        # QGIS's default vector tile style draws in random colours; the IGN style's are the ones
+        # QGIS's own converter draws the style URL with.
+        ign, qlr_colours = COLOURS["qgis-vector-tiles"], COLOURS["qgis-vector-tiles-qlr"]
+        report(bool(qlr_colours & ign), "qlr colours",
+               "%d of the .qlr render's %d colours are the IGN style's" % (len(qlr_colours & ign), len(qlr_colours)))
 
     # The connections file, imported with QGIS's own dialog (Data Source Manager → Vector Tiles → Load).
     from qgis.gui import QgsManageConnectionsDialog
