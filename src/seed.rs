@@ -135,7 +135,7 @@ pub async fn keep_catalogue(state: &AppState) -> Vec<(&'static str, Result<usize
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StyleTally {
     pub styles: u64,
-    /// Sprite sheets and glyph ranges kept on disk.
+    /// The TileJSON, sprite sheets and glyph ranges kept on disk.
     pub resources: u64,
     /// Resources the Géoplateforme does not publish (a glyph range no text uses, say).
     pub not_published: u64,
@@ -143,8 +143,8 @@ pub struct StyleTally {
     pub last_error: Option<String>,
 }
 
-/// Keeps on disk every style vector layer `id`'s TileMap lists, and each style's sprite sheets
-/// and glyph ranges ([`tms::style_resources`]), `concurrency` at a time.
+/// Keeps on disk vector layer `id`'s TileJSON, every style its TileMap lists, and each style's
+/// sprite sheets and glyph ranges ([`tms::style_resources`]), `concurrency` at a time.
 pub async fn vector_styles(state: &AppState, id: &str, concurrency: usize) -> StyleTally {
     let mut tally = StyleTally::default();
     let styles = match state.tms.styles(id).await {
@@ -155,6 +155,14 @@ pub async fn vector_styles(state: &AppState, id: &str, concurrency: usize) -> St
             return tally;
         }
     };
+    match state.tms.tilejson(id).await {
+        Ok(_) => tally.resources += 1,
+        Err(ServiceError::NotFound(_)) => tally.not_published += 1,
+        Err(e) => {
+            tally.failed += 1;
+            tally.last_error = Some(format!("{id}'s TileJSON: {e}"));
+        }
+    }
     let upstream = state.config.upstream.base_url.as_str();
     let upstreams = [tms::GEOPF, upstream];
     let mut paths = std::collections::BTreeSet::new();

@@ -115,7 +115,7 @@ async fn a_search_ranks_the_main_layer_first_with_links_a_client_can_add() {
     assert!(vector["links"].as_array().unwrap().iter().any(|l| l["href"]
         .as_str()
         .unwrap()
-        .ends_with("/geopf/tms/1.0.0/PLAN.IGN/metadata.json")));
+        .ends_with("/tiles/PLAN.IGN/tilejson.json")));
 }
 
 #[tokio::test]

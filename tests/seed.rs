@@ -155,6 +155,15 @@ async fn a_seeded_vector_layer_and_the_catalogue_serve_offline() {
         "application/json",
         style.to_string().into_bytes(),
     );
+    let tilejson = serde_json::json!({"name": "PLAN.IGN", "minzoom": 0, "maxzoom": 18, "format": "pbf",
+        "tiles": ["https://data.geopf.fr/tms/1.0.0/PLAN.IGN/{z}/{x}/{y}.pbf"],
+        "vector_layers": [{"id": "toponyme", "fields": {"texte": "String"}}]});
+    fake.set_body(
+        "/tms/1.0.0/PLAN.IGN/metadata.json",
+        200,
+        "application/json",
+        tilejson.to_string().into_bytes(),
+    );
     let sprite_index = br#"{"poi":{"x":0,"y":0,"width":1,"height":1,"pixelRatio":1}}"#;
     fake.set_body(
         &format!("{STYLES}/sprite/PlanIgn.json"),
@@ -212,7 +221,7 @@ async fn a_seeded_vector_layer_and_the_catalogue_serve_offline() {
         "{text}"
     );
     assert!(
-        text.contains("PLAN.IGN: 1 styles, 4 sprite sheets and glyph ranges kept (1 not published upstream), 0 failed"),
+        text.contains("PLAN.IGN: 1 styles, 5 TileJSON, sprite sheets and glyph ranges kept (1 not published upstream), 0 failed"),
         "{text}"
     );
 

@@ -96,7 +96,7 @@ fn run(args: SeedArgs) -> Result<ExitCode, String> {
             if matches!(plan, Plan::Vector) {
                 let styles = seed::vector_styles(&state, id, concurrency).await;
                 println!(
-                    "{id}: {} styles, {} sprite sheets and glyph ranges kept ({} not published upstream), {} failed",
+                    "{id}: {} styles, {} TileJSON, sprite sheets and glyph ranges kept ({} not published upstream), {} failed",
                     styles.styles, styles.resources, styles.not_published, styles.failed
                 );
                 if let Some(e) = styles.last_error {

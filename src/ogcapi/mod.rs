@@ -75,6 +75,7 @@ pub fn public_routes() -> Router<AppState> {
         .route("/wmts", get(tiles::wmts_kvp))
         .route("/wms", get(wms::wms))
         .route("/styles/{layer_id}/{file}", get(tiles::style))
+        .route("/tiles/{layer_id}/tilejson.json", get(tiles::tilejson))
         .route("/assets/leaflet/{file}", get(vendor::leaflet))
         .route(
             "/wmts/1.0.0/WMTSCapabilities.xml",

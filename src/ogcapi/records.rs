@@ -105,18 +105,20 @@ fn record(base: &BaseUrl, e: &Entry, mirrored: &[String]) -> Value {
             "The features (OGC API – Features)",
         ));
     }
+    if let Some(tms) = e.tms.as_ref().filter(|t| t.is_vector()) {
+        l.push(Link::new(
+            base.join(&format!("/tiles/{}/tilejson.json", urlencode(&tms.id))),
+            "item",
+            links::JSON,
+            "TileJSON of the vector tiles (tiles through the gateway)",
+        ));
+    }
     if let Some(tms) = e
         .tms
         .as_ref()
         .filter(|_| mirrored.iter().any(|p| p == "tms"))
     {
         let path = format!("/geopf/tms/1.0.0/{}", urlencode(&tms.id));
-        l.push(Link::new(
-            base.join(&format!("{path}/metadata.json")),
-            "item",
-            links::JSON,
-            "TileJSON of the vector tiles (through the gateway's mirror)",
-        ));
         l.push(Link::new(
             base.join(&path),
             "item",

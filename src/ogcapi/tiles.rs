@@ -69,7 +69,28 @@ pub async fn style(
         &base.0,
         &[crate::services::tms::GEOPF, upstream],
     );
-    Ok((
+    Ok(json_document(style.to_string()))
+}
+
+/// `GET /tiles/{id}/tilejson.json`: a vector layer's TileJSON (its zoom range, bounds, source
+/// layers and their fields, as the Géoplateforme publishes them), its tiles at the gateway.
+pub async fn tilejson(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    base: BaseUrl,
+) -> Result<Response, ApiError> {
+    let mut doc = state.tms.tilejson(&id).await?;
+    let tiles = base.join(&format!(
+        "/tiles/{}/{{z}}/{{x}}/{{y}}.pbf",
+        super::features::urlencode(&id)
+    ));
+    crate::services::tms::rewrite_tilejson(&mut doc, &tiles);
+    Ok(json_document(doc.to_string()))
+}
+
+/// A JSON document that changes with the upstream's (a style, a TileJSON): cached an hour.
+fn json_document(body: String) -> Response {
+    (
         [
             (
                 axum::http::header::CONTENT_TYPE,
@@ -80,9 +101,9 @@ pub async fn style(
                 axum::http::HeaderValue::from_static("public, max-age=3600"),
             ),
         ],
-        style.to_string(),
+        body,
     )
-        .into_response())
+        .into_response()
 }
 
 fn capabilities_response(state: &AppState, base: &BaseUrl) -> Result<Response, ApiError> {

@@ -198,6 +198,28 @@ impl TmsService {
     }
 }
 
+impl TmsService {
+    /// The layer's TileJSON as the upstream publishes it (`metadata.json`: zoom range, bounds,
+    /// the source layers and their fields), kept like the tiles.
+    pub async fn tilejson(&self, id: &str) -> Result<Value, ServiceError> {
+        let layer = self.vector_layer(id)?;
+        let request = UpstreamRequest::new(Api::Wmts, format!("{PATH}/{}/metadata.json", layer.id));
+        let (answer, _) = self.images.resource(&request).await?;
+        serde_json::from_slice(&answer.body)
+            .map_err(|e| bad_body(format!("the TileJSON is not JSON ({e})")).into())
+    }
+}
+
+/// A TileJSON with its tiles at the gateway (`gateway_tiles`, the `{z}/{x}/{y}` template).
+pub fn rewrite_tilejson(tilejson: &mut Value, gateway_tiles: &str) {
+    if let Some(doc) = tilejson.as_object_mut() {
+        doc.insert("tiles".into(), Value::from(vec![gateway_tiles]));
+        doc.entry("tilejson")
+            .or_insert_with(|| Value::from("3.0.0"));
+        doc.insert("scheme".into(), Value::from("xyz"));
+    }
+}
+
 fn tile_key(layer: &TmsLayer, z: u32, x: u64, y: u64) -> String {
     format!("tms/{}/{z}/{x}/{y}.pbf", layer.id)
 }
@@ -222,16 +244,19 @@ fn bad_body(reason: String) -> UpstreamError {
 pub fn rewrite_style(style: &mut Value, gateway: &str, upstreams: &[&str]) {
     let to_gateway = |url: &str| -> Option<String> {
         let path = upstream_path(url, upstreams)?;
+        let layer = |rest: &str| {
+            let rest = rest.trim_start_matches('/');
+            rest.split('/').next().unwrap_or_default().to_string()
+        };
         Some(match path.strip_prefix(PATH) {
             Some(rest)
                 if rest.ends_with("/{z}/{x}/{y}.pbf") || rest.ends_with("/{z}/{x}/{y}.mvt") =>
             {
-                let layer = rest
-                    .trim_start_matches('/')
-                    .split('/')
-                    .next()
-                    .unwrap_or_default();
-                format!("{gateway}/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf")
+                format!("{gateway}/tiles/{}/{{z}}/{{x}}/{{y}}.pbf", layer(rest))
+            }
+            // A TileJSON source: the gateway's, whose tiles are the gateway's too.
+            Some(rest) if rest.ends_with("/metadata.json") => {
+                format!("{gateway}/tiles/{}/tilejson.json", layer(rest))
             }
             _ => format!("{gateway}/geopf{path}"),
         })
@@ -378,7 +403,7 @@ mod tests {
         );
         assert_eq!(
             style["sources"]["meta"]["url"],
-            "http://gw/geopf/tms/1.0.0/PCI/metadata.json"
+            "http://gw/tiles/PCI/tilejson.json"
         );
         assert_eq!(
             style["sources"]["other"]["tiles"][0],
