@@ -462,9 +462,21 @@ async fn the_kiosk_is_one_page_that_works_offline() {
     ] {
         assert!(html.contains(id), "{id} is on the page");
     }
+    // A layer on another matrix set (Lambert-93) is a card too: its WMTS, and a .qlr in its CRS.
+    let lamb93 = html
+        .split("<section class=\"card\"")
+        .find(|c| c.contains("<code>ELEVATION.LAMB93</code>"))
+        .expect("a card for the Lambert-93 layer");
     assert!(
-        !html.contains("ELEVATION.LAMB93"),
-        "only WebMercator layers are cards"
+        lamb93.contains("Copy WMTS URL") && lamb93.contains("WMTS, LAMB93_5cm_EPSG"),
+        "{lamb93}"
+    );
+    let qlr = app.html("/catalog/ELEVATION.LAMB93.qlr").await;
+    assert!(
+        qlr.contains("tileMatrixSet=LAMB93_5cm_EPSG")
+            && qlr.contains("crs=EPSG:2154")
+            && qlr.contains("<authid>EPSG:2154</authid><description>RGF93 v1 / Lambert-93"),
+        "{qlr}"
     );
     assert!(html.contains("loading=\"lazy\""));
     // The tools: every process, the adapters' included, links to its page.

@@ -184,3 +184,54 @@ async fn the_default_style_is_the_first_its_tile_map_lists_wherever_it_is() {
     // With the style's symbology written as QGIS reads it (QGIS applies no style URL from a .qlr).
     assert!(qlr.contains("<renderer type=\"basic\"><styles>"), "{qlr}");
 }
+
+/// A vector layer in the kiosk: a card with a style picker (every style its TileMap lists) among
+/// as many cards as `/catalog.json` lists layers, and a page whose map is MapLibre's (the gateway's
+/// own copy) on the style picked; `tests/browser/detail_map.py` drags it in Chromium.
+#[tokio::test]
+async fn a_vector_layer_has_a_card_with_its_styles_and_a_maplibre_page() {
+    let tile_map = r#"<?xml version="1.0" encoding="utf-8"?>
+<TileMap version="1.0.0"><Title>Plan IGN</Title><Metadata type="Other" mime-type="application/json" href="https://data.geopf.fr/annexes/ressources/vectorTiles/styles/PLAN.IGN/standard.json"/><Metadata type="Other" mime-type="application/json" href="https://data.geopf.fr/annexes/ressources/vectorTiles/styles/PLAN.IGN/gris.json"/><SRS>EPSG:3857</SRS></TileMap>"#;
+    let app = TestApp::start_with_fake(
+        |fake| {
+            fake.set_body(
+                "/tms/1.0.0/PLAN.IGN",
+                200,
+                "text/xml",
+                tile_map.as_bytes().to_vec(),
+            )
+        },
+        |_| {},
+    )
+    .await;
+    let _ = once_listed(&app, "/styles/PLAN.IGN/default.json").await;
+    let kiosk = app.html("/catalog").await;
+    let gris = format!("{}/styles/PLAN.IGN/gris.json", app.base);
+    let card = kiosk
+        .split("<section class=\"card\"")
+        .find(|c| c.contains("<code>PLAN.IGN</code>"))
+        .expect("a card for the vector Plan IGN");
+    assert!(
+        card.contains("<select class=\"style\"")
+            && card.contains(&format!("<option value=\"{gris}\">gris</option>")),
+        "{card}"
+    );
+    assert!(card.contains("vector tiles"), "{card}");
+    // As many cards as the JSON lists layers.
+    let (_, _, all) = app.get_json("/catalog.json?limit=1").await;
+    let cards = kiosk.matches("<section class=\"card\"").count() as u64;
+    assert_eq!(Some(cards), all["numberMatched"].as_u64());
+    assert!(kiosk.contains(&format!("<span id=\"count\">{cards} layers</span>")));
+
+    let page = app.html("/catalog/PLAN.IGN?f=html").await;
+    assert!(
+        page.contains(&format!("{}/assets/maplibre/maplibre-gl.js", app.base)),
+        "{page}"
+    );
+    assert!(page.contains("new maplibregl.Map"));
+    assert!(page.contains(&format!("<option value=\"{gris}\">gris</option>")));
+    let js = app.get("/assets/maplibre/maplibre-gl.js").await;
+    assert_eq!(js.status(), 200);
+    assert!(js.text().await.unwrap().contains("MapLibre GL JS"));
+    assert_eq!(app.get("/assets/maplibre/nope.js").await.status(), 404);
+}

@@ -36,6 +36,21 @@ impl WmtsLayer {
         self.tile_matrix_set.starts_with("PM")
     }
 
+    /// The CRS of its tile matrix set, for the matrix sets the Géoplateforme uses (`PM…`,
+    /// `WGS84G…`, `LAMB93…`).
+    pub fn crs(&self) -> Option<&'static str> {
+        let set = self.tile_matrix_set.as_str();
+        if set.starts_with("PM") {
+            Some("EPSG:3857")
+        } else if set.starts_with("WGS84G") {
+            Some("EPSG:4326")
+        } else if set.starts_with("LAMB93") {
+            Some("EPSG:2154")
+        } else {
+            None
+        }
+    }
+
     pub fn default_style(&self) -> &str {
         self.styles
             .iter()

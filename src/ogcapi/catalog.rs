@@ -47,6 +47,9 @@ fn preview_zoom(layer: &WmtsLayer) -> u32 {
     6u32.clamp(lo, hi.max(lo))
 }
 
+/// The zoom a vector layer's map opens at: streets and place names.
+const VECTOR_ZOOM: u32 = 12;
+
 /// Metropolitan France.
 const METROPOLE: crate::geo::Bbox = crate::geo::Bbox {
     min_lon: -5.2,
@@ -264,6 +267,10 @@ struct Card {
     preview: Option<String>,
     copy_label: &'static str,
     copy: String,
+    /// A vector layer's styles (name, URL), the default first: a picker sets what is copied.
+    styles: Vec<(String, String)>,
+    /// What stands for the preview when there is no image: "vector features", "vector tiles".
+    placeholder: &'static str,
     qlr: Option<String>,
     legend: Option<String>,
     detail: String,
@@ -281,7 +288,31 @@ struct Kiosk {
     provenance: Option<String>,
 }
 
-fn card(base: &BaseUrl, e: &Entry) -> Card {
+/// The URL of each of a vector layer's `styles` (names), the default first.
+fn style_urls(base: &BaseUrl, id: &str, styles: &[String]) -> Vec<(String, String)> {
+    styles
+        .iter()
+        .map(|name| {
+            let url = base.join(&format!(
+                "/styles/{}/{}.json",
+                urlencode(id),
+                urlencode(name)
+            ));
+            (name.clone(), url)
+        })
+        .collect()
+}
+
+/// The names of the styles vector layer `id`'s TileMap lists (none when it cannot be read: the
+/// default style stands alone).
+async fn style_names(state: &AppState, id: &str) -> Vec<String> {
+    match state.tms.styles(id).await {
+        Ok(list) => list.iter().map(|(name, _)| name.clone()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn card(base: &BaseUrl, e: &Entry, styles: &[String]) -> Card {
     let (copy_label, copy, about) = if let Some(l) = e.xyz() {
         let (lo, hi) = l.zoom_range().unwrap_or((0, 0));
         ("Copy XYZ URL", xyz_url(base, l), format!("zoom {lo}–{hi}"))
@@ -295,6 +326,13 @@ fn card(base: &BaseUrl, e: &Entry) -> Card {
     } else if let Some((_, style)) = vector_urls(base, e) {
         // QGIS and MapLibre need only the style: its sources lead to the tiles.
         ("Copy style URL", style, "vector tiles, zoom 0–18".into())
+    } else if let Some(l) = e.wmts.as_ref() {
+        // Another matrix set than WebMercator: the republished WMTS.
+        (
+            "Copy WMTS URL",
+            base.join("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"),
+            format!("WMTS, {}", l.tile_matrix_set),
+        )
     } else {
         let crs = e.wfs.as_ref().and_then(|t| t.default_crs.clone());
         (
@@ -324,6 +362,17 @@ fn card(base: &BaseUrl, e: &Entry) -> Card {
         preview: preview(base, e),
         copy_label,
         copy,
+        styles: match e.tms.as_ref().filter(|_| e.xyz().is_none()) {
+            Some(t) => style_urls(base, &t.id, styles),
+            None => Vec::new(),
+        },
+        placeholder: if e.tms.is_some() {
+            "vector tiles"
+        } else if e.wfs.is_some() {
+            "vector features"
+        } else {
+            "WMTS tiles"
+        },
         qlr: qlr_source(base, e).map(|_| format!("{}.qlr", detail_url(base, e))),
         legend: legend(base, e),
         detail: format!("{}?f=html", detail_url(base, e)),
@@ -335,10 +384,34 @@ pub async fn kiosk(State(state): State<AppState>, base: BaseUrl) -> Response {
     let mut themes: Vec<&'static str> = entries.iter().map(|e| e.theme).collect();
     themes.sort_unstable();
     themes.dedup();
+    // The vector layers' style pickers: a handful of TileMaps, kept like the tiles.
+    let vector: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.xyz().is_none() && vector_urls(&base, e).is_some())
+        .collect();
+    let styles: std::collections::HashMap<&str, Vec<String>> = futures::future::join_all(
+        vector
+            .iter()
+            .map(|e| async { (e.id.as_str(), style_names(&state, &e.id).await) }),
+    )
+    .await
+    .into_iter()
+    .collect();
     let cards = entries
         .iter()
-        .filter(|e| e.xyz().is_some() || e.wms.is_some() || e.wfs.is_some())
-        .map(|e| card(&base, e))
+        .filter(|e| {
+            e.wmts.is_some()
+                || e.wms.is_some()
+                || e.wfs.is_some()
+                || e.tms.as_ref().is_some_and(|t| t.is_vector())
+        })
+        .map(|e| {
+            card(
+                &base,
+                e,
+                styles.get(e.id.as_str()).map_or(&[], Vec::as_slice),
+            )
+        })
         .collect();
     let tools = state
         .processes
@@ -464,8 +537,8 @@ const QGIS_URI_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'{')
     .add(b'}');
 
-/// How a layer is added to QGIS through the gateway: XYZ tiles, else the WMS, else the OGC API
-/// collection. `(provider, layer type, data source, CRS)`.
+/// How a layer is added to QGIS through the gateway: vector tiles, XYZ tiles, the WMTS (another
+/// matrix set), the WMS, else the OGC API collection. `(provider, layer type, data source, CRS)`.
 pub(crate) fn qlr_source(
     base: &BaseUrl,
     e: &Entry,
@@ -488,6 +561,20 @@ pub(crate) fn qlr_source(
             enc(&xyz_url(base, l))
         );
         return Some(("wms", "raster", source, "EPSG:3857"));
+    }
+    if let Some((l, crs)) = e.wmts.as_ref().and_then(|l| Some((l, l.crs()?))) {
+        // A WMTS layer on another matrix set (WGS84G, LAMB93): QGIS's WMTS client on the
+        // republished capabilities (the REST document: QGIS knows it for a WMTS by its name).
+        let format = l.formats.first().map_or("image/png", String::as_str);
+        let source = format!(
+            "contextualWMSLegend=0&crs={crs}&dpiMode=7&featureCount=10&format={}&layers={}&styles={}&tileMatrixSet={}&url={}",
+            enc(format),
+            enc(&l.id),
+            enc(l.default_style()),
+            enc(&l.tile_matrix_set),
+            enc(&base.join("/wmts/1.0.0/WMTSCapabilities.xml"))
+        );
+        return Some(("wms", "raster", source, crs));
     }
     if let Some(l) = &e.wms {
         let source = format!(
@@ -544,6 +631,12 @@ fn qlr(base: &BaseUrl, e: &Entry, renderer: Option<&str>) -> Option<String> {
 fn spatialrefsys(authid: &str) -> String {
     let (srid, proj4, description, geographic) = match authid {
         "EPSG:4326" => (4326, "+proj=longlat +datum=WGS84 +no_defs", "WGS 84", true),
+        "EPSG:2154" => (
+            2154,
+            "+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+            "RGF93 v1 / Lambert-93",
+            false,
+        ),
         _ => (
             3857,
             "+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext +no_defs",
@@ -620,8 +713,12 @@ pub async fn catalog_entry(
         (Some(t), Format::Html) => Some(state.wfs.schema(&t.name).await),
         _ => None,
     };
+    let styles = match (e.tms.as_ref().filter(|t| t.is_vector()), format) {
+        (Some(t), Format::Html) => style_names(&state, &t.id).await,
+        _ => Vec::new(),
+    };
     Ok(respond(format, &doc, links::JSON, || {
-        let mut page = detail_page(&base, &e);
+        let mut page = detail_page(&base, &e, &styles);
         match fields {
             Some(Ok(fields)) => page.tables.push(fields_table(&fields)),
             Some(Err(e)) => page.note = Some(format!("The fields could not be read: {e}")),
@@ -648,9 +745,9 @@ fn fields_table(fields: &[crate::catalog::wfs::Property]) -> Table {
 /// The HTML page of one layer: a pannable, zoomable map (its XYZ tiles, else its WMS) around the
 /// middle of its extent over France — a 3×3 tile mosaic (or one WMS map) without scripts —, then
 /// what the catalogue knows and the ways to add it.
-fn detail_page(base: &BaseUrl, e: &Entry) -> Page {
+fn detail_page(base: &BaseUrl, e: &Entry, styles: &[String]) -> Page {
     let mut p = Page::new(base, e.title.clone(), e.abstract_.clone());
-    let assets = base.join("/assets/leaflet");
+    let assets = base.join("/assets");
     if let Some(layer) = e.xyz() {
         for dy in -1..=1 {
             for dx in -1..=1 {
@@ -665,6 +762,12 @@ fn detail_page(base: &BaseUrl, e: &Entry) -> Page {
             preview_zoom(layer),
             zooms,
         ));
+    } else if let Some((_, default)) = vector_urls(base, e) {
+        let mut choices = style_urls(base, &e.id, styles);
+        if choices.is_empty() {
+            choices.push(("default".into(), default));
+        }
+        p.map = Some(MapView::vector(assets, choices, centre(e), VECTOR_ZOOM));
     } else if let Some(l) = &e.wms {
         p.preview.push(wms_map(base, e, l, 384));
         p.map = Some(MapView::wms(

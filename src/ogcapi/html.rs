@@ -80,20 +80,23 @@ pub struct Page {
     pub json: Option<String>,
     /// Images shown above the tables: a 3×3 tile mosaic (nine) or one map.
     pub preview: Vec<String>,
-    /// A pannable, zoomable map (Leaflet, served by the gateway) instead, the preview images kept
-    /// for a browser without scripts.
+    /// A pannable, zoomable map (Leaflet, or MapLibre for vector tiles; served by the gateway)
+    /// instead, the preview images kept for a browser without scripts.
     pub map: Option<MapView>,
 }
 
-/// What the map of a page shows: XYZ tiles, or a WMS layer, around a point.
+/// What the map of a page shows: XYZ tiles, a WMS layer, or vector tiles in one of their styles,
+/// around a point.
 #[derive(Debug, Clone)]
 pub struct MapView {
-    /// The Leaflet assets (`…/assets/leaflet`).
+    /// The vendored map libraries (`…/assets`: `leaflet/…`, `maplibre/…`).
     pub assets: String,
     /// An XYZ URL template, or the WMS endpoint when `wms_layer_js` is set, as JavaScript string
     /// literals (written into the page's script as they are).
     pub url_js: String,
     pub wms_layer_js: Option<String>,
+    /// Vector tiles: their styles (name, URL), the first shown; MapLibre draws them.
+    pub vector_styles: Vec<(String, String)>,
     pub lon: f64,
     pub lat: f64,
     pub zoom: u32,
@@ -121,11 +124,25 @@ impl MapView {
             assets,
             url_js: js_string(url),
             wms_layer_js: None,
+            vector_styles: Vec::new(),
             lon,
             lat,
             zoom,
             min_zoom,
             max_zoom,
+        }
+    }
+
+    /// Vector tiles drawn in one of their MapLibre `styles` (name, URL; the first shown).
+    pub fn vector(
+        assets: String,
+        styles: Vec<(String, String)>,
+        (lon, lat): (f64, f64),
+        zoom: u32,
+    ) -> Self {
+        MapView {
+            vector_styles: styles,
+            ..MapView::xyz(assets, "", (lon, lat), zoom, (0, 18))
         }
     }
 

@@ -76,7 +76,7 @@ pub fn public_routes() -> Router<AppState> {
         .route("/wms", get(wms::wms))
         .route("/styles/{layer_id}/{file}", get(tiles::style))
         .route("/tiles/{layer_id}/tilejson.json", get(tiles::tilejson))
-        .route("/assets/leaflet/{file}", get(vendor::leaflet))
+        .route("/assets/{library}/{file}", get(vendor::asset))
         .route(
             "/wmts/1.0.0/WMTSCapabilities.xml",
             get(tiles::wmts_rest_capabilities),

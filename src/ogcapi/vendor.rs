@@ -1,6 +1,7 @@
 //! Third-party files the gateway's pages use, embedded in the binary and served by it (no CDN: the
 //! kiosk works offline and on a network that reaches only the gateway): Leaflet for the pannable
-//! map of a layer's page (`assets/vendor/leaflet`, with its licence and provenance).
+//! map of a raster layer's page, MapLibre GL JS for a vector tile layer's (`assets/vendor/…`, each
+//! with its licence and provenance).
 
 use axum::{
     extract::Path,
@@ -10,30 +11,52 @@ use axum::{
 
 use crate::error::ApiError;
 
-const FILES: &[(&str, &str, &[u8])] = &[
+/// (library, file, media type, bytes).
+const FILES: &[(&str, &str, &str, &[u8])] = &[
     (
+        "leaflet",
         "leaflet.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/vendor/leaflet/leaflet.js"),
     ),
     (
+        "leaflet",
         "leaflet.css",
         "text/css; charset=utf-8",
         include_bytes!("../../assets/vendor/leaflet/leaflet.css"),
     ),
     (
+        "leaflet",
         "LICENSE",
         "text/plain; charset=utf-8",
         include_bytes!("../../assets/vendor/leaflet/LICENSE"),
     ),
+    (
+        "maplibre",
+        "maplibre-gl.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/maplibre/maplibre-gl.js"),
+    ),
+    (
+        "maplibre",
+        "maplibre-gl.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/vendor/maplibre/maplibre-gl.css"),
+    ),
+    (
+        "maplibre",
+        "LICENSE.txt",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../assets/vendor/maplibre/LICENSE.txt"),
+    ),
 ];
 
-/// `GET /assets/leaflet/{file}`.
-pub async fn leaflet(Path(file): Path<String>) -> Result<Response, ApiError> {
-    let (_, content_type, body) = FILES
+/// `GET /assets/{library}/{file}`.
+pub async fn asset(Path((library, file)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let (_, _, content_type, body) = FILES
         .iter()
-        .find(|(name, _, _)| *name == file)
-        .ok_or_else(|| ApiError::not_found(format!("no asset {file:?}")))?;
+        .find(|(lib, name, _, _)| *lib == library && *name == file)
+        .ok_or_else(|| ApiError::not_found(format!("no asset {library}/{file}")))?;
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),

@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsDataSourceUri, QgsLayerDefinition, QgsMapRendererParallelJob,  # noqa: E402
+from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsDataSourceUri, QgsLayerDefinition, QgsMapRendererParallelJob,  # noqa: E402
                        QgsMapSettings, QgsOwsConnection, QgsProject, QgsRasterLayer, QgsRectangle,
                        QgsSettings, QgsVectorLayer)
 from qgis.PyQt.QtCore import QSize  # noqa: E402
@@ -25,6 +25,8 @@ ORTHO = "ORTHOIMAGERY.ORTHOPHOTOS"
 # A WMS-R layer that has no WMTS twin, over Montpellier at 1:150 000.
 WMS_ONLY = "ORTHOIMAGERY.ORTHOPHOTOS.IRC-EXPRESS"
 COMMUNE = "LIMITES_ADMINISTRATIVES_EXPRESS.LATEST:commune"
+# A WMTS layer published on a WGS84 matrix set only (WGS84G_PO_0_12): no XYZ, no WMS.
+WGS84_ONLY = "ORTHOIMAGERY.ORTHOPHOTOS.LOW_RES.CRS84"
 # Montpellier, in WebMercator.
 MONTPELLIER = QgsRectangle(430000, 5400000, 440000, 5410000)
 
@@ -71,11 +73,14 @@ def raster_uri(url, layer, style, **extra):
     return bytes(uri.encodedUri()).decode()
 
 
-def render(layer, name, out):
+def render(layer, name, out, crs=None):
+    """Draws Montpellier in `crs` (default: the layer's own): how many sampled pixels are not blank."""
     settings = QgsMapSettings()
     settings.setLayers([layer])
-    settings.setDestinationCrs(layer.crs())
-    settings.setExtent(MONTPELLIER)
+    crs = crs or layer.crs()
+    settings.setDestinationCrs(crs)
+    web_mercator = QgsCoordinateReferenceSystem("EPSG:3857")
+    settings.setExtent(QgsCoordinateTransform(web_mercator, crs, QgsProject.instance()).transformBoundingBox(MONTPELLIER))
     settings.setOutputSize(QSize(256, 256))
     settings.setBackgroundColor(QColor(255, 255, 255))
     job = QgsMapRendererParallelJob(settings)
@@ -134,9 +139,10 @@ def main():
     report(oapif.isValid(), "qgis.connection.oapif", "addresses from %s" % oapif_url)
 
     # A .qlr from the kiosk for each kind of layer, dropped into a Lambert-93 project: XYZ tiles, a
-    # WMS-only layer, a WFS feature type (as an OGC API collection), each with a valid CRS.
+    # WMS-only layer, a WMTS layer on a WGS84 matrix set, a WFS feature type (as an OGC API
+    # collection), each with a valid CRS, drawn in Lambert-93.
     project = QgsProject.instance()
-    for layer_id, kind in [(PLAN, "xyz"), (WMS_ONLY, "wms"), (COMMUNE, "oapif")]:
+    for layer_id, kind in [(PLAN, "xyz"), (WMS_ONLY, "wms"), (WGS84_ONLY, "wmts"), (COMMUNE, "oapif")]:
         project.clear()
         project.setCrs(QgsCoordinateReferenceSystem("EPSG:2154"))
         qlr = download("%s/catalog/%s.qlr" % (base, urllib.parse.quote(layer_id)), ".qlr")
@@ -154,9 +160,15 @@ def main():
                    "asks for the visible extent only")
             count = sum(1 for _ in valid[0].getFeatures())
             report(count > 0, "qgis.qlr.oapif.features", "%d feature(s)" % count)
+        elif kind == "wmts":
+            # Not drawn here: fake-geopf takes every matrix for a square 2^z one (PM) and answers the
+            # WGS84G tiles east of the meridian "tile out of range" (the real service serves them).
+            report("tileMatrixSet=WGS84G" in valid[0].source(), "qgis.qlr.wmts.matrix",
+                   "on its own matrix set through the gateway's WMTS")
         else:
-            drawn, errors = render(valid[0], "qlr-" + kind, out)
-            report(drawn > 0 and not errors, "qgis.render.qlr.%s" % kind, "%d sampled pixels drawn" % drawn)
+            drawn, errors = render(valid[0], "qlr-" + kind, out, QgsCoordinateReferenceSystem("EPSG:2154"))
+            report(drawn > 0 and not errors, "qgis.render.qlr.%s" % kind,
+                   "%d sampled pixels drawn in Lambert-93, errors %s" % (drawn, [e.message for e in errors]))
 
     failed = results.count(False)
     print("qgis-basemaps: %d passed, %d failed" % (results.count(True), failed), flush=True)
