@@ -846,6 +846,18 @@ async fn offline_the_embedded_catalogue_is_complete_at_once() {
         html.contains("(built in), refreshing"),
         "the kiosk says where its layers come from"
     );
+    // The republished WMTS links each WebMercator layer to the generic PM set too (the real
+    // document defines it): projects saved with TILEMATRIXSET=PM find it.
+    let caps = app
+        .get("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let pm_links = caps
+        .matches("<TileMatrixSetLink><TileMatrixSet>PM</TileMatrixSet></TileMatrixSetLink>")
+        .count();
+    assert_eq!(pm_links, 537, "one per WebMercator layer");
 }
 
 /// A layer's page has a pannable map on the gateway's own tiles and its own copy of Leaflet (no

@@ -210,7 +210,10 @@ fn tile_key<'l>(
 }
 
 /// The WMTS capabilities with the gateway's URLs: the upstream's links replaced by `public_wmts`,
-/// and a REST `ResourceURL` added to every layer.
+/// and a REST `ResourceURL` added to every layer. A WebMercator layer is also linked to the
+/// generic `PM` matrix set (without limits) when the document defines it: the form countless
+/// existing projects and scripts use (`TILEMATRIXSET=PM`), which the Géoplateforme accepts and so
+/// does the gateway — QGIS finds the set it was saved with (3.22 crashes on a set a layer lacks).
 fn republish(state: &Current<WmtsLayer>, upstream: &str, public_wmts: &str) -> String {
     let upstream_wmts = format!("{upstream}/wmts");
     let text = point_operations_at(
@@ -223,10 +226,16 @@ fn republish(state: &Current<WmtsLayer>, upstream: &str, public_wmts: &str) -> S
     if parts.len() != state.items.len() + 1 {
         return text;
     }
-    let mut out = String::with_capacity(text.len() + state.items.len() * 200);
+    let generic_pm = text.contains("<ows:Identifier>PM</ows:Identifier>");
+    let mut out = String::with_capacity(text.len() + state.items.len() * 300);
     for (part, layer) in parts.iter().zip(state.items.iter()) {
         out.push_str(part);
         out.push_str("</TileMatrixSetLink>");
+        if generic_pm && layer.is_xyz() && layer.tile_matrix_set != "PM" {
+            out.push_str(
+                "<TileMatrixSetLink><TileMatrixSet>PM</TileMatrixSet></TileMatrixSetLink>",
+            );
+        }
         for format in &layer.formats {
             let ext = if format.contains("jpeg") {
                 "jpeg"

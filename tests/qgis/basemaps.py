@@ -134,6 +134,16 @@ def main():
         drawn, errors = render(wms_layer, "wms", out)
         report(drawn > 0 and not errors, "qgis.render.wms", "%d sampled pixels drawn, errors %s" % (
             drawn, [e.message for e in errors]))
+    # A project saved against data.geopf.fr with the generic matrix set (tileMatrixSet=PM), pointed
+    # at the gateway: the layer opens and draws (QGIS 3.22 crashed on a set the layer lacked).
+    pm_uri = ("contextualWMSLegend=0&crs=EPSG:3857&dpiMode=7&featureCount=10&format=image/png&layers=%s"
+              "&styles=normal&tileMatrixSet=PM&url=%s/wmts?SERVICE%%3DWMTS%%26REQUEST%%3DGetCapabilities" % (PLAN, base))
+    pm_layer = QgsRasterLayer(pm_uri, "pm", "wms")
+    report(pm_layer.isValid(), "qgis.wmts.pm", "tileMatrixSet=PM opens")
+    if pm_layer.isValid():
+        drawn, errors = render(pm_layer, "wmts-pm", out)
+        report(drawn > 0 and not errors, "qgis.render.wmts.pm", "%d sampled pixels drawn, errors %s" % (
+            drawn, [e.message for e in errors]))
     oapif_url = next(iter(wfs.values()), base)
     oapif = QgsVectorLayer("url='%s' typename='addresses'" % oapif_url, "addresses", "OAPIF")
     report(oapif.isValid(), "qgis.connection.oapif", "addresses from %s" % oapif_url)
