@@ -93,6 +93,43 @@ async fn constraints_are_checked_against_the_resource() {
     assert_problem(&got, 400, "key \"waytype\" is not allowed here");
 }
 
+/// The constraints a checkbox can say come as boolean inputs generated from the capabilities
+/// (QGIS draws them as checkboxes), added to the listed ones.
+#[tokio::test]
+async fn avoid_checkboxes_are_generated_from_the_capabilities() {
+    let app = TestApp::start().await;
+    let (_, _, route) = app.get_json("/processes/route").await;
+    let avoid = &route["inputs"]["avoid_waytype_autoroute"];
+    assert_eq!(avoid["schema"]["type"], "boolean", "{route}");
+    assert_eq!(avoid["title"], "Avoid autoroute (waytype)");
+    assert!(route["inputs"]["avoid_waytype_pont"].is_object());
+    // Numbers (importance 1–6) and long lists (nature) stay in the constraints input.
+    assert!(route["inputs"]["avoid_importance_1"].is_null());
+    let banned =
+        json!({"constraintType": "banned", "key": "waytype", "operator": "=", "value": "tunnel"});
+    let (status, _, fc) = app
+        .post_json("/processes/route/execution", &json!({"inputs": {"start": HOTEL_DE_VILLE, "end": TOUR_EIFFEL, "resource": "bdtopo-valhalla", "constraints": banned, "avoid_waytype_autoroute": true, "avoid_waytype_pont": false}}))
+        .await;
+    assert_eq!(status, 200, "{fc}");
+    let sent = app.fake.first_to("/navigation/itineraire");
+    let sent: Vec<Value> = sent.query["constraints"]
+        .split('|')
+        .map(|c| serde_json::from_str(c).unwrap())
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            banned,
+            json!({"constraintType": "avoid", "key": "waytype", "operator": "=", "value": "autoroute"})
+        ]
+    );
+    // A graph without constraints: the checkbox is refused, named.
+    let got = app
+        .post_json("/processes/route/execution", &json!({"inputs": {"start": HOTEL_DE_VILLE, "end": TOUR_EIFFEL, "avoid_waytype_autoroute": true}}))
+        .await;
+    assert_problem(&got, 400, "avoid_waytype_autoroute");
+}
+
 #[tokio::test]
 async fn route_inputs_are_checked() {
     let app = TestApp::start().await;

@@ -49,6 +49,37 @@ async fn without_a_key_only_health_and_ready_answer() {
     assert_eq!(app.fake.count("/geocodage/search"), 0);
 }
 
+/// The team's plugin repository needs no key (QGIS's plugin manager sends none, the plugin holds
+/// none): the plugin it serves is connected to this gateway.
+#[tokio::test]
+async fn the_plugin_repository_is_open_and_its_plugin_knows_this_gateway() {
+    let app = TestApp::start_with(two_keys).await;
+    let xml = app.get("/qgis/plugins.xml").await;
+    assert_eq!(xml.status(), 200);
+    let xml = xml.text().await.unwrap();
+    let zip_url = format!("{}/qgis/geopf_gateway.zip", app.base);
+    assert!(
+        xml.contains(&format!("<download_url>{zip_url}</download_url>"))
+            && xml.contains(&format!("<version>{}</version>", env!("CARGO_PKG_VERSION"))),
+        "{xml}"
+    );
+    let zip = app.http.get(&zip_url).send().await.unwrap();
+    assert_eq!(zip.status(), 200);
+    assert_eq!(zip.headers()["content-type"], "application/zip");
+    let bytes = zip.bytes().await.unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert!(archive.by_name("geopf_gateway/metadata.txt").is_ok());
+    let mut said = String::new();
+    std::io::Read::read_to_string(
+        &mut archive.by_name("geopf_gateway/gateway.json").unwrap(),
+        &mut said,
+    )
+    .unwrap();
+    let said: serde_json::Value = serde_json::from_str(&said).unwrap();
+    assert_eq!(said["url"], app.base.as_str());
+    assert_eq!(app.get("/qgis/icon.png").await.status(), 200);
+}
+
 #[tokio::test]
 async fn a_bearer_token_or_a_query_token_opens_the_door() {
     let app = TestApp::start_with(two_keys).await;

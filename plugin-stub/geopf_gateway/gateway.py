@@ -1,9 +1,12 @@
 """Finding, starting and talking to the geopf-gateway daemon. No service knowledge lives here."""
 import json
 import os
+import platform
 import shutil
 import socket
+import stat
 import subprocess
+import sys
 import time
 from urllib.parse import urlencode
 
@@ -42,9 +45,23 @@ def set_setting(key, value):
     QgsSettings().setValue("%s/%s" % (SETTINGS, key), value)
 
 
+def served_by():
+    """The gateway that served this copy of the plugin (its plugin repository writes its own URL in
+    gateway.json): a team's users are connected to their team's gateway once the plugin is
+    installed from it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gateway.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            url = json.load(f).get("url")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+
+
 def configured_url():
-    """The gateway's URL: GEOPF_GATEWAY_URL, else the plugin's settings, else the default."""
-    url = os.environ.get("GEOPF_GATEWAY_URL") or setting("url") or DEFAULT_URL
+    """The gateway's URL: GEOPF_GATEWAY_URL, else the plugin's settings, else the gateway the
+    plugin was installed from, else the default (a local one)."""
+    url = os.environ.get("GEOPF_GATEWAY_URL") or setting("url") or served_by() or DEFAULT_URL
     return url.rstrip("/")
 
 
@@ -132,9 +149,32 @@ class Gateway:
             return False
 
 
+def platform_tag():
+    """The folder of the binary bundled for this machine: linux-x86_64, windows-x86_64…"""
+    system = "windows" if os.name == "nt" else sys.platform.rstrip("0123456789")
+    machine = platform.machine().lower()
+    machine = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    return "%s-%s" % (system, machine)
+
+
+def bundled_binary():
+    """The gateway shipped in this plugin's zip for this machine (bin/<platform>/), if any. A zip
+    keeps no permission bits: the file is made executable here."""
+    name = "geopf-gateway.exe" if os.name == "nt" else "geopf-gateway"
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin", platform_tag(), name)
+    if os.path.isfile(path) and os.name != "nt" and not os.access(path, os.X_OK):
+        try:
+            os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        except OSError:
+            return None
+    return path if os.path.isfile(path) else None
+
+
 def find_binary(configured=None):
-    """The geopf-gateway executable: the configured path, else the one on PATH."""
-    for candidate in (configured, os.environ.get("GEOPF_GATEWAY_BIN"), shutil.which("geopf-gateway")):
+    """The geopf-gateway executable: the configured path, else the one bundled in the plugin's zip,
+    else the one on PATH."""
+    for candidate in (configured, os.environ.get("GEOPF_GATEWAY_BIN"), bundled_binary(),
+                      shutil.which("geopf-gateway")):
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -160,7 +200,10 @@ class Launcher:
             args += ["--upstream", upstream]
         os.makedirs(cache_dir, exist_ok=True)
         log = open(os.path.join(cache_dir, "gateway.log"), "ab")
-        self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        # No console window on Windows: the gateway runs in the background of QGIS.
+        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if os.name == "nt" else 0
+        self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                        creationflags=flags)
         self.url = "http://127.0.0.1:%d" % port
         gateway = Gateway(self.url)
         deadline = time.time() + wait_s

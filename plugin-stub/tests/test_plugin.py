@@ -459,3 +459,36 @@ def test_the_zip_installs_into_a_profile():
                           env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
     where, has_factory = json.loads(done.stdout.strip().splitlines()[-1])
     assert where.startswith(plugins) and has_factory
+
+
+def test_the_gateway_bundled_in_the_zip_is_the_one_started():
+    """A user with no Rust: the zip for their platform carries the gateway, which the plugin finds
+    (made executable: a zip keeps no modes) before any on PATH, and starts."""
+    binary = os.environ.get("GEOPF_GATEWAY_BIN")
+    upstream = os.environ.get("GEOPF_TEST_UPSTREAM")
+    assert binary and upstream, "set GEOPF_GATEWAY_BIN and GEOPF_TEST_UPSTREAM"
+    sys.path.insert(0, os.path.dirname(HERE))
+    from build_zip import build
+
+    from geopf_gateway.gateway import platform_tag
+
+    out = tempfile.mkdtemp()
+    path = build(out, platform_tag(), binary)
+    assert path.endswith("geopf_gateway-%s.zip" % platform_tag())
+    plugins = os.path.join(out, "profile", "python", "plugins")
+    with zipfile.ZipFile(path) as z:
+        z.extractall(plugins)  # as QGIS's installer does: no permission bits
+    bundled = os.path.join(plugins, "geopf_gateway", "bin", platform_tag(), os.path.basename(binary))
+    os.chmod(bundled, 0o644)
+    code = ("import sys, json, tempfile; sys.path.insert(0, %r);"
+            "from qgis.testing import start_app; start_app();"
+            "from geopf_gateway.gateway import Gateway, Launcher, find_binary;"
+            "found = find_binary(); launcher = Launcher(); url = launcher.start(found, tempfile.mkdtemp(), upstream=%r);"
+            "version = Gateway(url).health()['version']; launcher.stop();"
+            "print(json.dumps([found, version]))" % (plugins, upstream))
+    env = {k: v for k, v in os.environ.items() if k != "GEOPF_GATEWAY_BIN"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(env, QT_QPA_PLATFORM="offscreen"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    found, version = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == bundled and version

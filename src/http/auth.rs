@@ -195,9 +195,11 @@ pub async fn authenticate(
     let path = request.uri().path();
     // OPTIONS never carries data: CORS preflights (which browsers send without credentials) and
     // QGIS's `Allow` queries are answered without a key.
+    // The plugin repository too: QGIS's plugin manager sends no key, and the plugin holds none.
     if keys.is_open()
         || path == "/health"
         || path == "/ready"
+        || path.starts_with("/qgis/")
         || request.method() == axum::http::Method::OPTIONS
         || request.method().as_str() == crate::http::ALLOW_PROBE
     {

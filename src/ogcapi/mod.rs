@@ -13,6 +13,7 @@ pub mod links;
 pub mod mirror;
 pub mod openapi;
 pub mod ows;
+pub mod plugin_repository;
 pub mod processes;
 pub mod qgis_renderer;
 pub mod records;
@@ -32,6 +33,12 @@ pub fn routes() -> Router<AppState> {
         .route("/conformance", get(common::conformance))
         .route("/health", get(common::health))
         .route("/ready", get(common::ready))
+        .route("/qgis/plugins.xml", get(plugin_repository::plugins_xml))
+        .route(
+            "/qgis/geopf_gateway.zip",
+            get(plugin_repository::plugin_zip),
+        )
+        .route("/qgis/icon.png", get(plugin_repository::icon))
         .route("/api", get(openapi::api))
         .route("/api.html", get(openapi::api_html))
         .route("/collections", get(collections::collections))

@@ -292,11 +292,43 @@ fn point_in(
 }
 
 /// The `constraints` input (an object, a list of objects, or their JSON text), each checked against
-/// the resource's constraint keys, types, operators and values; sent `|`-separated.
+/// the resource's constraint keys, types, operators and values, and the `avoid_{key}_{value}`
+/// checkboxes set; sent `|`-separated.
 fn constraints(inputs: &Inputs, op: &Operation) -> Result<Option<String>, ServiceError> {
-    let Some(raw) = inputs.raw("constraints") else {
-        return Ok(None);
+    let mut out = match inputs.raw("constraints") {
+        Some(raw) => listed_constraints(raw, op)?,
+        None => Vec::new(),
     };
+    let names: Vec<String> = inputs
+        .names()
+        .filter(|n| n.starts_with("avoid_"))
+        .map(str::to_string)
+        .collect();
+    for name in names {
+        if inputs.boolean(&name)? != Some(true) {
+            continue;
+        }
+        let found = op.constraints().iter().find_map(|spec| {
+            let value = spec
+                .values
+                .iter()
+                .find(|v| processes::avoid_input(&spec.key, v) == name)?;
+            let allowed =
+                spec.types.iter().any(|t| t == "avoid") && spec.operators.iter().any(|o| o == "=");
+            allowed.then(|| {
+                json!({"constraintType": "avoid", "key": spec.key, "operator": "=", "value": value})
+                    .to_string()
+            })
+        });
+        out.push(found.ok_or_else(|| {
+            ServiceError::invalid(&name, "this routing graph has no such constraint to avoid (see the resource's constraints in the capabilities)")
+        })?);
+    }
+    Ok((!out.is_empty()).then(|| out.join("|")))
+}
+
+/// The constraints of the `constraints` input, each checked and written as the upstream reads it.
+fn listed_constraints(raw: &Value, op: &Operation) -> Result<Vec<String>, ServiceError> {
     let value = match raw {
         Value::String(s) => serde_json::from_str(s)
             .map_err(|e| ServiceError::invalid("constraints", format!("is not JSON: {e}")))?,
@@ -377,5 +409,5 @@ fn constraints(inputs: &Inputs, op: &Operation) -> Result<Option<String>, Servic
                 .to_string(),
         );
     }
-    Ok((!out.is_empty()).then(|| out.join("|")))
+    Ok(out)
 }

@@ -65,6 +65,65 @@ fn constraints_input(caps: &NavCapabilities, operation: &str) -> InputSpec {
     )
 }
 
+/// The constraints a checkbox can say: a key whose values are a few words (not numbers) that the
+/// upstream lets one avoid with `=` — `waytype` (autoroute, tunnel, pont) today. `(key, value)`.
+pub(super) fn avoidable(caps: &NavCapabilities, operation: &str) -> Vec<(String, String)> {
+    /// More values than this and a list of checkboxes stops helping: the `constraints` input.
+    const MAX_VALUES: usize = 4;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for r in caps.resources_for(operation) {
+        for c in r.operations[operation].constraints() {
+            let words = !c.values.is_empty()
+                && c.values.len() <= MAX_VALUES
+                && c.values.iter().all(|v| v.parse::<f64>().is_err());
+            if !words
+                || !c.types.iter().any(|t| t == "avoid")
+                || !c.operators.iter().any(|o| o == "=")
+            {
+                continue;
+            }
+            for v in &c.values {
+                let pair = (c.key.clone(), v.clone());
+                if !out.contains(&pair) {
+                    out.push(pair);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The input id of avoiding `value` of `key`: `avoid_waytype_autoroute`.
+pub(super) fn avoid_input(key: &str, value: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!("avoid_{}_{}", clean(key), clean(value))
+}
+
+/// A checkbox per avoidable constraint (see [`avoidable`]): what QGIS shows as a boolean widget.
+fn avoid_inputs(caps: &NavCapabilities, operation: &str) -> Vec<InputSpec> {
+    avoidable(caps, operation)
+        .into_iter()
+        .map(|(key, value)| {
+            InputSpec::new(
+                avoid_input(&key, &value),
+                format!("Avoid {value} ({key})"),
+                format!("Avoid the ways whose {key} is {value} (a constraint {{\"constraintType\": \"avoid\", \"key\": \"{key}\", \"operator\": \"=\", \"value\": \"{value}\"}}, added to the others)."),
+                json!({"type": "boolean", "default": false}),
+            )
+        })
+        .collect()
+}
+
 fn common(caps: &NavCapabilities, operation: &str) -> Vec<InputSpec> {
     let resources: Vec<String> = caps
         .resources_for(operation)
@@ -74,7 +133,7 @@ fn common(caps: &NavCapabilities, operation: &str) -> Vec<InputSpec> {
     let default_res = caps.default_resource(operation);
     let op = default_res.and_then(|r| caps.operation(r, operation));
     let default = |p: &str| op.and_then(|o| o.default(p));
-    vec![
+    let mut inputs = vec![
         InputSpec::new(
             "resource",
             "Routing graph",
@@ -94,7 +153,9 @@ fn common(caps: &NavCapabilities, operation: &str) -> Vec<InputSpec> {
             "CRS of the result's geometry.",
             enum_schema(caps.all_values(operation, "crs"), default("crs")),
         ),
-    ]
+    ];
+    inputs.extend(avoid_inputs(caps, operation));
+    inputs
 }
 
 pub fn process_specs(caps: &NavCapabilities) -> Vec<ProcessSpec> {
