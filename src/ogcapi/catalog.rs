@@ -20,7 +20,7 @@ use crate::{
     error::ApiError,
     geo::{tile_bounds_3857, tile_of},
     http::{base_url::BaseUrl, negotiate::Format},
-    services::catalogue::{Entry, THEMES},
+    services::catalogue::{fold, Entry, THEMES},
     AppState,
 };
 
@@ -264,6 +264,12 @@ struct Card {
     about: String,
     abstract_short: String,
     search: String,
+    /// What the in-page search ranks by, as the gateway's does (services::catalogue::Entry::score):
+    /// the identifier, title and keywords folded, and whether the layer is a featured basemap.
+    rank_id: String,
+    rank_title: String,
+    rank_keywords: String,
+    featured: bool,
     preview: Option<String>,
     copy_label: &'static str,
     copy: String,
@@ -351,7 +357,7 @@ fn card(base: &BaseUrl, e: &Entry, styles: &[String]) -> Card {
         services: e.services().join(" "),
         about,
         abstract_short: e.abstract_.chars().take(160).collect(),
-        search: crate::services::catalogue::fold(&format!(
+        search: fold(&format!(
             "{} {} {} {} {}",
             e.id,
             e.title,
@@ -359,6 +365,10 @@ fn card(base: &BaseUrl, e: &Entry, styles: &[String]) -> Card {
             e.keywords.join(" "),
             e.theme
         )),
+        rank_id: fold(&e.id),
+        rank_title: fold(&e.title),
+        rank_keywords: fold(&e.keywords.join("|")),
+        featured: crate::services::catalogue::FEATURED.contains(&e.id.as_str()),
         preview: preview(base, e),
         copy_label,
         copy,

@@ -17,6 +17,10 @@ chrome=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first
 
 "${chrome[@]}" --dump-dom "$GW/catalog?q=plan%20ign&service=wmts" >"$OUT/kiosk-dom.html" 2>/dev/null
 "${chrome[@]}" --window-size=1280,900 --screenshot="$OUT/kiosk.png" "$GW/catalog?q=plan%20ign&service=wmts" 2>/dev/null
+# The best matches first, as /catalog.json ranks them.
+for q in ortho cadastre photographies%20aeriennes; do
+  "${chrome[@]}" --dump-dom "$GW/catalog?q=$q" >"$OUT/kiosk-rank-${q%%\%*}.html" 2>/dev/null
+done
 
 /usr/bin/python3 - "$OUT" <<'PY'
 import re, sys
@@ -32,6 +36,16 @@ assert 0 < len(shown) < len(cards), "the search did not filter: %d of %d shown" 
 assert all("wmts" in c for c in shown), "a card of another service is shown"
 assert count == "%d layers" % len(shown), (count, len(shown))
 print("browser.kiosk.search: 'plan ign' in tiles shows %d of %d cards (%s)" % (len(shown), len(cards), count))
+# The in-page search ranks: the first cards shown, in the page's order.
+for q, wanted, within in (("ortho", "ORTHOIMAGERY.ORTHOPHOTOS", 1),
+                          ("cadastre", "CADASTRALPARCELS.PARCELLAIRE_EXPRESS", 3),
+                          ("photographies", "ORTHOIMAGERY.ORTHOPHOTOS", 3)):
+    ranked = open(out + "/kiosk-rank-%s.html" % q, encoding="utf-8").read()
+    first = [re.search(r"<code>([^<]*)</code>", section).group(1)
+             for head, section in re.findall(r'<section class="card"([^>]*)>(.*?)</section>', ranked, re.S)
+             if " hidden" not in head][:3]
+    assert wanted in first[:within], "%r: %s not in the first %d (%s)" % (q, wanted, within, first)
+    print("browser.kiosk.rank: %r shows %s first" % (q, ", ".join(first)))
 image = Image.open(out + "/kiosk.png").convert("RGB")
 colours = image.getcolors(maxcolors=1 << 20) or []
 assert image.size == (1280, 900) and len(colours) > 20, (image.size, len(colours))
