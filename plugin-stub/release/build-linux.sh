@@ -9,13 +9,9 @@
 # Cached between runs: the chroot ($HOME/.cache/geopf-build-bullseye) and the target directory
 # ($HOME/.cache/geopf-gateway-target-bullseye): a second run with the same sources is quick.
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source=chroot.sh
-. "$HERE/chroot.sh"
-[ "$(id -u)" = 0 ] || { say "needs root (debootstrap, chroot)"; exit 2; }
-mkdir -p "$1/linux-x86_64"
-OUT=$(cd "$1" && pwd)/linux-x86_64
+. "$(dirname "$0")/chroot.sh"
+OUT=$(release_dir "${1:?OUT_DIR}" linux-x86_64)
 ROOT=${GEOPF_BULLSEYE_ROOT:-$HOME/.cache/geopf-build-bullseye}
 TARGET=${GEOPF_BULLSEYE_TARGET:-$HOME/.cache/geopf-gateway-target-bullseye}
 RUSTUP=${RUSTUP_HOME:-$HOME/.rustup}
@@ -27,6 +23,7 @@ in_chroot "$ROOT" "$REPO $TARGET $RUSTUP $CARGO" /usr/bin/env RUSTUP_HOME="$RUST
   PATH="$CARGO/bin:/usr/bin:/bin" cargo build --release --locked --quiet \
   --manifest-path "$REPO/Cargo.toml" --target-dir "$TARGET"
 cp "$TARGET/release/geopf-gateway" "$OUT/geopf-gateway"
+strip "$OUT/geopf-gateway"   # without its symbols: a third smaller
 glibc=$(objdump -T "$OUT/geopf-gateway" | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1)
 say "linux-x86_64: built in $(( $(date +%s) - t0 )) s, $(du -h "$OUT/geopf-gateway" | cut -f1), needs $glibc"
 case "$glibc" in GLIBC_2.[0-9]|GLIBC_2.[12][0-9]|GLIBC_2.3[01]) ;; *) say "needs a glibc newer than Debian 11's"; exit 1 ;; esac

@@ -1,6 +1,8 @@
 # Debian chroots for the release builds, sourced by build-linux.sh and build-windows.sh (root, on a
 # Debian host with debootstrap, unshare and network access to Debian's archive).
 #
+#   REPO                                the repository's root
+#   release_dir OUT_DIR PLATFORM        OUT_DIR/PLATFORM, made, absolute
 #   make_chroot ROOT SUITE "PACKAGES"   debootstrap (minbase) once, then install PACKAGES when the
 #                                       list changed since the last run (else nothing: fast)
 #   in_chroot ROOT "DIRS" CMD...        run CMD inside, /proc and /dev mounted, each of DIRS (host
@@ -8,6 +10,15 @@
 #                                       private mount namespace (nothing stays mounted afterwards)
 
 say() { echo "release: $*" >&2; }
+
+[ "$(id -u)" = 0 ] || { say "needs root (debootstrap, chroot)"; exit 2; }
+# The repository these scripts build.
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# release_dir OUT_DIR PLATFORM: OUT_DIR/PLATFORM, made, as an absolute path.
+release_dir() {
+  mkdir -p "$1/$2" && (cd "$1/$2" && pwd)
+}
 
 in_chroot() {
   local root=$1 dirs=$2
