@@ -4,6 +4,9 @@
 //! Layers, from the edge inwards (no module imports one above it):
 //! `http` → `ogcapi` → `services` → `cache` / `upstream`.
 
+// No `unwrap` outside tests: a failure becomes an error (problem+json at the edge), never a panic.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod adapters;
 pub mod cache;
 pub mod catalog;

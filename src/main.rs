@@ -1,5 +1,8 @@
 //! The `geopf-gateway` command: `serve`, `seed`, `catalog`, `check-config` and `health`.
 
+// No `unwrap` outside tests: a failure becomes an error (problem+json at the edge), never a panic.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
