@@ -123,10 +123,7 @@ fn line(
     layout: Option<&Value>,
 ) -> Option<String> {
     let color = Paint::color(color, opacity)?;
-    let width = match width {
-        Some(w) => Paint::number(w)?,
-        None => Paint::constant(1.0),
-    };
+    let width = Paint::number_or(width, 1.0)?;
     let layout_word = |k: &str| layout.and_then(|l| l.get(k)).and_then(Value::as_str);
     let cap = match layout_word("line-cap") {
         Some("round") => "round",
@@ -174,10 +171,7 @@ fn circle(
     stroke_width: Option<&Value>,
 ) -> Option<String> {
     let color = Paint::color(color, opacity)?;
-    let radius = match radius {
-        Some(r) => Paint::number(r)?,
-        None => Paint::constant(5.0),
-    };
+    let radius = Paint::number_or(radius, 5.0)?;
     let diameter = Paint {
         value: trim(radius.value.parse::<f64>().unwrap_or(5.0) * 2.0),
         expression: radius.expression.map(|e| format!("2 * ({e})")),
@@ -217,6 +211,11 @@ impl Paint {
             value: trim(x),
             expression: None,
         }
+    }
+
+    /// [`Paint::number`] of `v`, or `default` when the style gives none.
+    fn number_or(v: Option<&Value>, default: f64) -> Option<Paint> {
+        v.map_or(Some(Paint::constant(default)), Paint::number)
     }
 
     /// A number, or `{"stops": [[zoom, number]…]}` (interpolated linearly between stops).

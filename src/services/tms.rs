@@ -187,26 +187,33 @@ impl TmsService {
     pub async fn style(&self, id: &str, style: &str) -> Result<Value, ServiceError> {
         let layer = self.vector_layer(id)?;
         let request = UpstreamRequest::new(Api::Wmts, self.style_path(&layer, style).await?);
-        let (answer, _) = self.images.resource(&request).await.map_err(|e| match e {
-            ServiceError::Upstream(UpstreamError::Status { status: 404, .. }) => {
-                ServiceError::NotFound(format!("{id} has no style {style:?}"))
-            }
-            other => other,
-        })?;
-        serde_json::from_slice(&answer.body)
-            .map_err(|e| bad_body(format!("the style is not JSON ({e})")).into())
+        self.json_resource(&request, "style")
+            .await
+            .map_err(|e| match e {
+                ServiceError::Upstream(UpstreamError::Status { status: 404, .. }) => {
+                    ServiceError::NotFound(format!("{id} has no style {style:?}"))
+                }
+                other => other,
+            })
     }
-}
 
-impl TmsService {
     /// The layer's TileJSON as the upstream publishes it (`metadata.json`: zoom range, bounds,
     /// the source layers and their fields), kept like the tiles.
     pub async fn tilejson(&self, id: &str) -> Result<Value, ServiceError> {
         let layer = self.vector_layer(id)?;
         let request = UpstreamRequest::new(Api::Wmts, format!("{PATH}/{}/metadata.json", layer.id));
-        let (answer, _) = self.images.resource(&request).await?;
+        self.json_resource(&request, "TileJSON").await
+    }
+
+    /// A JSON document of the upstream (`what`: a style, a TileJSON), kept like the tiles.
+    async fn json_resource(
+        &self,
+        request: &UpstreamRequest,
+        what: &str,
+    ) -> Result<Value, ServiceError> {
+        let (answer, _) = self.images.resource(request).await?;
         serde_json::from_slice(&answer.body)
-            .map_err(|e| bad_body(format!("the TileJSON is not JSON ({e})")).into())
+            .map_err(|e| bad_body(format!("the {what} is not JSON ({e})")).into())
     }
 }
 
