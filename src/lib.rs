@@ -18,6 +18,7 @@ pub mod error;
 pub mod geo;
 pub mod http;
 pub mod jobs;
+pub mod log_writer;
 pub mod ogcapi;
 pub mod rfc3339;
 pub mod seed;

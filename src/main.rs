@@ -145,11 +145,11 @@ struct CatalogArgs {
     cache_dir: Option<PathBuf>,
 }
 
-/// Logs of the server, to stderr through a writer thread of their own: a request never waits for
-/// the terminal, a pipe or journald (the lines queue, up to 128 000; beyond, under a flood, lines
-/// are dropped rather than requests slowed). The guard flushes the queue when dropped, at exit.
-fn init_server_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+/// Logs of the server, to stderr in batches written by a thread of their own
+/// ([`geopf_gateway::log_writer`]): a request never waits for the terminal, a pipe or journald.
+/// The guard writes what is left when dropped, at exit.
+fn init_server_logging(config: &Config) -> geopf_gateway::log_writer::FlushGuard {
+    let (writer, guard) = geopf_gateway::log_writer::BatchWriter::spawn(std::io::stderr());
     if config.server.demo {
         init_logging_to(config, geopf_gateway::demo::DemoLines(writer));
     } else {
@@ -163,10 +163,18 @@ fn init_logging(config: &Config) {
     init_logging_to(config, std::io::stderr);
 }
 
+/// The log of the process through `writer`, access lines included (written straight to it).
 fn init_logging_to<W>(config: &Config, writer: W)
 where
-    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Clone + Send + Sync + 'static,
 {
+    {
+        let writer = writer.clone();
+        geopf_gateway::http::access_log::install(move |line| {
+            use std::io::Write;
+            let _ = writer.make_writer().write_all(line);
+        });
+    }
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));

@@ -188,9 +188,7 @@ async fn cached_tiles_are_in_the_access_log() {
     let lines = log
         .lines()
         .filter(|l| {
-            l.contains("finished processing request")
-                && l.contains(TILE)
-                && l.contains("status=200")
+            l.contains(" INFO access: GET ") && l.contains(TILE) && l.contains("status=200")
         })
         .count();
     assert!(lines >= 3, "{lines} access lines for the tile in:\n{log}");

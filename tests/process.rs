@@ -93,6 +93,8 @@ async fn no_secret_reaches_the_log() {
     .send()
     .await
     .unwrap();
+    // The log is written in batches every 20 ms: let the last one out before the kill.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     child.kill().unwrap();
     let _ = child.wait();
     let text = std::fs::read_to_string(&log).unwrap();

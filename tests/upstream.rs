@@ -267,7 +267,11 @@ async fn a_panicking_handler_is_a_500_problem_and_the_server_keeps_serving() {
     let routes: Router = Router::new()
         .route("/boom", get(boom))
         .route("/fine", get(|| async { "fine" }));
-    let app = geopf_gateway::http::with_layers(routes, &server, tracing::Level::INFO);
+    let app = geopf_gateway::http::with_layers(
+        routes,
+        &server,
+        geopf_gateway::http::access_log::AccessLog::off(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

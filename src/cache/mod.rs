@@ -148,6 +148,9 @@ pub struct MemoryCache<V> {
     ttls: Arc<HashMap<CacheKind, Duration>>,
     /// The `cache` label of its metrics (`answers`, `images`).
     name: &'static str,
+    /// Its hit counter, looked up once (the recorder is installed before any cache is made:
+    /// `AppState::new`).
+    hits: metrics::Counter,
 }
 
 impl<V: Send + Sync + 'static> MemoryCache<V> {
@@ -171,7 +174,14 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
             })
             .expire_after(PerKindExpiry(ttls.clone()))
             .build();
-        MemoryCache { inner, ttls, name }
+        let hits =
+            metrics::counter!("geopf_cache_lookups_total", "cache" => name, "result" => "hit");
+        MemoryCache {
+            inner,
+            ttls,
+            name,
+            hits,
+        }
     }
 
     /// How long an answer of `kind` is kept.
@@ -189,8 +199,7 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
     /// The cached value for `key`, if there is one (counted as a hit).
     pub async fn get(&self, key: &str) -> Option<Arc<Cached<V>>> {
         let hit = self.inner.get(key).await?;
-        metrics::counter!("geopf_cache_lookups_total", "cache" => self.name, "result" => "hit")
-            .increment(1);
+        self.hits.increment(1);
         Some(hit)
     }
 
@@ -206,8 +215,7 @@ impl<V: Send + Sync + 'static> MemoryCache<V> {
         E: Send + Sync + 'static,
     {
         if let Some(hit) = self.inner.get(&key).await {
-            metrics::counter!("geopf_cache_lookups_total", "cache" => self.name, "result" => "hit")
-                .increment(1);
+            self.hits.increment(1);
             return Ok((hit, CacheStatus::Hit));
         }
         let entry = self

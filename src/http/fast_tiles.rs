@@ -9,12 +9,14 @@
 
 use std::time::Instant;
 
+use metrics::{Counter, Histogram};
+
 use axum::{
     body::Body,
     http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode},
 };
 
-use super::origin::AllowedHosts;
+use super::{access_log::AccessLog, origin::AllowedHosts};
 use crate::{
     cache::CacheStatus,
     ogcapi::{
@@ -34,9 +36,30 @@ const KVP_ROUTE: &str = "/wmts";
 pub struct FastTiles {
     state: AppState,
     allowed_hosts: AllowedHosts,
-    access_log: bool,
+    access_log: AccessLog,
     /// The `Vary` the full path adds to `/wmts` answers (a document route).
     documents_vary: HeaderValue,
+    xyz_metrics: RouteMetrics,
+    kvp_metrics: RouteMetrics,
+    answered: Counter,
+}
+
+/// The metrics of a route, their handles looked up once rather than per request.
+struct RouteMetrics {
+    ok: Counter,
+    not_modified: Counter,
+    duration: Histogram,
+}
+
+impl RouteMetrics {
+    fn of(route: &'static str) -> Self {
+        let requests = |status: &'static str| metrics::counter!("geopf_http_requests_total", "route" => route, "method" => "GET", "status" => status);
+        RouteMetrics {
+            ok: requests("200"),
+            not_modified: requests("304"),
+            duration: metrics::histogram!("geopf_http_request_duration_seconds", "route" => route),
+        }
+    }
 }
 
 impl FastTiles {
@@ -46,8 +69,11 @@ impl FastTiles {
         (state.keys.is_open() && !state.config.server.demo).then(|| FastTiles {
             state: state.clone(),
             allowed_hosts: AllowedHosts::from_config(&state.config.server),
-            access_log: state.config.log.requests,
+            access_log: AccessLog::new(&state.config.log),
             documents_vary: HeaderValue::from_static(super::documents_vary(state)),
+            xyz_metrics: RouteMetrics::of(XYZ_ROUTE),
+            kvp_metrics: RouteMetrics::of(KVP_ROUTE),
+            answered: metrics::counter!("geopf_http_fast_tiles_total"),
         })
     }
 
@@ -100,34 +126,27 @@ impl FastTiles {
                 .append(header::VARY, self.documents_vary.clone());
         }
         let status = response.status();
-        let status_label = if status == StatusCode::OK {
-            "200"
+        let metrics = if route == KVP_ROUTE {
+            &self.kvp_metrics
         } else {
-            "304"
+            &self.xyz_metrics
         };
-        metrics::counter!("geopf_http_requests_total", "route" => route, "method" => "GET", "status" => status_label)
-            .increment(1);
-        metrics::histogram!("geopf_http_request_duration_seconds", "route" => route)
-            .record(started.elapsed().as_secs_f64());
-        metrics::counter!("geopf_http_fast_tiles_total").increment(1);
-        self.log(request, &id, status, started);
-        Some(response)
-    }
-
-    /// The access line, as the full path's trace layer writes it.
-    fn log<B>(&self, request: &Request<B>, id: &HeaderValue, status: StatusCode, started: Instant) {
-        let id = id.to_str().unwrap_or("");
-        let latency = format_args!("{} ms", started.elapsed().as_millis());
-        let uri = request.uri();
-        if self.access_log {
-            let span = tracing::info_span!("request", method = %Method::GET, uri = %uri, id);
-            let _in = span.enter();
-            tracing::info!(target: "tower_http::trace::on_response", %latency, status = status.as_u16(), "finished processing request");
+        if status == StatusCode::OK {
+            metrics.ok.increment(1);
         } else {
-            let span = tracing::debug_span!("request", method = %Method::GET, uri = %uri, id);
-            let _in = span.enter();
-            tracing::debug!(target: "tower_http::trace::on_response", %latency, status = status.as_u16(), "finished processing request");
+            metrics.not_modified.increment(1);
         }
+        metrics.duration.record(started.elapsed().as_secs_f64());
+        self.answered.increment(1);
+        // No token in the URI: the fast path takes none.
+        self.access_log.write(
+            &Method::GET,
+            request.uri(),
+            id.to_str().unwrap_or(""),
+            status,
+            started.elapsed(),
+        );
+        Some(response)
     }
 }
 
@@ -158,6 +177,7 @@ fn parse_tile_path(path: &str) -> Option<(&str, u32, u64, u64, &str)> {
 fn tile_response(request: &HeaderMap, tile: Tile, id: HeaderValue) -> Response<Body> {
     let mut response = ows::image(request, &tile, CacheStatus::Hit, false);
     let h = response.headers_mut();
+    h.reserve(5);
     h.insert(
         header::VARY,
         HeaderValue::from_static(

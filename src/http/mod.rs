@@ -1,6 +1,7 @@
 //! The HTTP edge: the router and its middleware (tracing, request ids, CORS, compression, body
 //! limit, panics caught as problem+json, OPTIONS answered, unknown paths as 404 problems).
 
+pub mod access_log;
 pub mod auth;
 pub mod base_url;
 pub mod fast_tiles;
@@ -25,10 +26,10 @@ use tower_http::{
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     timeout::TimeoutLayer,
-    trace::{DefaultOnResponse, TraceLayer},
+    trace::TraceLayer,
 };
-use tracing::Level;
 
+use self::access_log::AccessLog;
 use crate::{config::ServerConfig, error::ApiError, ogcapi, AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,7 +38,6 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let server = state.config.server.clone();
     let keys = state.keys.clone();
-    let state_log_requests = state.config.log.requests;
     // Whole requests of the API are bounded in time (a slow synchronous run answers 408); the map
     // routes are bounded by the upstream client's timeouts instead.
     // Public map data may be read by any web page; the rest only from the configured origins.
@@ -87,12 +87,7 @@ pub fn router(state: AppState) -> Router {
     } else {
         routes
     };
-    let access_log = if state_log_requests {
-        Level::INFO
-    } else {
-        Level::DEBUG
-    };
-    with_layers(routes, &server, access_log)
+    with_layers(routes, &server, AccessLog::new(&state.config.log))
 }
 
 /// The `Vary` of documents: they depend on `Accept` (JSON or HTML) and, behind trusted proxies, on
@@ -106,8 +101,8 @@ pub(crate) fn documents_vary(state: &AppState) -> &'static str {
 }
 
 /// Wraps routes in the gateway's outer middleware stack (CORS, OPTIONS, URI limit, panics, tracing,
-/// request ids); answered requests are logged at `access_log`.
-pub fn with_layers(routes: Router, server: &ServerConfig, access_log: Level) -> Router {
+/// request ids); answered requests are written to `access_log`.
+pub fn with_layers(routes: Router, server: &ServerConfig, access_log: AccessLog) -> Router {
     let max_uri = server.max_uri_bytes;
     let allowed_hosts = origin::AllowedHosts::from_config(server);
     let max_body = server.body_limit_mb.saturating_mul(1024 * 1024);
@@ -127,24 +122,25 @@ pub fn with_layers(routes: Router, server: &ServerConfig, access_log: Level) -> 
         .layer(middleware::from_fn(move |req, next| {
             origin::check_host(allowed_hosts.clone(), req, next)
         }))
+        // The span gives what is logged while a request is served (an upstream failure) its
+        // request: the method, the URI without its token, the request id.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(move |req: &axum::http::Request<_>| {
+                .make_span_with(|req: &axum::http::Request<_>| {
                     let id = req
                         .headers()
                         .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
-                    // A span's fields are formatted when it opens: without an access log, the
-                    // span is a debug one too.
-                    if access_log == Level::INFO {
-                        tracing::info_span!("request", method = %req.method(), uri = %observe::loggable_uri(req.uri()), id)
-                    } else {
-                        tracing::debug_span!("request", method = %req.method(), uri = %observe::loggable_uri(req.uri()), id)
-                    }
+                    tracing::info_span!("request", method = %req.method(), uri = %observe::loggable_uri(req.uri()), id)
                 })
-                .on_response(DefaultOnResponse::new().level(access_log)),
+                .on_request(())
+                .on_response(())
+                .on_failure(()),
         )
+        .layer(middleware::from_fn(move |req, next| {
+            log_access(access_log, req, next)
+        }))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             HeaderName::from_static("x-key"),
@@ -152,6 +148,21 @@ pub fn with_layers(routes: Router, server: &ServerConfig, access_log: Level) -> 
         ]))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, FastRequestId))
+}
+
+/// Writes the access line of a request once its answer is ready.
+async fn log_access(log: AccessLog, request: Request, next: Next) -> Response {
+    if !log.is_on() {
+        return next.run(request).await;
+    }
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let uri = observe::loggable_uri(request.uri());
+    let id = request.headers().get(REQUEST_ID).cloned();
+    let response = next.run(request).await;
+    let id = id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
+    log.write(&method, &uri, id, response.status(), started.elapsed());
+    response
 }
 
 /// Request ids in the UUID v4 format from a per-thread generator: unique enough to follow a

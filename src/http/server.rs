@@ -257,10 +257,8 @@ pub async fn serve(
         })
     };
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.idle_timeout);
+    // No timer on HTTP/1: hyper would arm one per request for its header read timeout, which the
+    // sweep above already enforces (a trickled request header is an idle connection).
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     loop {

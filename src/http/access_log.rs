@@ -1,0 +1,185 @@
+//! The access log: one line per answered request, on the full path and the tile fast path alike.
+//!
+//! A line is formatted here, in a buffer of the thread's, and handed to the process's log writer
+//! ([`crate::log_writer`]) in one piece — no tracing span opened, no field visitor, no filter walked
+//! per request: at a hundred thousand cached tiles a second, the tracing machinery cost a third of
+//! the gateway's time (BENCHMARKS.md §9c). Its shape follows the other lines of the log: text
+//!
+//! `2026-11-30T08:45:09.601964Z  INFO access: GET /tiles/PLAN/6/32/22.png status=200 latency_ms=0.081 id=8e31…`
+//!
+//! or, with `log.format = "json"`, one object per line (`timestamp`, `level`, `target`, `method`,
+//! `uri`, `status`, `latency_ms`, `id`). It honours the log filter (`log.level`, `RUST_LOG`) as
+//! the target `access`: `log.requests = false` writes its lines at `debug`. Without a log writer
+//! installed (a library user, the tests) the lines are tracing events of that target instead.
+
+use std::{cell::RefCell, fmt::Write as _, sync::OnceLock, time::Duration};
+
+use axum::http::{Method, StatusCode};
+use tracing::Level;
+
+use crate::config::LogConfig;
+
+/// The log target of the access lines (for filters: `RUST_LOG=warn,access=info`).
+pub const TARGET: &str = "access";
+
+/// Where access lines go once the process has a log writer: a function taking a whole line.
+type Sink = Box<dyn Fn(&[u8]) + Send + Sync>;
+
+static SINK: OnceLock<Sink> = OnceLock::new();
+
+/// Sends the access lines of this process to `writer` (the server's log writer, marked as the
+/// demo's on a demo) rather than through tracing. Once per process; later calls are ignored.
+pub fn install(writer: impl Fn(&[u8]) + Send + Sync + 'static) {
+    let _ = SINK.set(Box::new(writer));
+}
+
+/// The access log of a router.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessLog {
+    /// `None`: filtered out.
+    level: Option<Level>,
+    json: bool,
+}
+
+impl AccessLog {
+    /// The access log `log` asks for, as the log filter in force lets it through.
+    pub fn new(log: &LogConfig) -> Self {
+        let level = if log.requests {
+            tracing::enabled!(target: TARGET, Level::INFO).then_some(Level::INFO)
+        } else {
+            tracing::enabled!(target: TARGET, Level::DEBUG).then_some(Level::DEBUG)
+        };
+        AccessLog {
+            level,
+            json: log.format == "json",
+        }
+    }
+
+    /// Whether lines are written at all.
+    pub fn is_on(&self) -> bool {
+        self.level.is_some()
+    }
+
+    /// No lines at all.
+    pub const fn off() -> Self {
+        AccessLog {
+            level: None,
+            json: false,
+        }
+    }
+
+    /// Writes the line of a request answered `status` after `latency`. `uri` must be loggable
+    /// (no secret in it: [`crate::http::observe::loggable_uri`]).
+    pub fn write(
+        &self,
+        method: &Method,
+        uri: &dyn std::fmt::Display,
+        id: &str,
+        status: StatusCode,
+        latency: Duration,
+    ) {
+        let Some(level) = self.level else { return };
+        let latency_ms = latency.as_secs_f64() * 1000.0;
+        let Some(sink) = SINK.get() else {
+            let status = status.as_u16();
+            if level == Level::INFO {
+                tracing::info!(target: TARGET, %method, %uri, status, latency_ms, id);
+            } else {
+                tracing::debug!(target: TARGET, %method, %uri, status, latency_ms, id);
+            }
+            return;
+        };
+        thread_local! {
+            static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+        }
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            let level_text = if level == Level::INFO { "INFO" } else { "DEBUG" };
+            let status = status.as_u16();
+            if self.json {
+                line.push_str("{\"timestamp\":\"");
+                timestamp(line);
+                let _ = write!(
+                    line,
+                    "\",\"level\":\"{level_text}\",\"target\":\"{TARGET}\",\"method\":\"{method}\",\"uri\":\""
+                );
+                let _ = write!(JsonEscaped(line), "{uri}");
+                let _ = write!(line, "\",\"status\":{status},\"latency_ms\":{latency_ms:.3},\"id\":\"");
+                let _ = JsonEscaped(line).write_str(id);
+                line.push_str("\"}\n");
+            } else {
+                timestamp(line);
+                let _ = writeln!(
+                    line,
+                    " {level_text:>5} {TARGET}: {method} {uri} status={status} latency_ms={latency_ms:.3} id={id}"
+                );
+            }
+            sink(line.as_bytes());
+        });
+    }
+}
+
+/// Appends now as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC), the date part formatted once a second
+/// per thread.
+fn timestamp(out: &mut String) {
+    thread_local! {
+        static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    SECOND.with_borrow_mut(|(second, text)| {
+        if *second != now.as_secs() {
+            *second = now.as_secs();
+            *text = crate::rfc3339::format(std::time::UNIX_EPOCH + Duration::from_secs(*second))
+                .trim_end_matches('Z')
+                .to_string();
+        }
+        out.push_str(text);
+    });
+    let _ = write!(out, ".{:06}Z", now.subsec_micros());
+}
+
+/// Writes into a JSON string's inside: quotes, backslashes and control characters escaped.
+struct JsonEscaped<'a>(&'a mut String);
+
+impl std::fmt::Write for JsonEscaped<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        for c in s.chars() {
+            match c {
+                '"' => self.0.push_str("\\\""),
+                '\\' => self.0.push_str("\\\\"),
+                c if u32::from(c) < 0x20 => write!(self.0, "\\u{:04x}", u32::from(c))?,
+                c => self.0.push(c),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_with_microseconds() {
+        let mut t = String::new();
+        timestamp(&mut t);
+        let b = t.as_bytes();
+        assert_eq!(t.len(), "2026-11-30T08:45:09.601964Z".len(), "{t}");
+        assert_eq!(
+            (b[4], b[10], b[13], b[19], b[26]),
+            (b'-', b'T', b':', b'.', b'Z'),
+            "{t}"
+        );
+        assert!(t.starts_with(&crate::rfc3339::now()[..10]), "{t}");
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut s = String::new();
+        write!(JsonEscaped(&mut s), "a\"b\\c\u{1}é").unwrap();
+        let parsed: String = serde_json::from_str(&format!("\"{s}\"")).unwrap();
+        assert_eq!(parsed, "a\"b\\c\u{1}é");
+    }
+}
