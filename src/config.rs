@@ -106,6 +106,11 @@ pub struct CacheConfig {
     pub disk_mb: u64,
     /// Time to live per kind of answer, in seconds (see [`crate::cache::CacheKind`]).
     pub ttl: BTreeMap<String, u64>,
+    /// How long a rendered answer is served again as it is (`http::fast_documents`), in seconds;
+    /// 0: never.
+    pub documents_s: u64,
+    /// Budget in MiB of those rendered answers.
+    pub documents_mb: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

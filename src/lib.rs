@@ -330,11 +330,11 @@ pub async fn serve_on(listener: TcpListener, mut config: Config) -> anyhow::Resu
     let state = AppState::new(config)?;
     spawn_background(&state);
     let limits = http::server::ConnectionLimits::from_config(&state.config.server);
-    let fast_tiles = http::fast_tiles::FastTiles::new(&state).map(Arc::new);
+    let fast_path = http::fast_path::FastPath::new(&state).map(Arc::new);
     let router = http::router(state);
     tracing::info!(%addr, %upstream, "geopf-gateway listening on http://{addr}/");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = http::server::serve(listener, router, fast_tiles, limits, stop_rx.clone());
+    let server = http::server::serve(listener, router, fast_path, limits, stop_rx.clone());
     tokio::pin!(server);
     tokio::select! {
         _ = server.as_mut() => return Ok(()),

@@ -85,7 +85,7 @@ async fn a_tile_hit_is_the_full_paths_answer() {
     // And the fast path did answer them (the full one counts nothing there).
     let fast_answers = metrics
         .lines()
-        .find(|l| l.starts_with("geopf_http_fast_tiles_total"))
+        .find(|l| l.starts_with("geopf_http_fast_answers_total{kind=\"tile\"}"))
         .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .unwrap_or(0);
     assert!(fast_answers >= 3, "{fast_answers} fast answers");
@@ -227,7 +227,7 @@ async fn fast_answers(app: &TestApp) -> u64 {
     let metrics = app.get("/metrics").await.text().await.unwrap();
     metrics
         .lines()
-        .find(|l| l.starts_with("geopf_http_fast_tiles_total"))
+        .find(|l| l.starts_with("geopf_http_fast_answers_total{kind=\"tile\"}"))
         .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .unwrap_or(0)
 }

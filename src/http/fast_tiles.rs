@@ -1,22 +1,16 @@
-//! The cached-tile fast path: a `GET /tiles/{layer}/{z}/{x}/{y}.{ext}` or a WMTS KVP GetTile
-//! (`/wmts?REQUEST=GetTile&…`) whose tile is in memory is answered here, before the router and its dozen middleware layers — the one request a map client
-//! sends by the hundred per screen. It keeps what those layers give a tile hit: the `Host` check
-//! (no DNS rebinding), the request id, the public CORS headers, the metrics and the access log; the
-//! answer is the one the full path gives (headers, `ETag`, `304` to `If-None-Match`), which
-//! `tests/fast_tiles.rs` compares header by header. Anything else — a miss, a query string (a
-//! token), a gateway with access keys, a HEAD, a malformed path, a refused `Host` — goes the full
-//! way, unchanged.
-
-use std::time::Instant;
-
-use metrics::{Counter, Histogram};
+//! Cached tiles on the fast path ([`super::fast_path`]): a `GET /tiles/{layer}/{z}/{x}/{y}.{ext}`
+//! or a WMTS KVP GetTile (`/wmts?REQUEST=GetTile&…`) whose tile is in memory — the one request a
+//! map client sends by the hundred per screen. The answer is the one the full path gives
+//! (headers, public CORS, `ETag`, `304` to `If-None-Match`), which `tests/fast_tiles.rs` compares
+//! header by header. Anything else — a miss, a query string on an XYZ path (a token), a malformed
+//! path — goes the full way, unchanged.
 
 use axum::{
     body::Body,
-    http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode},
+    http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode},
 };
+use metrics::{Counter, Histogram};
 
-use super::{access_log::AccessLog, origin::AllowedHosts};
 use crate::{
     cache::CacheStatus,
     ogcapi::{
@@ -32,16 +26,13 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const XYZ_ROUTE: &str = "/tiles/{layer_id}/{z}/{x}/{file}";
 const KVP_ROUTE: &str = "/wmts";
 
-/// What the fast path needs of the gateway.
+/// Cached tiles, as the fast path serves them.
 pub struct FastTiles {
     state: AppState,
-    allowed_hosts: AllowedHosts,
-    access_log: AccessLog,
     /// The `Vary` the full path adds to `/wmts` answers (a document route).
     documents_vary: HeaderValue,
     xyz_metrics: RouteMetrics,
     kvp_metrics: RouteMetrics,
-    answered: Counter,
 }
 
 /// The metrics of a route, their handles looked up once rather than per request.
@@ -62,19 +53,22 @@ impl RouteMetrics {
     }
 }
 
+/// A tile answer and the metrics it counts in.
+pub struct TileAnswer<'a> {
+    pub response: Response<Body>,
+    pub route: &'static str,
+    pub requests: &'a Counter,
+    pub duration: &'a Histogram,
+}
+
 impl FastTiles {
-    /// The fast path of `state`; none on a gateway with access keys (their check, budgets and
-    /// per-key metrics stay on the full path) nor on a demo (its labels are on the full path).
-    pub fn new(state: &AppState) -> Option<Self> {
-        (state.keys.is_open() && !state.config.server.demo).then(|| FastTiles {
+    pub fn new(state: &AppState) -> Self {
+        FastTiles {
             state: state.clone(),
-            allowed_hosts: AllowedHosts::from_config(&state.config.server),
-            access_log: AccessLog::new(&state.config.log),
             documents_vary: HeaderValue::from_static(super::documents_vary(state)),
             xyz_metrics: RouteMetrics::of(XYZ_ROUTE),
             kvp_metrics: RouteMetrics::of(KVP_ROUTE),
-            answered: metrics::counter!("geopf_http_fast_tiles_total"),
-        })
+        }
     }
 
     /// The tile `request` asks for, if it is in memory, and the route it is counted under.
@@ -100,53 +94,33 @@ impl FastTiles {
         Some((tile, XYZ_ROUTE))
     }
 
-    /// The answer to `request` if it is a cached tile, else `None` (the full path answers).
-    pub async fn answer<B>(&self, request: &Request<B>) -> Option<Response<Body>> {
-        let started = Instant::now();
-        if request.method() != Method::GET {
-            return None;
-        }
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok());
-        if !host.is_some_and(|h| self.allowed_hosts.allows(h)) {
-            return None;
-        }
+    /// The answer to `request` if it is a cached tile (its request id made by `id`), else `None`.
+    pub async fn answer<B>(
+        &self,
+        request: &Request<B>,
+        id: impl FnOnce() -> HeaderValue,
+    ) -> Option<TileAnswer<'_>> {
         let (tile, route) = self.cached_tile(request).await?;
-        let id = request
-            .headers()
-            .get(REQUEST_ID)
-            .cloned()
-            .unwrap_or_else(super::new_request_id);
-        let mut response = tile_response(request.headers(), tile, id.clone());
-        if route == KVP_ROUTE {
+        let mut response = tile_response(request.headers(), tile, id());
+        let metrics = if route == KVP_ROUTE {
             response
                 .headers_mut()
                 .append(header::VARY, self.documents_vary.clone());
-        }
-        let status = response.status();
-        let metrics = if route == KVP_ROUTE {
             &self.kvp_metrics
         } else {
             &self.xyz_metrics
         };
-        if status == StatusCode::OK {
-            metrics.ok.increment(1);
+        let requests = if response.status() == StatusCode::OK {
+            &metrics.ok
         } else {
-            metrics.not_modified.increment(1);
-        }
-        metrics.duration.record(started.elapsed().as_secs_f64());
-        self.answered.increment(1);
-        // No token in the URI: the fast path takes none.
-        self.access_log.write(
-            &Method::GET,
-            request.uri(),
-            id.to_str().unwrap_or(""),
-            status,
-            started.elapsed(),
-        );
-        Some(response)
+            &metrics.not_modified
+        };
+        Some(TileAnswer {
+            response,
+            route,
+            requests,
+            duration: &metrics.duration,
+        })
     }
 }
 

@@ -4,6 +4,8 @@
 pub mod access_log;
 pub mod auth;
 pub mod base_url;
+pub mod fast_documents;
+pub mod fast_path;
 pub mod fast_tiles;
 pub mod limits;
 pub mod negotiate;

@@ -31,15 +31,19 @@ pub fn recorder() -> &'static PrometheusHandle {
 }
 
 /// Counts and times every request by route template, method and status.
+/// The answer carries its route (for the fast path's kept answers).
 pub async fn track(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched
+        .as_ref()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let method = request.method().to_string();
     let started = Instant::now();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    if let Some(matched) = matched {
+        response.extensions_mut().insert(matched);
+    }
     let status = response.status().as_u16().to_string();
     metrics::counter!("geopf_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);

@@ -34,6 +34,7 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Notify};
 use tower::ServiceExt;
 
+use super::fast_path::Outcome;
 use crate::config::ServerConfig;
 
 /// Descriptors kept free for the upstream connections, the disk caches and the logs.
@@ -237,7 +238,7 @@ const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: appli
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    fast_tiles: Option<Arc<super::fast_tiles::FastTiles>>,
+    fast_path: Option<Arc<super::fast_path::FastPath>>,
     limits: ConnectionLimits,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -284,7 +285,7 @@ pub async fn serve(
         // Answers go out in one segment rather than waiting on Nagle's algorithm.
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let fast_tiles = fast_tiles.clone();
+        let fast_path = fast_path.clone();
         let registry = registry.clone();
         let builder = builder.clone();
         let mut shutdown = shutdown.clone();
@@ -296,18 +297,24 @@ pub async fn serve(
                     let active = Active::new(slot.clone(), registry.clone());
                     request.extensions_mut().insert(ConnectInfo(peer));
                     let router = router.clone();
-                    let fast_tiles = fast_tiles.clone();
+                    let fast_path = fast_path.clone();
                     async move {
-                        let fast = match &fast_tiles {
+                        let outcome = match &fast_path {
                             Some(f) => f.answer(&request).await,
-                            None => None,
+                            None => Outcome::Full(None),
                         };
-                        let response = match fast {
-                            Some(r) => r,
-                            None => match router.oneshot(request.map(Body::new)).await {
-                                Ok(r) => r,
-                                Err(never) => match never {},
-                            },
+                        let response = match outcome {
+                            Outcome::Answered(r) => r,
+                            Outcome::Full(key) => {
+                                let response = match router.oneshot(request.map(Body::new)).await {
+                                    Ok(r) => r,
+                                    Err(never) => match never {},
+                                };
+                                match (key, &fast_path) {
+                                    (Some(key), Some(f)) => f.keep(key, response).await,
+                                    _ => response,
+                                }
+                            }
                         };
                         Ok::<_, Infallible>(response.map(|inner| CountedBody {
                             inner,

@@ -1,6 +1,8 @@
 //! What the republished OGC services (`/wmts`, `/wms`) share: case-insensitive KVP parameters,
 //! XML documents, and images with validators (`ETag`, 304, `Cache-Control`, stale warnings).
 
+use std::borrow::Cow;
+
 use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -10,25 +12,35 @@ use super::html::with_cache_status;
 use crate::{cache::CacheStatus, error::ApiError, services::images::Tile};
 
 /// KVP query parameters, keys in upper case (OGC keys are case-insensitive); `token` (the
-/// gateway's own access key) is left out, it is never sent upstream.
-pub struct Kvp(pub Vec<(String, String)>);
+/// gateway's own access key) is left out, it is never sent upstream. Borrowed from the query
+/// where it needs no decoding (a tile request's usual case: nothing allocated but the list).
+pub struct Kvp<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
-impl Kvp {
-    pub fn parse(raw: Option<&str>) -> Self {
+impl<'a> Kvp<'a> {
+    pub fn parse(raw: Option<&'a str>) -> Self {
+        let upper = |k: Cow<'a, str>| match k.bytes().any(|b| b.is_ascii_lowercase()) {
+            true => Cow::Owned(k.to_ascii_uppercase()),
+            false => k,
+        };
         Kvp(
             url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
                 .filter(|(k, _)| k != "token")
-                .map(|(k, v)| (k.to_ascii_uppercase(), v.into_owned()))
+                .map(|(k, v)| (upper(k), v))
                 .collect(),
         )
     }
 
+    /// The parameters, owned.
+    pub fn into_owned(self) -> Vec<(String, String)> {
+        self.0
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
     /// The value of `key` (upper case), or "".
     pub fn get(&self, key: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or("", |(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v)
     }
 
     /// `key` as a whole number, or a 400 naming it.

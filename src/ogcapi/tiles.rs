@@ -128,7 +128,7 @@ pub struct GetTile<'a> {
 
 impl<'a> GetTile<'a> {
     /// The GetTile of a KVP query (`REQUEST=GetTile` already known).
-    pub fn of_kvp(q: &'a Kvp) -> Result<Self, ApiError> {
+    pub fn of_kvp(q: &'a Kvp<'_>) -> Result<Self, ApiError> {
         let z = u32::try_from(q.number("TILEMATRIX")?)
             .map_err(|_| ApiError::bad_parameter("TILEMATRIX", "too large"))?;
         Ok(GetTile {

@@ -25,7 +25,7 @@ pub async fn wms(
         ));
     }
     let request = q.get("REQUEST").to_ascii_lowercase();
-    let query = WmsQuery(q.0);
+    let query = WmsQuery(q.into_owned());
     match request.as_str() {
         "getcapabilities" => {
             let public = format!("{}/wms", base.0);
