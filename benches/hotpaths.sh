@@ -6,11 +6,16 @@
 #  (d) the latency a miss adds over calling the fake upstream directly, pooled connections on both
 #      sides;  (e) the disk store's write cost when full (cargo bench --bench disk_store).
 # Loopback only. Usage: benches/hotpaths.sh [seconds per wrk run, default 4] [runs, default 3]
+# PIN=1: the servers (gateway, nginx) on CPU 1 and wrk on CPU 0, rather than all three sharing the
+# machine's CPUs as the scheduler sees fit: a measure of each server's cost per request on one CPU,
+# steadier on a small machine where the load generator takes a core of its own.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DUR=${1:-4}
 RUNS=${2:-3}
 OUT=${BENCH_OUT:-$PWD/bench-out/hotpaths}
+SERVER_CPU=() LOAD_CPU=()
+if [ -n "${PIN:-}" ]; then SERVER_CPU=(taskset -c 1) LOAD_CPU=(taskset -c 0); fi
 source benches/common.sh
 mkdir -p "$OUT/www"
 bench_tools
@@ -19,7 +24,7 @@ GW="http://127.0.0.1:18281"
 # The default configuration but for the quotas (misses are paced at the published limits by
 # design, which (d) does not measure); the access log goes to a file.
 GEOPF_UPSTREAM__QUOTAS__GEOCODING=0 GEOPF_CATALOG__EMBEDDED=false \
-  "$BIN" serve --listen 127.0.0.1:18281 --upstream "$FAKE" --cache-dir "$OUT/cache" >"$OUT/gateway.log" 2>&1 &
+  "${SERVER_CPU[@]}" "$BIN" serve --listen 127.0.0.1:18281 --upstream "$FAKE" --cache-dir "$OUT/cache" >"$OUT/gateway.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -fsS "$GW/health" >/dev/null 2>&1 && break; sleep 0.1; done
 
@@ -42,11 +47,11 @@ http {
   server { listen 127.0.0.1:18282; root $OUT/www; }
 }
 NGINX
-nginx -c "$OUT/nginx.conf"
+"${SERVER_CPU[@]}" nginx -c "$OUT/nginx.conf"
 sleep 0.5
 
 wrk_run() { # name url -> "rps p99_ms"
-  wrk -t1 -c64 -d"${DUR}s" --latency "$2" >"$OUT/wrk-$1.txt"
+  "${LOAD_CPU[@]}" wrk -t1 -c64 -d"${DUR}s" --latency "$2" >"$OUT/wrk-$1.txt"
   python3 - "$OUT/wrk-$1.txt" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -75,11 +80,11 @@ print(f"{label:22s} gateway {g_rps:9.0f} req/s p99 {g_p99:6.2f} ms | nginx {n_rp
       f" | ratio {g_rps / n_rps:.2f}, p99 x{g_p99 / n_p99:.2f}   (gateway runs {[round(r) for r, _ in g]}, nginx {[round(r) for r, _ in n]})")
 PY
 }
-echo "== cached answers, wrk -t1 -c64 -d${DUR}s, $RUNS alternated runs each (medians); gateway with its access log on"
+echo "== cached answers, wrk -t1 -c64 -d${DUR}s, $RUNS alternated runs each (medians); gateway with its access log on${PIN:+; servers pinned to CPU 1, wrk to CPU 0}"
 compare "(a) XYZ tile" "$TILE" "/tile.png"
 compare "(b) geocoding answer" "$GEO" "/items.json"
 compare "(c) WMTS KVP GetTile" "$KVP" "/kvp.png"
-echo "access log lines written: $(grep -c 'finished processing request' "$OUT/gateway.log" || true)"
+echo "access log lines written: $(grep -c ' INFO access: ' "$OUT/gateway.log" || true)"
 
 echo "== (d) latency a miss adds: 300 distinct searches one at a time, kept-alive connections on both sides"
 python3 - "$GW" "$FAKE" <<'PY'

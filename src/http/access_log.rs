@@ -79,8 +79,8 @@ impl AccessLog {
         latency: Duration,
     ) {
         let Some(level) = self.level else { return };
-        let latency_ms = latency.as_secs_f64() * 1000.0;
         let Some(sink) = SINK.get() else {
+            let latency_ms = latency.as_secs_f64() * 1000.0;
             let status = status.as_u16();
             if level == Level::INFO {
                 tracing::info!(target: TARGET, %method, %uri, status, latency_ms, id);
@@ -96,6 +96,9 @@ impl AccessLog {
             line.clear();
             let level_text = if level == Level::INFO { "INFO" } else { "DEBUG" };
             let status = status.as_u16();
+            // Milliseconds to the microsecond, without float formatting.
+            let micros = latency.as_micros();
+            let latency_ms = format_args!("{}.{:03}", micros / 1000, micros % 1000);
             if self.json {
                 line.push_str("{\"timestamp\":\"");
                 timestamp(line);
@@ -104,14 +107,14 @@ impl AccessLog {
                     "\",\"level\":\"{level_text}\",\"target\":\"{TARGET}\",\"method\":\"{method}\",\"uri\":\""
                 );
                 let _ = write!(JsonEscaped(line), "{uri}");
-                let _ = write!(line, "\",\"status\":{status},\"latency_ms\":{latency_ms:.3},\"id\":\"");
+                let _ = write!(line, "\",\"status\":{status},\"latency_ms\":{latency_ms},\"id\":\"");
                 let _ = JsonEscaped(line).write_str(id);
                 line.push_str("\"}\n");
             } else {
                 timestamp(line);
                 let _ = writeln!(
                     line,
-                    " {level_text:>5} {TARGET}: {method} {uri} status={status} latency_ms={latency_ms:.3} id={id}"
+                    " {level_text:>5} {TARGET}: {method} {uri} status={status} latency_ms={latency_ms} id={id}"
                 );
             }
             sink(line.as_bytes());

@@ -7,7 +7,7 @@
 //! on a gateway with access keys (their check, budgets and per-key metrics stay on the full path)
 //! or in demo mode (its labels are on the full path).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::{
     body::Body,
@@ -78,10 +78,11 @@ impl FastPath {
         };
         // Tiles first: they are the many; their paths are never kept as documents.
         if let Some(tile) = self.tiles.answer(request, &id).await {
+            let took = started.elapsed();
             tile.requests.increment(1);
-            tile.duration.record(started.elapsed().as_secs_f64());
+            tile.duration.record(took.as_secs_f64());
             self.tiles_answered.increment(1);
-            self.log(request, &tile.response, started);
+            self.log(request, &tile.response, took);
             return Outcome::Answered(tile.response);
         }
         let Some(documents) = &self.documents else {
@@ -94,10 +95,11 @@ impl FastPath {
             return Outcome::Full(Some(key));
         };
         let response = fast_documents::response(&document, id());
+        let took = started.elapsed();
         document.requests.increment(1);
-        document.duration.record(started.elapsed().as_secs_f64());
+        document.duration.record(took.as_secs_f64());
         self.documents_answered.increment(1);
-        self.log(request, &response, started);
+        self.log(request, &response, took);
         Outcome::Answered(response)
     }
 
@@ -110,7 +112,7 @@ impl FastPath {
     }
 
     /// The access line. No token in the URI: the fast path takes none.
-    fn log<B>(&self, request: &Request<B>, response: &Response<Body>, started: Instant) {
+    fn log<B>(&self, request: &Request<B>, response: &Response<Body>, took: Duration) {
         let id = response
             .headers()
             .get(REQUEST_ID)
@@ -118,6 +120,6 @@ impl FastPath {
             .unwrap_or("");
         let status: StatusCode = response.status();
         self.access_log
-            .write(&Method::GET, request.uri(), id, status, started.elapsed());
+            .write(&Method::GET, request.uri(), id, status, took);
     }
 }

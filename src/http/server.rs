@@ -295,7 +295,6 @@ pub async fn serve(
                 let registry = registry.clone();
                 hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                     let active = Active::new(slot.clone(), registry.clone());
-                    request.extensions_mut().insert(ConnectInfo(peer));
                     let router = router.clone();
                     let fast_path = fast_path.clone();
                     async move {
@@ -306,6 +305,7 @@ pub async fn serve(
                         let response = match outcome {
                             Outcome::Answered(r) => r,
                             Outcome::Full(key) => {
+                                request.extensions_mut().insert(ConnectInfo(peer));
                                 let response = match router.oneshot(request.map(Body::new)).await {
                                     Ok(r) => r,
                                     Err(never) => match never {},
