@@ -21,6 +21,10 @@ mkdir -p "$OUT/www"
 bench_tools
 bench_start
 GW="http://127.0.0.1:18281"
+if curl -fsS -o /dev/null "$GW/health" 2>/dev/null; then
+  echo "something already answers on $GW: stop it first" >&2
+  exit 1
+fi
 # The default configuration but for the quotas (misses are paced at the published limits by
 # design, which (d) does not measure); the access log goes to a file.
 GEOPF_UPSTREAM__QUOTAS__GEOCODING=0 GEOPF_CATALOG__EMBEDDED=false \

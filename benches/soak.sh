@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Soak test: the release gateway in front of the fake upstream, with small memory budgets
-# (MEMORY_MB for each of the two memory caches, JOBS_MB for job results) so that they fill and
+# (MEMORY_MB for each of the two memory caches and for the rendered answers kept a few seconds,
+# JOBS_MB for job results) so that they fill and
 # evict, under wrk at N connections for D seconds with mixed traffic — repeated searches and tiles
 # (hits), new searches (misses queued on the 50/s geocoding quota), new tiles (misses) — and a batch
 # geocoding job running beside it. Fails on any error or non-2xx answer, or if the gateway's RSS
@@ -31,7 +32,7 @@ python3 "$SHARED/tools/fake-geopf" --port-file "$OUT/fake.port" --quiet >"$OUT/f
 pids+=($!)
 for _ in $(seq 50); do [ -s "$OUT/fake.port" ] && break; sleep 0.1; done
 PORT=${SOAK_PORT:-18191}
-GEOPF_LOG__LEVEL=warn GEOPF_CACHE__MEMORY_MB=$MEMORY_MB GEOPF_JOBS__MEMORY_MB=$JOBS_MB \
+GEOPF_LOG__LEVEL=warn GEOPF_CACHE__MEMORY_MB=$MEMORY_MB GEOPF_CACHE__DOCUMENTS_MB=$MEMORY_MB GEOPF_JOBS__MEMORY_MB=$JOBS_MB \
   GEOPF_CACHE__DISK_MB=64 "$BIN" serve --cache-dir "$OUT/cache" --listen "127.0.0.1:$PORT" --upstream "http://127.0.0.1:$(cat "$OUT/fake.port")" >"$OUT/gateway.log" 2>&1 &
 gw=$!
 pids+=("$gw")
@@ -71,8 +72,8 @@ cat "$OUT/wrk.txt"
 requests=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
 non2xx=$(awk '/Non-2xx/ {print $5}' "$OUT/wrk.txt")
 sockerr=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$OUT/wrk.txt")
-limit_kb=$(( start_rss + (2 * MEMORY_MB + JOBS_MB + OVERHEAD_MB) * 1024 ))
-echo "soak: ${DUR}s at ${CONNS} connections: ${requests} requests, ${non2xx:-0} non-2xx, ${sockerr:-0} socket errors; batch job: ${job_status}; RSS ${start_rss} kB -> ${end_rss} kB (limit ${limit_kb} kB: start + 2 x ${MEMORY_MB} + ${JOBS_MB} + ${OVERHEAD_MB} MiB)"
+limit_kb=$(( start_rss + (3 * MEMORY_MB + JOBS_MB + OVERHEAD_MB) * 1024 ))
+echo "soak: ${DUR}s at ${CONNS} connections: ${requests} requests, ${non2xx:-0} non-2xx, ${sockerr:-0} socket errors; batch job: ${job_status}; RSS ${start_rss} kB -> ${end_rss} kB (limit ${limit_kb} kB: start + 3 x ${MEMORY_MB} + ${JOBS_MB} + ${OVERHEAD_MB} MiB)"
 test "${non2xx:-0}" -eq 0
 test "${sockerr:-0}" -eq 0
 test "$end_rss" -le "$limit_kb"
