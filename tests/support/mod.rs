@@ -198,3 +198,18 @@ pub fn link(doc: &Value, rel: &str) -> Option<String> {
         .and_then(|l| l["href"].as_str())
         .map(str::to_string)
 }
+
+/// The headers of an answer, sorted, but `date`, `x-request-id` and those named in `also`: what
+/// two answers to the same request must share.
+pub fn stable_headers(r: &reqwest::Response, also: &[&str]) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = r
+        .headers()
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(k.as_str(), "date" | "x-request-id") && !also.contains(&k.as_str())
+        })
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("?").to_string()))
+        .collect();
+    h.sort();
+    h
+}
