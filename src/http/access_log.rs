@@ -94,31 +94,57 @@ impl AccessLog {
         }
         LINE.with_borrow_mut(|line| {
             line.clear();
-            let level_text = if level == Level::INFO { "INFO" } else { "DEBUG" };
-            let status = status.as_u16();
-            // Milliseconds to the microsecond, without float formatting.
-            let micros = latency.as_micros();
-            let latency_ms = format_args!("{}.{:03}", micros / 1000, micros % 1000);
-            if self.json {
-                line.push_str("{\"timestamp\":\"");
-                timestamp(line);
-                let _ = write!(
-                    line,
-                    "\",\"level\":\"{level_text}\",\"target\":\"{TARGET}\",\"method\":\"{method}\",\"uri\":\""
-                );
-                let _ = write!(JsonEscaped(line), "{uri}");
-                let _ = write!(line, "\",\"status\":{status},\"latency_ms\":{latency_ms},\"id\":\"");
-                let _ = JsonEscaped(line).write_str(id);
-                line.push_str("\"}\n");
-            } else {
-                timestamp(line);
-                let _ = writeln!(
-                    line,
-                    " {level_text:>5} {TARGET}: {method} {uri} status={status} latency_ms={latency_ms} id={id}"
-                );
-            }
+            self.format(line, level, method, uri, id, status, latency);
             sink(line.as_bytes());
+            // A request line of hundreds of kilobytes leaves no such buffer behind.
+            if line.capacity() > 64 << 10 {
+                *line = String::new();
+            }
         });
+    }
+
+    /// Appends the line to `line`.
+    #[allow(clippy::too_many_arguments)]
+    fn format(
+        &self,
+        line: &mut String,
+        level: Level,
+        method: &Method,
+        uri: &dyn std::fmt::Display,
+        id: &str,
+        status: StatusCode,
+        latency: Duration,
+    ) {
+        let level_text = if level == Level::INFO {
+            "INFO"
+        } else {
+            "DEBUG"
+        };
+        let status = status.as_u16();
+        // Milliseconds to the microsecond, without float formatting.
+        let micros = latency.as_micros();
+        let latency_ms = format_args!("{}.{:03}", micros / 1000, micros % 1000);
+        if self.json {
+            line.push_str("{\"timestamp\":\"");
+            timestamp(line);
+            let _ = write!(
+                line,
+                "\",\"level\":\"{level_text}\",\"target\":\"{TARGET}\",\"method\":\"{method}\",\"uri\":\""
+            );
+            let _ = write!(JsonEscaped(line), "{uri}");
+            let _ = write!(
+                line,
+                "\",\"status\":{status},\"latency_ms\":{latency_ms},\"id\":\""
+            );
+            let _ = JsonEscaped(line).write_str(id);
+            line.push_str("\"}\n");
+        } else {
+            timestamp(line);
+            let _ = writeln!(
+                line,
+                " {level_text:>5} {TARGET}: {method} {uri} status={status} latency_ms={latency_ms} id={id}"
+            );
+        }
     }
 }
 
@@ -176,6 +202,52 @@ mod tests {
             "{t}"
         );
         assert!(t.starts_with(&crate::rfc3339::now()[..10]), "{t}");
+    }
+
+    fn line(json: bool) -> String {
+        let log = AccessLog {
+            level: Some(Level::INFO),
+            json,
+        };
+        let mut line = String::new();
+        log.format(
+            &mut line,
+            Level::INFO,
+            &Method::GET,
+            &"/collections/x/items?q=\"quoted\"",
+            "id-1",
+            StatusCode::NOT_MODIFIED,
+            Duration::from_micros(1_234_567),
+        );
+        line
+    }
+
+    #[test]
+    fn a_text_line_reads_like_the_rest_of_the_log() {
+        let line = line(false);
+        let (stamp, rest) = line.split_once(' ').unwrap();
+        assert_eq!(stamp.len(), 27, "{line}");
+        assert_eq!(
+            rest,
+            " INFO access: GET /collections/x/items?q=\"quoted\" status=304 latency_ms=1234.567 id=id-1\n"
+        );
+    }
+
+    #[test]
+    fn a_json_line_is_one_object() {
+        let line = line(true);
+        assert!(
+            line.ends_with("}\n") && line.matches('\n').count() == 1,
+            "{line}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["uri"], "/collections/x/items?q=\"quoted\"");
+        assert_eq!(v["status"], 304);
+        assert_eq!(v["latency_ms"], 1234.567);
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["target"], "access");
+        assert_eq!(v["id"], "id-1");
+        assert_eq!(v["timestamp"].as_str().unwrap().len(), 27);
     }
 
     #[test]
