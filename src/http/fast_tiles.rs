@@ -13,10 +13,7 @@ use metrics::{Counter, Histogram};
 
 use crate::{
     cache::CacheStatus,
-    ogcapi::{
-        ows::{self, Kvp},
-        tiles::GetTile,
-    },
+    ogcapi::{ows::Kvp, tiles::GetTile},
     services::images::Tile,
     AppState,
 };
@@ -146,12 +143,30 @@ fn parse_tile_path(path: &str) -> Option<(&str, u32, u64, u64, &str)> {
     ))
 }
 
-/// The full path's answer to a tile hit: `ogcapi::ows::image`'s, with what the public CORS layer
-/// and the request-id layer add.
+/// The full path's answer to a tile hit — `ogcapi::ows::image`'s, with what the public CORS layer
+/// and the request-id layer add — written at once into one map sized for it (measured: fewer µs
+/// per tile than building `ows::image`'s and adding to it). `tests/fast_tiles.rs` holds the two
+/// to the same headers, 200 and 304.
 fn tile_response(request: &HeaderMap, tile: Tile, id: HeaderValue) -> Response<Body> {
-    let mut response = ows::image(request, &tile, CacheStatus::Hit, false);
-    let h = response.headers_mut();
-    h.reserve(5);
+    let not_modified = request
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == tile.etag);
+    let mut h = HeaderMap::with_capacity(16);
+    let (status, body) = if not_modified {
+        (StatusCode::NOT_MODIFIED, Body::empty())
+    } else {
+        h.insert(header::CONTENT_TYPE, tile.content_type);
+        (StatusCode::OK, Body::from(tile.body))
+    };
+    h.insert(header::ETAG, tile.etag);
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    h.insert(
+        HeaderName::from_static("cache-status"),
+        HeaderValue::from_static(CacheStatus::Hit.as_str()),
+    );
     h.insert(
         header::VARY,
         HeaderValue::from_static(
@@ -167,6 +182,9 @@ fn tile_response(request: &HeaderMap, tile: Tile, id: HeaderValue) -> Response<B
         HeaderValue::from_static("retry-after,cache-status"),
     );
     h.insert(REQUEST_ID, id);
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = h;
     response
 }
 
