@@ -22,13 +22,11 @@ use axum::{
 use metrics::{Counter, Histogram};
 use moka::sync::Cache;
 
+use super::{CACHE_STATUS, REQUEST_ID};
 use crate::{cache::CacheStatus, AppState};
 
 /// The largest body kept.
 pub const MAX_BODY: usize = 1 << 20;
-
-const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A kept answer: its headers (without a request id), its body, and its route's metrics.
 pub struct Document {

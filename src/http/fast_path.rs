@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::{
     body::Body,
-    http::{header, HeaderName, Method, Request, Response, StatusCode},
+    http::{header, Method, Request, Response, StatusCode},
 };
 use metrics::Counter;
 
@@ -20,10 +20,9 @@ use super::{
     fast_documents::{self, DocumentCache, DocumentKey},
     fast_tiles::FastTiles,
     origin::AllowedHosts,
+    REQUEST_ID,
 };
 use crate::AppState;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What the fast path needs of the gateway.
 pub struct FastPath {

@@ -7,10 +7,11 @@
 
 use axum::{
     body::Body,
-    http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode},
+    http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode},
 };
 use metrics::{Counter, Histogram};
 
+use super::{CACHE_STATUS, REQUEST_ID};
 use crate::{
     cache::CacheStatus,
     ogcapi::{ows::Kvp, tiles::GetTile},
@@ -18,7 +19,6 @@ use crate::{
     AppState,
 };
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The route labels of the full path's metrics, so that both count as one route.
 const XYZ_ROUTE: &str = "/tiles/{layer_id}/{z}/{x}/{file}";
 const KVP_ROUTE: &str = "/wmts";
@@ -164,7 +164,7 @@ fn tile_response(request: &HeaderMap, tile: Tile, id: HeaderValue) -> Response<B
         HeaderValue::from_static("public, max-age=86400"),
     );
     h.insert(
-        HeaderName::from_static("cache-status"),
+        CACHE_STATUS,
         HeaderValue::from_static(CacheStatus::Hit.as_str()),
     );
     h.insert(

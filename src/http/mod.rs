@@ -34,7 +34,10 @@ use tower_http::{
 use self::access_log::AccessLog;
 use crate::{config::ServerConfig, error::ApiError, ogcapi, AppState};
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The request id header, set or kept on every answer.
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The header saying where an answer came from (RFC 9211).
+pub(crate) const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 
 /// The whole application: every route and every layer.
 pub fn router(state: AppState) -> Router {
