@@ -6,10 +6,15 @@
 //!   make room, and when every connection is busy the newcomer gets an immediate 503 (never a hang).
 //! - The soft limit on open files is raised to the hard one, and the cap kept below it.
 //! - On shutdown, idle connections close at once and busy ones finish (see [`crate::serve_on`]).
+//!
+//! Per request it touches only its connection's own state — no shared counter, lock or clock
+//! read: the idle times are kept to the sweep's tick, and a connection is told to close through
+//! its own slot rather than by polling shared signals each time it wakes.
 
 use std::{
     collections::HashMap,
     convert::Infallible,
+    future::Future,
     net::SocketAddr,
     pin::Pin,
     sync::{
@@ -25,13 +30,14 @@ use axum::{
     extract::ConnectInfo,
     Router,
 };
+use futures::task::AtomicWaker;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::conn::auto,
 };
-use tokio::{net::TcpListener, sync::Notify};
+use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use super::fast_path::Outcome;
@@ -89,13 +95,29 @@ fn raise_open_file_limit() -> Option<u64> {
     }
 }
 
+/// What a connection is asked to do, in increasing order of urgency.
+const KEEP: u8 = 0;
+/// Finish the request in flight, then close (shutdown).
+const DRAIN: u8 = 1;
+/// Close now.
+const CLOSE: u8 = 2;
+
 /// One open connection, as the cap and the idle sweep see it.
 struct Slot {
     in_flight: AtomicUsize,
-    /// Milliseconds since the registry started, when the last request ended (or the connection
-    /// was accepted).
+    /// The registry's clock when the last request ended (or the connection was accepted).
     last_active_ms: AtomicU64,
-    close: Notify,
+    /// [`KEEP`], [`DRAIN`] or [`CLOSE`]; only ever raised.
+    ask: std::sync::atomic::AtomicU8,
+    /// The connection's task, woken when `ask` is raised.
+    task: AtomicWaker,
+}
+
+impl Slot {
+    fn ask(&self, what: u8) {
+        self.ask.fetch_max(what, Ordering::AcqRel);
+        self.task.wake();
+    }
 }
 
 /// The open connections.
@@ -103,6 +125,9 @@ struct Registry {
     slots: Mutex<HashMap<u64, Arc<Slot>>>,
     next_id: AtomicU64,
     started: Instant,
+    /// Milliseconds since `started`, as of the sweep's last tick: the idle times need no finer
+    /// clock, and a request's end reads this rather than the system's clock.
+    clock_ms: AtomicU64,
 }
 
 impl Registry {
@@ -111,11 +136,20 @@ impl Registry {
             slots: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             started: Instant::now(),
+            clock_ms: AtomicU64::new(0),
         }
     }
 
+    /// Reads the clock and keeps it for [`Registry::clock_ms`].
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.clock_ms.store(now, Ordering::Relaxed);
+        now
+    }
+
+    /// The clock as of its last reading (at most a sweep's tick old).
+    fn clock_ms(&self) -> u64 {
+        self.clock_ms.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Slot>>> {
@@ -132,7 +166,7 @@ impl Registry {
                 .min_by_key(|(_, s)| s.last_active_ms.load(Ordering::Relaxed))
                 .map(|(id, _)| *id)?;
             if let Some(slot) = slots.remove(&idlest) {
-                slot.close.notify_one();
+                slot.ask(CLOSE);
                 metrics::counter!("geopf_connections_closed_total", "why" => "evicted")
                     .increment(1);
             }
@@ -141,7 +175,8 @@ impl Registry {
         let slot = Arc::new(Slot {
             in_flight: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(self.now_ms()),
-            close: Notify::new(),
+            ask: std::sync::atomic::AtomicU8::new(KEEP),
+            task: AtomicWaker::new(),
         });
         slots.insert(id, slot.clone());
         Some((id, slot))
@@ -165,43 +200,82 @@ impl Registry {
             let idle = s.in_flight.load(Ordering::Acquire) == 0
                 && s.last_active_ms.load(Ordering::Relaxed) < cutoff;
             if idle {
-                s.close.notify_one();
+                s.ask(CLOSE);
                 metrics::counter!("geopf_connections_closed_total", "why" => "idle").increment(1);
             }
             !idle
         });
     }
 
-    /// Asks every connection with nothing in flight to close (shutdown).
-    fn close_idle(&self) {
+    /// Shutdown: every connection with nothing in flight closes, the others once their request
+    /// is answered.
+    fn shut_down(&self) {
         for s in self.lock().values() {
-            if s.in_flight.load(Ordering::Acquire) == 0 {
-                s.close.notify_one();
-            }
+            let busy = s.in_flight.load(Ordering::Acquire) > 0;
+            s.ask(if busy { DRAIN } else { CLOSE });
         }
+    }
+}
+
+/// What the requests of one connection share: one reference counted per request, the
+/// connection's own rather than the process's.
+struct Connection {
+    router: Router,
+    fast_path: Option<Arc<super::fast_path::FastPath>>,
+    registry: Arc<Registry>,
+    slot: Arc<Slot>,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    async fn answer(
+        self: Arc<Self>,
+        mut request: hyper::Request<Incoming>,
+    ) -> hyper::Response<CountedBody> {
+        let active = Active::new(self.clone());
+        let outcome = match &self.fast_path {
+            Some(f) => f.answer(&request).await,
+            None => Outcome::Full(None),
+        };
+        let response = match outcome {
+            Outcome::Answered(r) => r,
+            Outcome::Full(key) => {
+                request.extensions_mut().insert(ConnectInfo(self.peer));
+                let router = self.router.clone();
+                let response = match router.oneshot(request.map(Body::new)).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                };
+                match (key, &self.fast_path) {
+                    (Some(key), Some(f)) => f.keep(key, response).await,
+                    _ => response,
+                }
+            }
+        };
+        response.map(|inner| CountedBody {
+            inner,
+            _active: active,
+        })
     }
 }
 
 /// A request in flight on a connection: counted from the request head until the response body
 /// is sent or dropped.
-struct Active {
-    slot: Arc<Slot>,
-    registry: Arc<Registry>,
-}
+struct Active(Arc<Connection>);
 
 impl Active {
-    fn new(slot: Arc<Slot>, registry: Arc<Registry>) -> Self {
-        slot.in_flight.fetch_add(1, Ordering::AcqRel);
-        Active { slot, registry }
+    fn new(connection: Arc<Connection>) -> Self {
+        connection.slot.in_flight.fetch_add(1, Ordering::AcqRel);
+        Active(connection)
     }
 }
 
 impl Drop for Active {
     fn drop(&mut self) {
-        self.slot
-            .last_active_ms
-            .store(self.registry.now_ms(), Ordering::Relaxed);
-        self.slot.in_flight.fetch_sub(1, Ordering::AcqRel);
+        let Connection { slot, registry, .. } = &*self.0;
+        slot.last_active_ms
+            .store(registry.clock_ms(), Ordering::Relaxed);
+        slot.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -252,6 +326,7 @@ pub async fn serve(
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                registry.now_ms();
                 registry.sweep(limits.idle_timeout);
                 metrics::gauge!("geopf_connections_open").set(registry.len() as f64);
             }
@@ -284,61 +359,42 @@ pub async fn serve(
         };
         // Answers go out in one segment rather than waiting on Nagle's algorithm.
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let fast_path = fast_path.clone();
+        let connection = Arc::new(Connection {
+            router: router.clone(),
+            fast_path: fast_path.clone(),
+            registry: registry.clone(),
+            slot: slot.clone(),
+            peer,
+        });
         let registry = registry.clone();
         let builder = builder.clone();
-        let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let service = {
-                let slot = slot.clone();
-                let registry = registry.clone();
-                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-                    let active = Active::new(slot.clone(), registry.clone());
-                    let router = router.clone();
-                    let fast_path = fast_path.clone();
-                    async move {
-                        let outcome = match &fast_path {
-                            Some(f) => f.answer(&request).await,
-                            None => Outcome::Full(None),
-                        };
-                        let response = match outcome {
-                            Outcome::Answered(r) => r,
-                            Outcome::Full(key) => {
-                                request.extensions_mut().insert(ConnectInfo(peer));
-                                let response = match router.oneshot(request.map(Body::new)).await {
-                                    Ok(r) => r,
-                                    Err(never) => match never {},
-                                };
-                                match (key, &fast_path) {
-                                    (Some(key), Some(f)) => f.keep(key, response).await,
-                                    _ => response,
-                                }
-                            }
-                        };
-                        Ok::<_, Infallible>(response.map(|inner| CountedBody {
-                            inner,
-                            _active: active,
-                        }))
+            let service = hyper::service::service_fn(move |request| {
+                let answer = connection.clone().answer(request);
+                async move { Ok::<_, Infallible>(answer.await) }
+            });
+            let serving = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            tokio::pin!(serving);
+            let mut draining = false;
+            std::future::poll_fn(|cx| {
+                slot.task.register(cx.waker());
+                match slot.ask.load(Ordering::Acquire) {
+                    // Dropping the connection closes the socket.
+                    CLOSE => return Poll::Ready(()),
+                    DRAIN if !draining => {
+                        draining = true;
+                        serving.as_mut().graceful_shutdown();
                     }
-                })
-            };
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                // Dropping the connection closes the socket.
-                _ = slot.close.notified() => {}
-                _ = stopped(&mut shutdown) => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+                    _ => {}
                 }
-            }
+                serving.as_mut().poll(cx).map(|_| ())
+            })
+            .await;
             registry.remove(id);
         });
     }
     sweeper.abort();
-    registry.close_idle();
+    registry.shut_down();
     while registry.len() > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
