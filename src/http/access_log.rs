@@ -73,7 +73,7 @@ impl AccessLog {
     pub fn write(
         &self,
         method: &Method,
-        uri: &dyn std::fmt::Display,
+        uri: &str,
         id: &str,
         status: StatusCode,
         latency: Duration,
@@ -103,49 +103,75 @@ impl AccessLog {
         });
     }
 
-    /// Appends the line to `line`.
+    /// Appends the line to `line`: pieces pushed one after the other, no `fmt` machinery (a
+    /// third of the line's cost when it had it).
     #[allow(clippy::too_many_arguments)]
     fn format(
         &self,
         line: &mut String,
         level: Level,
         method: &Method,
-        uri: &dyn std::fmt::Display,
+        uri: &str,
         id: &str,
         status: StatusCode,
         latency: Duration,
     ) {
-        let level_text = if level == Level::INFO {
-            "INFO"
-        } else {
-            "DEBUG"
-        };
-        let status = status.as_u16();
-        // Milliseconds to the microsecond, without float formatting.
-        let micros = latency.as_micros();
-        let latency_ms = format_args!("{}.{:03}", micros / 1000, micros % 1000);
+        let info = level == Level::INFO;
         if self.json {
             line.push_str("{\"timestamp\":\"");
             timestamp(line);
-            let _ = write!(
-                line,
-                "\",\"level\":\"{level_text}\",\"target\":\"{TARGET}\",\"method\":\"{method}\",\"uri\":\""
-            );
-            let _ = write!(JsonEscaped(line), "{uri}");
-            let _ = write!(
-                line,
-                "\",\"status\":{status},\"latency_ms\":{latency_ms},\"id\":\""
-            );
+            line.push_str(if info {
+                "\",\"level\":\"INFO\",\"target\":\"access\",\"method\":\""
+            } else {
+                "\",\"level\":\"DEBUG\",\"target\":\"access\",\"method\":\""
+            });
+            line.push_str(method.as_str());
+            line.push_str("\",\"uri\":\"");
+            let _ = JsonEscaped(line).write_str(uri);
+            line.push_str("\",\"status\":");
+            line.push_str(status.as_str());
+            line.push_str(",\"latency_ms\":");
+            milliseconds(line, latency);
+            line.push_str(",\"id\":\"");
             let _ = JsonEscaped(line).write_str(id);
             line.push_str("\"}\n");
         } else {
             timestamp(line);
-            let _ = writeln!(
-                line,
-                " {level_text:>5} {TARGET}: {method} {uri} status={status} latency_ms={latency_ms} id={id}"
-            );
+            line.push_str(if info {
+                "  INFO access: "
+            } else {
+                " DEBUG access: "
+            });
+            line.push_str(method.as_str());
+            line.push(' ');
+            line.push_str(uri);
+            line.push_str(" status=");
+            line.push_str(status.as_str());
+            line.push_str(" latency_ms=");
+            milliseconds(line, latency);
+            line.push_str(" id=");
+            line.push_str(id);
+            line.push('\n');
         }
     }
+}
+
+/// Appends `latency` in milliseconds to the microsecond (`12.034`), without float formatting.
+fn milliseconds(out: &mut String, latency: Duration) {
+    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    out.push_str(itoa::Buffer::new().format(micros / 1000));
+    out.push('.');
+    zero_padded(out, micros % 1000, 3);
+}
+
+/// Appends `n` (below 10^`width`) in `width` digits, zeros in front.
+fn zero_padded(out: &mut String, n: u64, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n);
+    for _ in digits.len()..width {
+        out.push('0');
+    }
+    out.push_str(digits);
 }
 
 /// Appends now as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC), the date part formatted once a second
@@ -166,7 +192,9 @@ fn timestamp(out: &mut String) {
         }
         out.push_str(text);
     });
-    let _ = write!(out, ".{:06}Z", now.subsec_micros());
+    out.push('.');
+    zero_padded(out, u64::from(now.subsec_micros()), 6);
+    out.push('Z');
 }
 
 /// Writes into a JSON string's inside: quotes, backslashes and control characters escaped.
@@ -214,7 +242,7 @@ mod tests {
             &mut line,
             Level::INFO,
             &Method::GET,
-            &"/collections/x/items?q=\"quoted\"",
+            "/collections/x/items?q=\"quoted\"",
             "id-1",
             StatusCode::NOT_MODIFIED,
             Duration::from_micros(1_234_567),
@@ -248,6 +276,20 @@ mod tests {
         assert_eq!(v["target"], "access");
         assert_eq!(v["id"], "id-1");
         assert_eq!(v["timestamp"].as_str().unwrap().len(), 27);
+    }
+
+    #[test]
+    fn latencies_are_milliseconds_to_the_microsecond() {
+        for (micros, text) in [
+            (0, "0.000"),
+            (7, "0.007"),
+            (1_234_567, "1234.567"),
+            (50_000, "50.000"),
+        ] {
+            let mut s = String::new();
+            milliseconds(&mut s, Duration::from_micros(micros));
+            assert_eq!(s, text);
+        }
     }
 
     #[test]

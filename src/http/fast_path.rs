@@ -118,7 +118,12 @@ impl FastPath {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let status: StatusCode = response.status();
-        self.access_log
-            .write(&Method::GET, request.uri(), id, status, took);
+        let uri = request.uri();
+        // A request's URI is its path and query but for a proxy's absolute form.
+        let text = match (uri.scheme(), uri.path_and_query()) {
+            (None, Some(p)) => std::borrow::Cow::Borrowed(p.as_str()),
+            _ => std::borrow::Cow::Owned(uri.to_string()),
+        };
+        self.access_log.write(&Method::GET, &text, id, status, took);
     }
 }
