@@ -145,6 +145,16 @@ impl<'a> GetTile<'a> {
     /// The layer, if the layer, matrix set, style and format are ones this WMTS serves; the
     /// error says which is not.
     pub fn check(&self, state: &AppState) -> Result<Item<WmtsLayer>, ApiError> {
+        let layer = self.layer;
+        let l = state.basemaps.layer(layer).ok_or_else(|| {
+            ApiError::bad_parameter("LAYER", format!("{layer:?} is not a layer of this WMTS"))
+        })?;
+        self.check_layer(&l)?;
+        Ok(l)
+    }
+
+    /// Whether layer `l` has the matrix set, style and format asked; the error says which not.
+    pub fn check_layer(&self, l: &WmtsLayer) -> Result<(), ApiError> {
         let GetTile {
             layer,
             style,
@@ -152,9 +162,6 @@ impl<'a> GetTile<'a> {
             format,
             ..
         } = *self;
-        let l = state.basemaps.layer(layer).ok_or_else(|| {
-            ApiError::bad_parameter("LAYER", format!("{layer:?} is not a layer of this WMTS"))
-        })?;
         // "PM", the name countless maps and scripts send to data.geopf.fr (which accepts it), means
         // the layer's WebMercator set (PM_0_19, PM_6_18…).
         let same_set = tms == l.tile_matrix_set || (tms == "PM" && l.is_xyz());
@@ -176,7 +183,7 @@ impl<'a> GetTile<'a> {
                 format!("{format:?} is not image/png or image/jpeg"),
             ));
         }
-        Ok(l)
+        Ok(())
     }
 }
 

@@ -134,19 +134,30 @@ impl Basemaps {
         Ok(layer)
     }
 
-    /// Tile z/x/y of `layer` if it is in memory: what a hit needs and nothing more (the HTTP
-    /// fast path for cached tiles). `None` for anything else — not cached, or a request the full
-    /// path answers (a tile outside the layer, a bad format).
-    pub async fn cached(
+    /// The cache key of tile z/x/y in `format` of layer `layer_id` if `fits` the layer: what a
+    /// hit needs and nothing more (the HTTP fast path for cached tiles). `None` for anything
+    /// else, which the full path answers (an unknown layer, a tile outside it, a bad format).
+    pub fn hit_key(
         &self,
-        layer: &WmtsLayer,
+        layer_id: &str,
+        fits: impl FnOnce(&WmtsLayer) -> bool,
         z: u32,
         x: u64,
         y: u64,
         format: &str,
-    ) -> Option<Tile> {
-        let (_, key) = tile_key(layer, z, x, y, format).ok()?;
-        self.images.cached(&key).await
+    ) -> Option<String> {
+        self.caps
+            .with(layer_id, |layer| {
+                fits(layer)
+                    .then(|| tile_key(layer, z, x, y, format).ok().map(|(_, key)| key))
+                    .flatten()
+            })
+            .flatten()
+    }
+
+    /// The tile under `key` ([`Basemaps::hit_key`]) if it is in memory.
+    pub async fn cached(&self, key: &str) -> Option<Tile> {
+        self.images.cached(key).await
     }
 
     /// Tile `x` (column), `y` (row) of level `z` of `layer` on its own tile matrix set (XYZ
@@ -269,6 +280,31 @@ fn get_tile(layer: &WmtsLayer, z: u32, x: u64, y: u64, media: &str) -> UpstreamR
         .param("TILECOL", x)
 }
 
+/// The cache key of a tile, `tile {layer} {z}/{x}/{y} {media}`: built piece by piece, as it is
+/// on every cached tile's way (`format!` cost a cached tile 4 % of its instructions).
 fn request_key(layer: &str, z: u32, x: u64, y: u64, media: &str) -> String {
-    format!("tile {layer} {z}/{x}/{y} {media}")
+    let mut number = itoa::Buffer::new();
+    let mut key = String::with_capacity(layer.len() + media.len() + 40);
+    key.push_str("tile ");
+    key.push_str(layer);
+    key.push(' ');
+    key.push_str(number.format(z));
+    key.push('/');
+    key.push_str(number.format(x));
+    key.push('/');
+    key.push_str(number.format(y));
+    key.push(' ');
+    key.push_str(media);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tile_keys_read_like_the_request() {
+        assert_eq!(
+            super::request_key("PLAN", 6, 32, 22, "image/png"),
+            "tile PLAN 6/32/22 image/png"
+        );
+    }
 }

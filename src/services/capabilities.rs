@@ -305,6 +305,14 @@ impl<T> Capabilities<T> {
         Some(bytes)
     }
 
+    /// `f` of the item whose identifier is `id`, under the read lock: no reference counted
+    /// (the cached tiles' way, where every request would count on the same one).
+    pub fn with<R>(&self, id: &str, f: impl FnOnce(&T) -> R) -> Option<R> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let at = *state.index.get(id)?;
+        state.items.get(at).map(f)
+    }
+
     /// The item whose identifier is `id`.
     pub fn get(&self, id: &str) -> Option<Item<T>> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
