@@ -7,9 +7,10 @@
 //! - The soft limit on open files is raised to the hard one, and the cap kept below it.
 //! - On shutdown, idle connections close at once and busy ones finish (see [`crate::serve_on`]).
 //!
-//! Per request it touches only its connection's own state — no shared counter, lock or clock
-//! read: the idle times are kept to the sweep's tick, and a connection is told to close through
-//! its own slot rather than by polling shared signals each time it wakes.
+//! Per request the listener itself touches only its connection's own state — no process-wide
+//! counter, lock or clock read: idle times are dated by the sweep's clock (read once a tick), and
+//! a connection is told to close through its own slot rather than by polling shared signals each
+//! time it wakes.
 
 use std::{
     collections::HashMap,
@@ -326,8 +327,9 @@ pub async fn serve(
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                registry.now_ms();
-                registry.sweep(limits.idle_timeout);
+                // A request's end is dated by the clock of the last tick, up to a tick early:
+                // a connection is closed after `idle_timeout`, within two ticks of it.
+                registry.sweep(limits.idle_timeout + every);
                 metrics::gauge!("geopf_connections_open").set(registry.len() as f64);
             }
         })
