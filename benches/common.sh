@@ -34,3 +34,41 @@ bench_start() {
   for _ in $(seq 50); do [ -s "$OUT/fake.port" ] && break; sleep 0.1; done
   FAKE="http://127.0.0.1:$(cat "$OUT/fake.port")"
 }
+
+# The cached hot paths of issue 16 (hotpaths.sh, instructions.sh): an XYZ tile, the same tile
+# through WMTS KVP, a geocoding search.
+HOT_LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2
+HOT_TILE="/tiles/$HOT_LAYER/6/32/22.png"
+HOT_KVP="/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=$HOT_LAYER&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM&TILEMATRIX=6&TILEROW=22&TILECOL=32"
+HOT_GEO="/collections/addresses/items?q=1%20place%20Georges%20Freche%20Montpellier&limit=10"
+
+# hot_answers GATEWAY_URL: the gateway's answers to the hot paths, saved in $OUT/www for nginx to
+# serve the very same bytes (tile.png, kvp.png, items.json); waits for the tile while the gateway
+# starts.
+hot_answers() {
+  mkdir -p "$OUT/www"
+  for _ in $(seq 100); do curl -fsS -o "$OUT/www/tile.png" "$1$HOT_TILE" 2>/dev/null && break; sleep 0.5; done
+  curl -fsS -o "$OUT/www/kvp.png" "$1$HOT_KVP"
+  curl -fsS -o "$OUT/www/items.json" "$1$HOT_GEO"
+  cmp "$OUT/www/tile.png" "$OUT/www/kvp.png"
+}
+
+# static_nginx_conf PORT [directive…]: writes $OUT/nginx.conf, nginx serving $OUT/www on PORT
+# without an access log, the directives given first (worker_processes, daemon…).
+static_nginx_conf() {
+  local port=$1
+  shift
+  {
+    printf '%s\n' "$@"
+    cat <<NGINX
+pid $OUT/nginx.pid;
+error_log $OUT/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  types { image/png png; application/geo+json json; }
+  server { listen 127.0.0.1:$port; root $OUT/www; }
+}
+NGINX
+  } >"$OUT/nginx.conf"
+}

@@ -32,25 +32,8 @@ GEOPF_UPSTREAM__QUOTAS__GEOCODING=0 GEOPF_CATALOG__EMBEDDED=false \
 pids+=($!)
 for _ in $(seq 100); do curl -fsS "$GW/health" >/dev/null 2>&1 && break; sleep 0.1; done
 
-LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2
-TILE="/tiles/$LAYER/6/32/22.png"
-KVP="/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=$LAYER&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM&TILEMATRIX=6&TILEROW=22&TILECOL=32"
-GEO="/collections/addresses/items?q=1%20place%20Georges%20Freche%20Montpellier&limit=10"
-for _ in $(seq 100); do curl -fsS -o "$OUT/www/tile.png" "$GW$TILE" 2>/dev/null && break; sleep 0.2; done
-curl -fsS -o "$OUT/www/kvp.png" "$GW$KVP"
-curl -fsS -o "$OUT/www/items.json" "$GW$GEO"
-cmp "$OUT/www/tile.png" "$OUT/www/kvp.png"
-cat >"$OUT/nginx.conf" <<NGINX
-worker_processes 2;
-pid $OUT/nginx.pid;
-error_log $OUT/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  types { image/png png; application/geo+json json; }
-  server { listen 127.0.0.1:18282; root $OUT/www; }
-}
-NGINX
+hot_answers "$GW"
+static_nginx_conf 18282 "worker_processes 2;"
 "${SERVER_CPU[@]}" nginx -c "$OUT/nginx.conf"
 sleep 0.5
 
@@ -85,9 +68,9 @@ print(f"{label:22s} gateway {g_rps:9.0f} req/s p99 {g_p99:6.2f} ms | nginx {n_rp
 PY
 }
 echo "== cached answers, wrk -t1 -c64 -d${DUR}s, $RUNS alternated runs each (medians); gateway with its access log on${PIN:+; servers pinned to CPU 1, wrk to CPU 0}"
-compare "(a) XYZ tile" "$TILE" "/tile.png"
-compare "(b) geocoding answer" "$GEO" "/items.json"
-compare "(c) WMTS KVP GetTile" "$KVP" "/kvp.png"
+compare "(a) XYZ tile" "$HOT_TILE" "/tile.png"
+compare "(b) geocoding answer" "$HOT_GEO" "/items.json"
+compare "(c) WMTS KVP GetTile" "$HOT_KVP" "/kvp.png"
 echo "access log lines written: $(grep -c ' INFO access: ' "$OUT/gateway.log" || true)"
 
 echo "== (d) latency a miss adds: 300 distinct searches one at a time, kept-alive connections on both sides"

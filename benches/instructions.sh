@@ -31,26 +31,9 @@ GW_PID=$!
 pids+=($GW_PID)
 for _ in $(seq 600); do curl -fsS -o /dev/null "$GW/health" 2>/dev/null && break; sleep 0.2; done
 
-LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2
-TILE="/tiles/$LAYER/6/32/22.png"
-KVP="/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=$LAYER&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM&TILEMATRIX=6&TILEROW=22&TILECOL=32"
-GEO="/collections/addresses/items?q=1%20place%20Georges%20Freche%20Montpellier&limit=10"
-for _ in $(seq 100); do curl -fsS -o "$OUT/www/tile.png" "$GW$TILE" 2>/dev/null && break; sleep 0.5; done
-curl -fsS -o "$OUT/www/kvp.png" "$GW$KVP"
-curl -fsS -o "$OUT/www/items.json" "$GW$GEO"
-
-cat >"$OUT/nginx.conf" <<NGINX
-daemon off;
-master_process off;
-pid $OUT/nginx.pid;
-error_log $OUT/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  types { image/png png; application/geo+json json; }
-  server { listen 127.0.0.1:18292; root $OUT/www; }
-}
-NGINX
+hot_answers "$GW"
+# One process, for callgrind to follow.
+static_nginx_conf 18292 "daemon off;" "master_process off;"
 valgrind --tool=callgrind --callgrind-out-file="$OUT/nginx.cg" nginx -c "$OUT/nginx.conf" >"$OUT/nginx.log" 2>&1 &
 NGINX_PID=$!
 pids+=($NGINX_PID)
@@ -71,7 +54,7 @@ per_request() {
   echo $((total / n))
 }
 echo "== user-space instructions per request (callgrind), wrk -t1 -c16 -d${DUR}s each"
-for path in "(a) XYZ tile|$TILE|/tile.png" "(b) geocoding answer|$GEO|/items.json" "(c) WMTS KVP GetTile|$KVP|/kvp.png"; do
+for path in "(a) XYZ tile|$HOT_TILE|/tile.png" "(b) geocoding answer|$HOT_GEO|/items.json" "(c) WMTS KVP GetTile|$HOT_KVP|/kvp.png"; do
   IFS='|' read -r label gateway_path nginx_path <<<"$path"
   g=$(per_request "$GW_PID" "$GW$gateway_path")
   n=$(per_request "$NGINX_PID" "$NGINX$nginx_path")
