@@ -117,42 +117,57 @@ impl AccessLog {
         latency: Duration,
     ) {
         let info = level == Level::INFO;
-        if self.json {
-            line.push_str("{\"timestamp\":\"");
-            timestamp(line);
-            line.push_str(if info {
-                "\",\"level\":\"INFO\",\"target\":\"access\",\"method\":\""
-            } else {
-                "\",\"level\":\"DEBUG\",\"target\":\"access\",\"method\":\""
-            });
-            line.push_str(method.as_str());
-            line.push_str("\",\"uri\":\"");
-            let _ = JsonEscaped(line).write_str(uri);
-            line.push_str("\",\"status\":");
-            line.push_str(status.as_str());
-            line.push_str(",\"latency_ms\":");
-            milliseconds(line, latency);
-            line.push_str(",\"id\":\"");
-            let _ = JsonEscaped(line).write_str(id);
-            line.push_str("\"}\n");
+        // The text around the fields, per format: before the timestamp; after it (the level and
+        // target, up to the method); before the URI, the status, the latency, the id; the end.
+        let (start, after_time, [to_uri, to_status, to_latency, to_id], end) = if self.json {
+            (
+                "{\"timestamp\":\"",
+                if info {
+                    "\",\"level\":\"INFO\",\"target\":\"access\",\"method\":\""
+                } else {
+                    "\",\"level\":\"DEBUG\",\"target\":\"access\",\"method\":\""
+                },
+                [
+                    "\",\"uri\":\"",
+                    "\",\"status\":",
+                    ",\"latency_ms\":",
+                    ",\"id\":\"",
+                ],
+                "\"}\n",
+            )
         } else {
-            timestamp(line);
-            line.push_str(if info {
-                "  INFO access: "
-            } else {
-                " DEBUG access: "
-            });
-            line.push_str(method.as_str());
-            line.push(' ');
-            line.push_str(uri);
-            line.push_str(" status=");
-            line.push_str(status.as_str());
-            line.push_str(" latency_ms=");
-            milliseconds(line, latency);
-            line.push_str(" id=");
-            line.push_str(id);
-            line.push('\n');
-        }
+            (
+                "",
+                if info {
+                    "  INFO access: "
+                } else {
+                    " DEBUG access: "
+                },
+                [" ", " status=", " latency_ms=", " id="],
+                "\n",
+            )
+        };
+        // The URI and the id are the client's: escaped inside a JSON string.
+        let json = self.json;
+        let text = |line: &mut String, s: &str| match json {
+            true => {
+                let _ = JsonEscaped(line).write_str(s);
+            }
+            false => line.push_str(s),
+        };
+        line.push_str(start);
+        timestamp(line);
+        line.push_str(after_time);
+        line.push_str(method.as_str());
+        line.push_str(to_uri);
+        text(line, uri);
+        line.push_str(to_status);
+        line.push_str(status.as_str());
+        line.push_str(to_latency);
+        milliseconds(line, latency);
+        line.push_str(to_id);
+        text(line, id);
+        line.push_str(end);
     }
 }
 
