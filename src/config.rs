@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed, in seconds.
     pub idle_timeout_s: u64,
+    /// Threads serving the connections, each with a runtime of its own; 0 = one per CPU.
+    pub connection_threads: usize,
     /// Serve replayed recordings instead of the Géoplateforme (`serve --demo`).
     #[serde(default)]
     pub demo: bool,

@@ -127,3 +127,44 @@ async fn an_oversized_declared_body_is_refused_before_it_is_sent() {
     assert!(text.contains("server.body_limit_mb"), "{text}");
     assert!(closed, "the connection stayed open after the 413");
 }
+
+/// Connections are served on their own threads (`server.connection_threads`), not on the runtime
+/// that accepted them: a kept-alive connection is answered while that runtime is blocked.
+#[tokio::test]
+async fn a_connection_is_answered_while_the_accepting_runtime_is_blocked() {
+    use std::io::{Read, Write};
+    let app = TestApp::start_with(|c| c.server.connection_threads = 2).await;
+    let addr = app.addr;
+    let (first_tx, first_rx) = std::sync::mpsc::channel::<String>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (second_tx, second_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut ask = || {
+            write!(stream, "GET /health HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        };
+        first_tx.send(ask()).unwrap();
+        go_rx.recv().unwrap();
+        second_tx.send(ask()).unwrap();
+    });
+    // The first answer needs the accepting runtime (this test's) to run: wait without blocking it.
+    let first = tokio::task::spawn_blocking(move || first_rx.recv().unwrap())
+        .await
+        .unwrap();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    // Now block this runtime's only thread until the second answer arrives (or 5 s pass).
+    go_tx.send(()).unwrap();
+    let second = second_rx
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
+    assert!(
+        second.starts_with("HTTP/1.1 200"),
+        "no answer while the accepting runtime was blocked: {second:?}"
+    );
+}

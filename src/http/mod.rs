@@ -12,6 +12,7 @@ pub mod negotiate;
 pub mod observe;
 pub mod origin;
 pub mod server;
+pub mod threads;
 
 use std::{any::Any, time::Duration};
 

@@ -6,6 +6,8 @@
 //!   make room, and when every connection is busy the newcomer gets an immediate 503 (never a hang).
 //! - The soft limit on open files is raised to the hard one, and the cap kept below it.
 //! - On shutdown, idle connections close at once and busy ones finish (see [`crate::serve_on`]).
+//! - Each connection is served on one of `server.connection_threads` threads
+//!   ([`super::threads`]); accepting and the sweep stay on the main runtime.
 //!
 //! Per request the listener itself touches only its connection's own state — no process-wide
 //! counter, lock or clock read: idle times are dated by the sweep's clock (read once a tick), and
@@ -41,7 +43,7 @@ use hyper_util::{
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use super::fast_path::Outcome;
+use super::{fast_path::Outcome, threads::Placer};
 use crate::config::ServerConfig;
 
 /// Descriptors kept free for the upstream connections, the disk caches and the logs.
@@ -52,6 +54,8 @@ const RESERVED_FILES: u64 = 256;
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub idle_timeout: Duration,
+    /// Threads serving the connections (see [`super::threads`]).
+    pub threads: usize,
 }
 
 impl ConnectionLimits {
@@ -74,6 +78,10 @@ impl ConnectionLimits {
         ConnectionLimits {
             max_connections: max,
             idle_timeout: Duration::from_secs(server.idle_timeout_s.max(1)),
+            threads: match server.connection_threads {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
         }
     }
 }
@@ -310,12 +318,15 @@ impl http_body::Body for CountedBody {
 const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 161\r\n\r\n{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"every connection of this gateway is busy (server.max_connections); retry in a second\"}";
 
 /// Serves `router` on `listener` until `shutdown` turns true, then lets busy connections finish.
+///
+/// Each connection thread accepts on its own copy of the listener and serves what it accepted
+/// ([`super::threads`]); the idle sweep and the drain at shutdown run here.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     fast_path: Option<Arc<super::fast_path::FastPath>>,
     limits: ConnectionLimits,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let registry = Arc::new(Registry::new());
     let sweeper = {
@@ -338,44 +349,106 @@ pub async fn serve(
     // No timer on HTTP/1: hyper would arm one per request for its header read timeout, which the
     // sweep above already enforces (a trickled request header is an idle connection).
     builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stopped(&mut shutdown) => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                // Out of descriptors, say: close what is idle and breathe rather than spin.
-                tracing::warn!(error = %e, "accepting a connection failed");
-                registry.sweep(Duration::ZERO);
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
+    let acceptor = Arc::new(Acceptor {
+        router,
+        fast_path,
+        registry: registry.clone(),
+        builder,
+        max_connections: limits.max_connections,
+    });
+    let listener = match listener.into_std() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot hand the listener to the connection threads");
+            return;
+        }
+    };
+    let mut threads = super::threads::ConnectionThreads::start(limits.threads, |placer| {
+        let acceptor = acceptor.clone();
+        let listener = listener.try_clone();
+        let shutdown = shutdown.clone();
+        async move {
+            match listener.and_then(TcpListener::from_std) {
+                Ok(listener) => acceptor.accept(listener, placer, shutdown).await,
+                Err(e) => tracing::error!(error = %e, "a connection thread cannot listen"),
             }
-        };
-        let Some((id, slot)) = registry.admit(limits.max_connections) else {
+        }
+    });
+    threads.stopped_accepting().await;
+    sweeper.abort();
+    registry.shut_down();
+    while registry.len() > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What every accept loop shares.
+struct Acceptor {
+    router: Router,
+    fast_path: Option<Arc<super::fast_path::FastPath>>,
+    registry: Arc<Registry>,
+    builder: auto::Builder<TokioExecutor>,
+    max_connections: usize,
+}
+
+impl Acceptor {
+    /// Accepts connections until `shutdown`, each placed on a connection thread by `placer`.
+    async fn accept(
+        self: Arc<Self>,
+        listener: TcpListener,
+        placer: Placer,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = stopped(&mut shutdown) => return,
+            };
+            match accepted {
+                Ok((stream, peer)) => self.admit(stream, peer, &placer),
+                Err(e) => {
+                    // Out of descriptors, say: close what is idle and breathe rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    self.registry.sweep(Duration::ZERO);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    /// Serves `stream` if there is room for it, else refuses it at once.
+    fn admit(self: &Arc<Self>, stream: tokio::net::TcpStream, peer: SocketAddr, placer: &Placer) {
+        let Some((id, slot)) = self.registry.admit(self.max_connections) else {
             metrics::counter!("geopf_connections_closed_total", "why" => "refused").increment(1);
             let _ = stream.try_write(REFUSED);
-            continue;
+            return;
         };
         // Answers go out in one segment rather than waiting on Nagle's algorithm.
         let _ = stream.set_nodelay(true);
         let connection = Arc::new(Connection {
-            router: router.clone(),
-            fast_path: fast_path.clone(),
-            registry: registry.clone(),
+            router: self.router.clone(),
+            fast_path: self.fast_path.clone(),
+            registry: self.registry.clone(),
             slot: slot.clone(),
             peer,
         });
-        let registry = registry.clone();
-        let builder = builder.clone();
-        tokio::spawn(async move {
+        let acceptor = self.clone();
+        placer.place(stream, move |stream| async move {
+            let stream = match stream {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a connection could not be handed to another thread");
+                    acceptor.registry.remove(id);
+                    return;
+                }
+            };
             let service = hyper::service::service_fn(move |request| {
                 let answer = connection.clone().answer(request);
                 async move { Ok::<_, Infallible>(answer.await) }
             });
-            let serving = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let serving = acceptor
+                .builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service);
             tokio::pin!(serving);
             let mut draining = false;
             std::future::poll_fn(|cx| {
@@ -392,13 +465,8 @@ pub async fn serve(
                 serving.as_mut().poll(cx).map(|_| ())
             })
             .await;
-            registry.remove(id);
+            acceptor.registry.remove(id);
         });
-    }
-    sweeper.abort();
-    registry.shut_down();
-    while registry.len() > 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
