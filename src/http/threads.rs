@@ -1,9 +1,9 @@
 //! Connection threads: a few threads (one per CPU by default), each running a single-threaded
 //! runtime of its own that accepts connections on its copy of the listener and serves them from
 //! their first request to their close — nginx's worker per CPU. A request's tasks (hyper's
-//! connection, the handler, their wake-ups) stay on the thread that serves it: a busy gateway pays
-//! neither for tasks handed between threads nor for idle workers woken to steal them. The process's
-//! main runtime keeps the rest (the idle sweep, the background refreshes, the drain).
+//! connection, the handler, their wake-ups) stay on the thread that serves it: no run queue, I/O
+//! driver or timer is shared between threads, and no task moves between CPUs. The process's main
+//! runtime keeps the rest (the idle sweep, the background refreshes, the drain).
 //!
 //! The thread that accepts a connection serves it unless another thread serves clearly fewer: then
 //! the connection is handed over (a burst of new connections, all accepted by whichever thread
