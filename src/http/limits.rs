@@ -1,6 +1,8 @@
 //! Request limits and the last word on errors: over-long URIs are refused (414), and any error
 //! response that left an extractor or a layer without a problem body gets one.
 
+use std::time::Duration;
+
 use axum::{
     body::Body,
     extract::Request,
@@ -9,10 +11,17 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use futures::StreamExt;
+
 use crate::error::{ApiError, PROBLEM_JSON};
 
-/// Refuses a body whose declared `Content-Length` is over the limit before reading any of it (413
-/// at once, and the connection closed, rather than waiting for megabytes that will be refused).
+/// How long a refused body is still read (and thrown away) after the 413 is sent.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Refuses a body whose declared `Content-Length` is over the limit before reading any of it: the
+/// 413 goes out at once, rather than after megabytes that will be refused. The body is then read
+/// and thrown away for at most [`LINGER`], so that a client still sending it is not cut off by a
+/// reset before it reads the answer (what closing at once did); past that, the connection closes.
 pub async fn limit_declared_body(max_bytes: u64, request: Request, next: Next) -> Response {
     let declared = request
         .headers()
@@ -20,18 +29,23 @@ pub async fn limit_declared_body(max_bytes: u64, request: Request, next: Next) -
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(len) = declared.filter(|len| *len > max_bytes) {
-        let mut response = ApiError::from_status(
+        tokio::spawn(linger(request.into_body()));
+        return ApiError::from_status(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the request body is {len} bytes, more than the {max_bytes} this gateway takes (server.body_limit_mb)"),
         )
         .into_response();
-        response.headers_mut().insert(
-            header::CONNECTION,
-            header::HeaderValue::from_static("close"),
-        );
-        return response;
     }
     next.run(request).await
+}
+
+/// Reads `body` to its end or for [`LINGER`], whichever comes first, keeping none of it.
+async fn linger(body: Body) {
+    let mut frames = body.into_data_stream();
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Some(Ok(_)) = frames.next().await {}
+    })
+    .await;
 }
 
 pub async fn limit_uri(max_bytes: usize, request: Request, next: Next) -> Response {

@@ -226,10 +226,7 @@ mod tests {
 
     fn placer(served: &[usize], me: usize) -> Placer {
         let threads = Threads {
-            queues: served
-                .iter()
-                .map(|_| mpsc::unbounded_channel().0)
-                .collect(),
+            queues: served.iter().map(|_| mpsc::unbounded_channel().0).collect(),
             served: served.iter().map(|&n| AtomicUsize::new(n)).collect(),
         };
         Placer {
