@@ -128,6 +128,27 @@ async fn an_oversized_declared_body_is_refused_before_it_is_sent() {
     assert!(closed, "the connection stayed open after the 413");
 }
 
+/// A client that waits for `100 Continue` before sending an oversized body is told 413 instead,
+/// never invited to send it, and the connection is not held open for it.
+#[tokio::test]
+async fn an_oversized_body_awaiting_continue_is_refused_without_a_continue() {
+    let app = TestApp::start().await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /processes/geocode/execution HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Type: application/json\r\nExpect: 100-continue\r\n\
+              Content-Length: 20000000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    // Nothing is read of a body that will not come: the connection is done with at once.
+    let (text, closed) = read_to_close(&mut stream, Duration::from_secs(3)).await;
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(!text.contains("100 Continue"), "{text}");
+    assert!(closed, "the connection was kept waiting for a body");
+}
+
 /// Connections are served on their own threads (`server.connection_threads`), not on the runtime
 /// that accepted them: a kept-alive connection is answered while that runtime is blocked.
 #[tokio::test]

@@ -22,6 +22,7 @@ const LINGER: Duration = Duration::from_secs(5);
 /// 413 goes out at once, rather than after megabytes that will be refused. The body is then read
 /// and thrown away for at most [`LINGER`], so that a client still sending it is not cut off by a
 /// reset before it reads the answer (what closing at once did); past that, the connection closes.
+/// A client that asked `Expect: 100-continue` is answered without being told to send the body.
 pub async fn limit_declared_body(max_bytes: u64, request: Request, next: Next) -> Response {
     let declared = request
         .headers()
@@ -29,7 +30,14 @@ pub async fn limit_declared_body(max_bytes: u64, request: Request, next: Next) -
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(len) = declared.filter(|len| *len > max_bytes) {
-        tokio::spawn(linger(request.into_body()));
+        // A client that waits for `100 Continue` sends nothing more: reading would invite it to.
+        let waits = request
+            .headers()
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if !waits {
+            tokio::spawn(linger(request.into_body()));
+        }
         return ApiError::from_status(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the request body is {len} bytes, more than the {max_bytes} this gateway takes (server.body_limit_mb)"),

@@ -6,8 +6,8 @@
 //!   make room, and when every connection is busy the newcomer gets an immediate 503 (never a hang).
 //! - The soft limit on open files is raised to the hard one, and the cap kept below it.
 //! - On shutdown, idle connections close at once and busy ones finish (see [`crate::serve_on`]).
-//! - Each connection is served on one of `server.connection_threads` threads
-//!   ([`super::threads`]); accepting and the sweep stay on the main runtime.
+//! - Connections are accepted and served by `server.connection_threads` threads, each with a
+//!   runtime of its own ([`super::threads`]); the sweep and the drain run on the main runtime.
 //!
 //! Per request the listener itself touches only its connection's own state — no process-wide
 //! counter, lock or clock read: idle times are dated by the sweep's clock (read once a tick), and
