@@ -109,17 +109,22 @@ async fn beyond_the_connection_cap_the_idlest_makes_room() {
     );
 }
 
+/// Opens a connection and sends the head of an execute request declaring a 20 MB body, with
+/// `extra` (header lines, the blank line, the start of a body) after it.
+async fn send_oversized_head(app: &TestApp, extra: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /processes/geocode/execution HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Content-Type: application/json\r\nContent-Length: 20000000\r\n{extra}"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
 #[tokio::test]
 async fn an_oversized_declared_body_is_refused_before_it_is_sent() {
     let app = TestApp::start().await;
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    stream
-        .write_all(
-            b"POST /processes/geocode/execution HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-              Content-Type: application/json\r\nContent-Length: 20000000\r\n\r\n{",
-        )
-        .await
-        .unwrap();
+    let mut stream = send_oversized_head(&app, "\r\n{").await;
     // Nothing more is sent: the answer must not wait for the 20 MB.
     let (text, closed) = read_to_close(&mut stream, Duration::from_secs(20)).await;
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
@@ -133,15 +138,7 @@ async fn an_oversized_declared_body_is_refused_before_it_is_sent() {
 #[tokio::test]
 async fn an_oversized_body_awaiting_continue_is_refused_without_a_continue() {
     let app = TestApp::start().await;
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    stream
-        .write_all(
-            b"POST /processes/geocode/execution HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-              Content-Type: application/json\r\nExpect: 100-continue\r\n\
-              Content-Length: 20000000\r\n\r\n",
-        )
-        .await
-        .unwrap();
+    let mut stream = send_oversized_head(&app, "Expect: 100-continue\r\n\r\n").await;
     // Nothing is read of a body that will not come: the connection is done with at once.
     let (text, closed) = read_to_close(&mut stream, Duration::from_secs(3)).await;
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
