@@ -7,6 +7,7 @@
 # geocoding job running beside it. Fails on any error or non-2xx answer, or if the gateway's RSS
 # ends above its RSS at start + the budgets + OVERHEAD_MB. Loopback only; bounded in time.
 #   benches/soak.sh [seconds, default 60] [connections, default 64]
+# BIN=path soaks that binary (an earlier build, to compare) instead of building this tree's.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DUR=${1:-60}
@@ -21,8 +22,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/geopf-gateway-target}
 OUT=${SOAK_OUT:-$PWD/bench-out/soak}
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
-cargo build --release --locked -q
-BIN=$CARGO_TARGET_DIR/release/geopf-gateway
+[ -n "${BIN:-}" ] || cargo build --release --locked -q
+BIN=${BIN:-$CARGO_TARGET_DIR/release/geopf-gateway}
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }

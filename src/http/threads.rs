@@ -38,7 +38,8 @@ pub struct ConnectionThreads {
 }
 
 /// What the threads share: each one's queue of handed-over connections and its count of
-/// connections served.
+/// connections served. The queues hold admitted connections only, so `server.max_connections`
+/// bounds them.
 struct Threads {
     queues: Vec<mpsc::UnboundedSender<Task>>,
     served: Vec<AtomicUsize>,
